@@ -14,6 +14,7 @@ class Config:
     release_dir: Path = ROOT / "assignment"  # nbgrader's "release" folder, committed
     # Files students fill in; the other .py files in solutions/rnn pass through unchanged.
     student_modules: tuple[str, ...] = ("rnn_layers.py", "rnn_classifier.py")
+    time_budget: float = 300.0  # seconds for grading one submission; later tests score 0
 
 
 DEFAULT = Config()

@@ -1,0 +1,82 @@
+"""Grading one submission, as a few named phases that always end in valid results.
+
+    load the submission -> run every check's cases in the student process -> score
+    (with "fix X first" notes) -> results (written by the caller: JSON, report)
+"""
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autograder import submission as submissions
+from autograder.checks import CHECKS
+from autograder.config import Config
+from autograder.engine import run_case
+from autograder.reference import load_reference
+from autograder.results import GradingResult, TestResult
+from autograder.sandbox import StudentProcess
+from autograder.secret import grading_seed, load_secret
+
+
+def grade(source: Path, config: Config) -> GradingResult:
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rnn-grade-") as tmp:
+        try:
+            folder, fingerprint, notes = submissions.prepare(Path(source), Path(tmp))
+        except submissions.SubmissionError as exc:
+            return _nothing_graded(str(exc), start)
+        tests = _run_checks(folder, fingerprint, config, start)
+    _add_fix_first_notes(tests)
+    result = GradingResult(tests, time.monotonic() - start)
+    result.output = _summary(result, notes)
+    return result
+
+
+def _run_checks(folder: Path, fingerprint: str, config: Config, start: float) -> list[TestResult]:
+    reference = load_reference(config.solutions_dir / config.assignment)
+    seed = grading_seed(load_secret(), fingerprint)
+    student = StudentProcess(folder)
+    tests = []
+    try:
+        for i, check in enumerate(CHECKS):
+            for j, case in enumerate(check.cases):
+                if time.monotonic() - start > config.time_budget:
+                    tests.append(_not_run(check, case, "the grading time budget ran out"))
+                    continue
+                rng = np.random.default_rng([seed, i, j])
+                tests.append(run_case(check, case, rng, student, reference))
+    finally:
+        student.close()
+    return tests
+
+
+def _add_fix_first_notes(tests: list[TestResult]) -> None:
+    """When a test fails and a function it calls fails too, say which to fix first."""
+    failing = {t.target for t in tests if t.status != "passed"}
+    calls = {check.target: check.calls for check in CHECKS}
+    for test in tests:
+        culprits = [f for f in calls.get(test.target, ()) if f in failing]
+        if test.status != "passed" and culprits:
+            test.output += (f"\n{test.target} relies on {', '.join(culprits)}, which "
+                            f"{'fails' if len(culprits) == 1 else 'fail'} "
+                            f"{'its' if len(culprits) == 1 else 'their'} own tests: "
+                            f"fix {culprits[0]} first.")
+
+
+def _summary(result: GradingResult, notes: list[str]) -> str:
+    passed = sum(t.status == "passed" for t in result.tests)
+    lines = [f"Score {result.score:g} / {result.max_score:g}: {passed} of {len(result.tests)} "
+             "tests passed. Inputs are hidden and random; each failed test says what to fix."]
+    return "\n".join(lines + notes)
+
+
+def _not_run(check, case, reason: str) -> TestResult:
+    return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
+                      check.points / len(check.cases), f"Not run: {reason}.", "error")
+
+
+def _nothing_graded(reason: str, start: float) -> GradingResult:
+    tests = [_not_run(check, case, reason) for check in CHECKS for case in check.cases]
+    return GradingResult(tests, time.monotonic() - start,
+                         f"The submission could not be graded: {reason}")

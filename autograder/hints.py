@@ -1,0 +1,129 @@
+"""Known mistakes: when a wrong output equals what a known bug would give, name the bug.
+
+Each row of MISTAKES says which output of which function it explains, how to compute
+what that mistake produces from the case's inputs (with the reference), and the hint
+in English and Chinese. recognise() returns the hints whose prediction matches.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from autograder.compare import relative_error
+
+
+@dataclass(frozen=True)
+class Mistake:
+    target: str  # function or method
+    outputs: tuple[str, ...]  # outputs it explains
+    predict: Callable  # predict(payload, reference) -> {output: value the bug gives}
+    en: str
+    zh: str
+
+
+def _step_tanh_from_preactivation(p, ref):
+    x, prev_h, Wx, Wh, b = p["args"]
+    a = x @ Wx + prev_h @ Wh + b
+    da = p["dout"] * (1 - a**2)
+    return {"dx": da @ Wx.T, "dprev_h": da @ Wh.T, "dWx": x.T @ da, "dWh": prev_h.T @ da,
+            "db": da.sum(0)}
+
+
+def _seq_single_step_contribution(p, ref):
+    """dWx, dWh, db holding only step 0's or step T-1's share (= instead of +=)."""
+    x, h0, Wx, Wh, b = p["args"]
+    h, _ = ref.rnn_layers.rnn_forward(x, h0, Wx, Wh, b)  # (N, T, H)
+    T = h.shape[1]
+    das, dprev = [None] * T, np.zeros_like(h0)
+    for t in reversed(range(T)):
+        das[t] = (p["dout"][:, t] + dprev) * (1 - h[:, t] ** 2)
+        dprev = das[t] @ Wh.T
+    h_prev = [h0] + [h[:, t] for t in range(T - 1)]
+    options = {}
+    for t in (0, T - 1):
+        options.setdefault("dWx", []).append(x[:, t].T @ das[t])
+        options.setdefault("dWh", []).append(h_prev[t].T @ das[t])
+        options.setdefault("db", []).append(das[t].sum(0))
+    return options
+
+
+def _embedding_lost_repeats(p, ref):
+    x, W = p["args"]
+    dW = np.zeros_like(W)
+    dW[x] += p["dout"]  # buffered: a repeated index keeps only one contribution
+    return {"dW": dW}
+
+
+def _loss_variant(p, ref, data_scale=1.0, reg_scale=1.0):
+    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
+    model.params.update({k: v.copy() for k, v in p["params"].items()})
+    data_loss, _ = model.loss(p["X"], p["y"])
+    weights = sum(float(np.sum(p["params"][w] ** 2)) for w in ("W_xh", "W_hh", "W_hq"))
+    return data_scale * data_loss + reg_scale * 0.5 * p["init"]["reg"] * weights
+
+
+def _clip_before_reg(p, ref):
+    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
+    model.params.update({k: v.copy() for k, v in p["params"].items()})
+    _, grads = model.loss(p["X"], p["y"])
+    reg = p["init"]["reg"]
+    return {k: g + reg * p["params"][k] if k.startswith("W") else g for k, g in grads.items()}
+
+
+def _no_reg_gradient(p, ref):
+    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
+    model.params.update({k: v.copy() for k, v in p["params"].items()})
+    return model.loss(p["X"], p["y"])[1]
+
+
+MISTAKES = (
+    Mistake("rnn_step_backward", ("dx", "dprev_h", "dWx", "dWh", "db"),
+            _step_tanh_from_preactivation,
+            "tanh' looks computed from the pre-activation a: it is 1 - tanh(a)^2 = 1 - next_h^2.",
+            "tanh 的导数应为 1 - next_h^2（用激活后的值），而不是 1 - a^2。"),
+    Mistake("rnn_backward", ("dWx", "dWh", "db"), _seq_single_step_contribution,
+            "Only one time step's contribution is kept: the weights are shared by all steps, "
+            "so their gradients must be summed over t (+=, not =).",
+            "参数在所有时间步共享，梯度要对 t 求和（用 +=，不是 =）。"),
+    Mistake("word_embedding_backward", ("dW",), _embedding_lost_repeats,
+            "Repeated indices lose their gradients: dW[x] += dout keeps only one of them; "
+            "use np.add.at(dW, x, dout).",
+            "重复索引的梯度丢失了：dW[x] += dout 只保留一个，请用 np.add.at。"),
+    Mistake("RNNClassifier.loss", ("loss",), lambda p, r: {"loss": _loss_variant(p, r, len(p["y"]))},
+            "The loss looks summed over the batch: the contract asks for the mean.",
+            "损失应对批内样本取平均，而不是求和。"),
+    Mistake("RNNClassifier.loss", ("loss",), lambda p, r: {"loss": _loss_variant(p, r, 1.0, 2.0)},
+            "The L2 term lacks the 1/2: loss adds reg / 2 * sum(W^2).",
+            "正则项应为 reg / 2 * sum(W^2)，缺少了 1/2。"),
+    Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq"), _clip_before_reg,
+            "The gradients look clipped before adding reg * W: add the regularisation "
+            "gradient first, then clip.",
+            "应先加上正则项梯度 reg * W，再进行裁剪。"),
+    Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq"), _no_reg_gradient,
+            "The regularisation gradient reg * W is missing from the weight gradients.",
+            "权重梯度中缺少正则项梯度 reg * W。"),
+)
+
+
+def recognise(target: str, output: str, payload, got, reference) -> list[str]:
+    """Hints of the known mistakes whose prediction for `output` matches `got`."""
+    found = []
+    for mistake in MISTAKES:
+        if mistake.target != target or output not in mistake.outputs:
+            continue
+        try:
+            predicted = mistake.predict(payload, reference).get(output)
+        except Exception:  # a mistake that cannot be computed for this case
+            continue
+        candidates = predicted if isinstance(predicted, list) else [predicted]
+        if any(_matches(c, got) for c in candidates):
+            found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
+    return found
+
+
+def _matches(candidate, got) -> bool:
+    if candidate is None or not isinstance(got, (np.ndarray, float, int)):
+        return False
+    candidate, got = np.asarray(candidate), np.asarray(got)
+    return (candidate.shape == got.shape and np.all(np.isfinite(got))
+            and relative_error(candidate, got) < 1e-6)
