@@ -15,6 +15,7 @@ class Config:
     # Files students fill in; the other .py files in solutions/rnn pass through unchanged.
     student_modules: tuple[str, ...] = ("rnn_layers.py", "rnn_classifier.py")
     time_budget: float = 300.0  # seconds for grading one submission; later tests score 0
+    timeout_scale: float = 1.0  # multiplies every check's per-case time limit
 
 
 DEFAULT = Config()

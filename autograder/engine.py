@@ -144,8 +144,10 @@ OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
               "overfit": classifier_ops.overfit, "train_trace": classifier_ops.train_trace}
 
 
-def run_case(check: Check, case: Case, rng, student, reference) -> TestResult:
+def run_case(check: Check, case: Case, rng, student, reference,
+             timeout_scale: float = 1.0) -> TestResult:
     """Grade one case of one check; never raises for anything the student did."""
+    timeout = check.timeout * timeout_scale
     name = f"{check.target}: {check.what}, {case.label}"
     points = check.points / len(check.cases)
     payload = case.make(rng)
@@ -154,10 +156,10 @@ def run_case(check: Check, case: Case, rng, student, reference) -> TestResult:
     header = f"Case: {case.label} ({payload.get('shapes', '')})"
     try:
         reply = student.request(op, {**payload, "numeric": check.kind == "backward"},
-                                check.timeout)
+                                timeout)
     except CallTimeout:
         return TestResult(name, 0.0, points, f"{header}\nDid not finish within "
-                          f"{check.timeout:g} s (an infinite loop, or far too slow?).", "timeout")
+                          f"{timeout:g} s (an infinite loop, or far too slow?).", "timeout")
     except SandboxError as exc:
         return TestResult(name, 0.0, points, f"{header}\n{exc}", "error")
     if "error" in reply:
@@ -165,7 +167,7 @@ def run_case(check: Check, case: Case, rng, student, reference) -> TestResult:
     verdict = judge(check, payload, expected, reply["ok"], reference)
     status = "passed" if verdict.fraction >= 1 else "failed"
     text = "\n".join([header, *verdict.lines, *verdict.hints])
-    return TestResult(name, round(points * verdict.fraction, 4), points, text, status,
+    return TestResult(name, points * verdict.fraction, points, text, status,
                       verdict.hints)
 
 

@@ -45,7 +45,7 @@ def _run_checks(folder: Path, fingerprint: str, config: Config, start: float) ->
                     tests.append(_not_run(check, case, "the grading time budget ran out"))
                     continue
                 rng = np.random.default_rng([seed, i, j])
-                tests.append(run_case(check, case, rng, student, reference))
+                tests.append(run_case(check, case, rng, student, reference, config.timeout_scale))
     finally:
         student.close()
     return tests

@@ -42,7 +42,7 @@ class GradingResult:
     def to_gradescope(self) -> dict:
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
                 "output": self.output, "visibility": "visible", "stdout_visibility": "hidden",
-                "tests": [{"name": t.name, "score": _finite(round(t.score, 4)),
+                "tests": [{"name": t.name, "score": _finite(t.score),
                            "max_score": t.max_score, "status": t.status, "output": t.output,
                            "visibility": "visible"} for t in self.tests]}
 
