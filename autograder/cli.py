@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--output", type=Path, default=None,
                        help="write Gradescope results.json here")
     grade.add_argument("--no-colour", action="store_true", help="plain terminal report")
+
+    check = verbs.add_parser("check", help="the student's self-check on the public cases")
+    check.add_argument("folder", nargs="?", default=".", help="default: the current folder")
     return parser
 
 
@@ -29,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         return release(DEFAULT, release_dir=args.release_dir)
     if args.verb == "grade":
         return _grade(args)
+    if args.verb == "check":
+        from autograder.reference import load_reference
+        from autograder.selfcheck import main as check
+
+        reference = load_reference(DEFAULT.solutions_dir / DEFAULT.assignment)
+        return check([args.folder], reference=reference)
     raise AssertionError(f"unhandled verb {args.verb}")
 
 

@@ -6,7 +6,7 @@ of the case's points earned, feedback lines and recognised mistakes. JUDGES maps
 """
 import numpy as np
 
-from autograder import hints, train_rules
+from autograder import train_rules
 from autograder.checks import Case, Check
 from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe
@@ -28,8 +28,11 @@ def judge_outputs(check, payload, pairs, reference) -> Verdict:
     lines = [c.message for c in comparisons]
     if wrong:
         lines.append(f"Wrong: {', '.join(wrong)}.")
-    found = [h for name, expected, got in pairs if name in wrong
-             for h in hints.recognise(check.target, name, payload, got, reference)]
+    found = []
+    if reference is not None:  # hints.py is instructor-only: it computes with the reference
+        from autograder import hints
+        found = [h for name, expected, got in pairs if name in wrong
+                 for h in hints.recognise(check.target, name, payload, got, reference)]
     return Verdict(sum(c.ok for c in comparisons) / len(comparisons), lines, found)
 
 
@@ -116,13 +119,19 @@ def init_rules(payload, expected, got):
 
 
 def judge_overfit(check, payload, expected, got, reference) -> Verdict:
-    """Accuracy of the student's trained parameters, measured with the reference model."""
+    """Accuracy of the student's trained parameters, measured with the reference model
+    (in the self-check, without a reference, with the student's own predict)."""
+    if reference is None:
+        return _accuracy_verdict(got["own_accuracy"])
     model_payload = {"init": payload["init"], "params": got["params"], "X": payload["X"]}
     try:
         labels = classifier_ops.predict(reference, model_payload)["labels"]
     except Exception as exc:  # params of the wrong shape: the reference cannot use them
         return Verdict(0.0, [f"the trained params cannot be used: {exc}"])
-    accuracy = float(np.mean(labels == payload["y"]))
+    return _accuracy_verdict(float(np.mean(labels == payload["y"])))
+
+
+def _accuracy_verdict(accuracy: float) -> Verdict:
     ok = accuracy >= 0.95
     return Verdict(float(ok), [f"training accuracy after train(): {accuracy:.2f} "
                                f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"])
@@ -144,15 +153,22 @@ OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
               "overfit": classifier_ops.overfit, "train_trace": classifier_ops.train_trace}
 
 
-def run_case(check: Check, case: Case, rng, student, reference,
+def expected_output(check: Check, payload: dict, reference):
+    """What the reference returns for this case (run here, in the grader's process)."""
+    return OPERATIONS[JUDGES[check.kind][0]](reference, {**payload, "numeric": False})
+
+
+def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
              timeout_scale: float = 1.0) -> TestResult:
-    """Grade one case of one check; never raises for anything the student did."""
+    """Grade one case of one check; never raises for anything the student did.
+
+    reference is None in the student's self-check (public cases with stored expected
+    outputs): known-mistake hints need the reference and are skipped there.
+    """
     timeout = check.timeout * timeout_scale
     name = f"{check.target}: {check.what}, {case.label}"
     points = check.points / len(check.cases)
-    payload = case.make(rng)
     op, judge = JUDGES[check.kind]
-    expected = OPERATIONS[op](reference, {**payload, "numeric": False})
     header = f"Case: {case.label} ({payload.get('shapes', '')})"
     try:
         reply = student.request(op, {**payload, "numeric": check.kind == "backward"},

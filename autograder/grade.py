@@ -12,7 +12,7 @@ import numpy as np
 from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.config import Config
-from autograder.engine import run_case
+from autograder.engine import expected_output, run_case
 from autograder.reference import load_reference
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
@@ -44,8 +44,10 @@ def _run_checks(folder: Path, fingerprint: str, config: Config, start: float) ->
                 if time.monotonic() - start > config.time_budget:
                     tests.append(_not_run(check, case, "the grading time budget ran out"))
                     continue
-                rng = np.random.default_rng([seed, i, j])
-                tests.append(run_case(check, case, rng, student, reference, config.timeout_scale))
+                payload = case.make(np.random.default_rng([seed, i, j]))
+                expected = expected_output(check, payload, reference)
+                tests.append(run_case(check, case, payload, expected, student, reference,
+                                      config.timeout_scale))
     finally:
         student.close()
     return tests
