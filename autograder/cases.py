@@ -53,8 +53,12 @@ def embedding(rng, dtype="float64", repeats=True, **dims):
             "shapes": f"N={N} T={T} V={V} D={D}"}
 
 
-def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, **dims):
-    """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,)."""
+def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_offset=0.0,
+               **dims):
+    """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,).
+
+    score_offset is added to every score: softmax ignores it, but exp() without the
+    max subtracted first overflows."""
     N, T, D, H = _dims(rng, **dims)
     K = int(rng.integers(3, 6))
     init = {"input_dim": D, "hidden_dim": H, "num_classes": K, "reg": reg, "clip": clip,
@@ -63,7 +67,7 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, **dims
               "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
               "b_h": 0.3 * rng.standard_normal(H),
               "W_hq": score_scale * rng.standard_normal((H, K)),
-              "b_q": 0.3 * rng.standard_normal(K)}
+              "b_q": 0.3 * rng.standard_normal(K) + score_offset}
     return {"init": init, "params": {k: v.astype(dtype) for k, v in params.items()},
             "X": rng.standard_normal((N, T, D)).astype(dtype),
             "y": rng.integers(K, size=N).astype(np.int64),
@@ -72,8 +76,8 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, **dims
 
 def classifier_init(rng, D=None, H=None, K=10, dtype="float64"):
     """Init kwargs for a model big enough to measure the init scale."""
-    D = D or int(rng.integers(60, 100))
-    H = H or int(rng.integers(100, 160))
+    D = D or int(rng.integers(30, 50))  # fan_in far from fan_out: / sqrt(fan_out) shows
+    H = H or int(rng.integers(120, 160))
     return {"init": {"input_dim": D, "hidden_dim": H, "num_classes": K, "seed": int(rng.integers(1 << 30)),
                      "dtype": dtype},
             "shapes": f"D={D} H={H} K={K}"}

@@ -43,7 +43,7 @@ def _classifier_cases():
     return (Case("reg=0, no clip", partial(c.classifier), public=True),
             Case("N=1, T=1", partial(c.classifier, N=1, T=1)),
             Case("reg=0.3", partial(c.classifier, reg=0.3)),
-            Case("large scores", partial(c.classifier, score_scale=80.0)),
+            Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
             Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
             Case("clip inactive", partial(c.classifier, clip=50.0)),
             Case("float32", partial(c.classifier, dtype="float32", reg=0.1)))
@@ -80,6 +80,9 @@ CHECKS: tuple[Check, ...] = (
            Case("early stop after patience 2",
                 partial(c.train_script, val_acc=(0.3, 0.6, 0.6, 0.4, 0.5, 0.9),
                         patience=2, num_epochs=6, lr_decay=0.9)),
+           Case("improvement resets the count, patience 2",
+                partial(c.train_script, val_acc=(0.3, 0.2, 0.5, 0.4, 0.4, 0.6),
+                        patience=2, num_epochs=6, lr_decay=0.8)),
            Case("best epoch first, patience 3",
                 partial(c.train_script, val_acc=(0.7, 0.1, 0.3, 0.7, 0.9),
                         patience=3, num_epochs=5, lr_decay=1.0)))),

@@ -9,7 +9,7 @@ import numpy as np
 from autograder import train_rules
 from autograder.checks import Case, Check
 from autograder.child import classifier_ops, layer_ops
-from autograder.compare import Verdict, compare_array, compare_labels, describe
+from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
 from autograder.results import TestResult
 from autograder.sandbox import CallTimeout, SandboxError
 
@@ -32,7 +32,8 @@ def judge_outputs(check, payload, pairs, reference) -> Verdict:
     if reference is not None:  # hints.py is instructor-only: it computes with the reference
         from autograder import hints
         found = [h for name, expected, got in pairs if name in wrong
-                 for h in hints.recognise(check.target, name, payload, got, reference)]
+                 for h in hints.recognise(check.target, name, payload, expected, got, reference)]
+        found = list(dict.fromkeys(found))  # one hint may explain several outputs
     return Verdict(sum(c.ok for c in comparisons) / len(comparisons), lines, found)
 
 
@@ -47,20 +48,26 @@ def judge_backward(check, payload, expected, got, reference) -> Verdict:
         return Verdict(0.0, [f"expected {len(names)} gradients ({', '.join(names)})"])
     verdict = judge_outputs(check, payload, list(zip(names, expected["grads"], got["grads"])),
                             reference)
-    verdict.lines += _self_consistency(names, got)
+    wrong = [line.split(":")[0] for line in verdict.lines if line.endswith("WRONG")]
+    verdict.lines += _self_consistency(names, got, wrong)
     return verdict
 
 
-def _self_consistency(names, got) -> list[str]:
-    """Does the student's backward agree with numeric gradients of their own forward?"""
+def _self_consistency(names, got, wrong) -> list[str]:
+    """For each wrong gradient: does it agree with numeric gradients of the student's own
+    forward? That tells a wrong backward from a wrong forward."""
     lines = []
     for name, analytic, numeric in zip(names, got["grads"], got.get("numeric") or []):
-        if numeric is None or not isinstance(analytic, np.ndarray) or analytic.shape != numeric.shape:
+        if (name not in wrong or numeric is None or not isinstance(analytic, np.ndarray)
+                or analytic.shape != numeric.shape):
             continue
-        error = float(np.max(np.abs(analytic - numeric)) / max(np.max(np.abs(numeric)), 1e-12))
-        if error > 1e-5:
+        error = relative_error(numeric, analytic)
+        if error > 1e-4:
             lines.append(f"{name} also disagrees with numeric gradients of your own forward "
                          f"(error {error:.1e}): the bug is in the backward pass.")
+        else:
+            lines.append(f"{name} agrees with numeric gradients of your own forward: "
+                         f"the backward fits your forward, so look at the forward pass.")
     return lines
 
 

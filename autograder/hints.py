@@ -105,8 +105,9 @@ MISTAKES = (
 )
 
 
-def recognise(target: str, output: str, payload, got, reference) -> list[str]:
-    """Hints of the known mistakes whose prediction for `output` matches `got`."""
+def recognise(target: str, output: str, payload, expected, got, reference) -> list[str]:
+    """Hints of the known mistakes whose prediction for `output` matches `got` (and differs
+    from the right answer `expected`)."""
     found = []
     for mistake in MISTAKES:
         if mistake.target != target or output not in mistake.outputs:
@@ -116,7 +117,7 @@ def recognise(target: str, output: str, payload, got, reference) -> list[str]:
         except Exception:  # a mistake that cannot be computed for this case
             continue
         candidates = predicted if isinstance(predicted, list) else [predicted]
-        if any(_matches(c, got) for c in candidates):
+        if any(_matches(c, got) and not _matches(c, expected) for c in candidates):
             found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
     return found
 
@@ -125,5 +126,6 @@ def _matches(candidate, got) -> bool:
     if candidate is None or not isinstance(got, (np.ndarray, float, int)):
         return False
     candidate, got = np.asarray(candidate), np.asarray(got)
-    return (candidate.shape == got.shape and np.all(np.isfinite(got))
+    same_kind = candidate.dtype == got.dtype or got.ndim == 0
+    return (same_kind and candidate.shape == got.shape and np.all(np.isfinite(got))
             and relative_error(candidate, got) < 1e-6)

@@ -79,26 +79,26 @@ def train_trace(modules, payload):
     parameters.
     """
     base = modules.rnn_classifier.RNNClassifier
-    X, y, y_val = payload["X"], payload["y"], payload["y_val"]
-    n_batches = -(-len(y) // payload["train"]["batch_size"])
+    y_train, y_val = payload["y"], payload["y_val"]
+    n_batches = -(-len(y_train) // payload["train"]["batch_size"])
     record = {"batch_ids": [], "batch_labels": [], "before": [], "at_val": []}
 
     class Probe(base):
-        def loss(self, X_batch, y_batch=None):
-            if y_batch is None:
+        def loss(self, X, y=None):  # the contract's parameter names: train may use keywords
+            if y is None:
                 raise StudentError("train() called loss(X) without labels; use predict")
-            ids = np.asarray(X_batch)[:, 0, 0]
+            ids = np.asarray(X)[:, 0, 0]
             record["batch_ids"].append(np.rint(ids).astype(np.int64))
-            record["batch_labels"].append(np.asarray(y_batch).astype(np.int64))
+            record["batch_labels"].append(np.asarray(y).astype(np.int64))
             record["before"].append(_plain_params(self.params, "params"))
             i = len(record["batch_ids"]) - 1
             shapes = {k: v.shape for k, v in record["before"][-1].items()}
             return 100.0 + i, scripted_grads(payload["seed"], i, shapes)
 
-        def predict(self, X_eval, *args, **kwargs):
-            X_eval = np.asarray(X_eval)
-            if X_eval[0, 0, 0] >= 0:  # the training set, or part of it
-                return y[np.rint(X_eval[:, 0, 0]).astype(np.int64)]
+        def predict(self, X, *args, **kwargs):
+            X = np.asarray(X)
+            if X[0, 0, 0] >= 0:  # the training set, or part of it
+                return y_train[np.rint(X[:, 0, 0]).astype(np.int64)]
             epoch = max(0, -(-len(record["batch_ids"]) // n_batches) - 1)
             record["at_val"].append((epoch, _plain_params(self.params, "params")))
             correct = round(payload["val_acc"][min(epoch, len(payload["val_acc"]) - 1)]
@@ -106,8 +106,8 @@ def train_trace(modules, payload):
             return np.where(np.arange(len(y_val)) < correct, y_val, y_val + 1)
 
     model = _model(modules, payload, cls=Probe)
-    history = model.train(X.copy(), y.copy(), payload["X_val"].copy(), y_val.copy(),
-                          **payload["train"])
+    history = model.train(payload["X"].copy(), y_train.copy(), payload["X_val"].copy(),
+                          y_val.copy(), **payload["train"])
     if not isinstance(history, dict):
         raise StudentError(f"train returned a {type(history).__name__}; expected the "
                            "history dict")

@@ -69,8 +69,10 @@ def backward(modules, payload):
     _out, cache = unpack(forward_fn(*[a.copy() for a in args]), out_names, name)
     grads = unpack(backward_fn(dout.copy(), cache), grad_names, back_name)
     result = {"grads": [plain(g, f"{back_name}'s {n}") for g, n in zip(grads, grad_names)]}
-    if payload.get("numeric"):
-        result["numeric"] = numeric_gradients(forward_fn, args, dout, out_names, name)
+    if payload.get("numeric"):  # in float64: float32 differences would be mostly noise
+        args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in args]
+        result["numeric"] = numeric_gradients(forward_fn, args64, dout.astype(np.float64),
+                                              out_names, name)
     return result
 
 

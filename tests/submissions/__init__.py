@@ -1,0 +1,1 @@
+"""A catalog of submissions for testing the grader: realistic bugs and correct variants."""
