@@ -57,8 +57,11 @@ def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
                           f"{name} is {describe(got)}; expected an array of shape "
                           f"{_shape(expected, shape_letters)}")
     if got.shape != expected.shape:
-        hint = ("  (the transpose: check the order of a matrix product)"
-                if got.shape == expected.shape[::-1] and got.ndim == 2 else "")
+        hint = ""
+        if got.shape == expected.shape[::-1] and got.ndim == 2:
+            hint = "  (the transpose: check the order of a matrix product)"
+        elif got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
+            hint = "  (one row per sample: sum over the batch axis)"
         return Comparison(name, False, float("inf"),
                           f"{name} has shape {got.shape}; expected "
                           f"{_shape(expected, shape_letters)}{hint}")

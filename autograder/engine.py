@@ -82,6 +82,11 @@ def judge_loss(check, payload, expected, got, reference) -> Verdict:
     pairs = [("loss", np.asarray(expected["loss"]), got["loss"])]
     pairs += [(k, expected["grads"][k], got["grads"].get(k)) for k in names]
     verdict = judge_outputs(check, payload, pairs, reference)
+    loss = got["loss"]
+    if isinstance(loss, (float, np.ndarray)) and not np.all(np.isfinite(loss)):
+        verdict.hints.append("Hint: the loss overflowed: subtract each row's max score "
+                             "before np.exp (softmax does not change).\n"
+                             "      提示：计算 softmax 前先减去每行的最大得分，避免 exp 溢出。")
     if missing:
         verdict.lines.append(f"grads has no entry for {', '.join(missing)}")
     return verdict

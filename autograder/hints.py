@@ -19,6 +19,12 @@ class Mistake:
     predict: Callable  # predict(payload, reference) -> {output: value the bug gives}
     en: str
     zh: str
+    applies: Callable = lambda payload: True  # cases where the prediction tells bugs apart
+
+
+def _clip_off(p) -> bool:
+    """Clipping off or far away: when it bites, saturated gradients hide other mistakes."""
+    return p["init"]["clip"] is None or p["init"]["clip"] >= 10
 
 
 def _step_tanh_from_preactivation(p, ref):
@@ -47,6 +53,29 @@ def _seq_single_step_contribution(p, ref):
     return options
 
 
+def _seq_backward_variant(p, ref, carry=True, last_only=False):
+    """BPTT where dprev_h is not carried back (carry=False) or only dh[:, -1] is used."""
+    x, h0, Wx, Wh, b = p["args"]
+    h, _ = ref.rnn_layers.rnn_forward(x, h0, Wx, Wh, b)  # (N, T, H)
+    T = h.shape[1]
+    dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dprev = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        upstream = p["dout"][:, t] if (t == T - 1 or not last_only) else 0
+        da = (upstream + (dprev if carry else 0)) * (1 - h[:, t] ** 2)
+        prev = h0 if t == 0 else h[:, t - 1]
+        dx[:, t], dWx, dWh, db = da @ Wx.T, dWx + x[:, t].T @ da, dWh + prev.T @ da, db + da.sum(0)
+        dprev = da @ Wh.T
+    return {"dx": dx, "dh0": dprev, "dWx": dWx, "dWh": dWh, "db": db}
+
+
+def _classifier_grads(p, ref, **changes):
+    """Gradients of the reference classifier with some settings changed (e.g. reg)."""
+    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], **changes})
+    model.params.update({k: v.copy() for k, v in p["params"].items()})
+    return model.loss(p["X"], p["y"])
+
+
 def _embedding_lost_repeats(p, ref):
     x, W = p["args"]
     dW = np.zeros_like(W)
@@ -55,25 +84,27 @@ def _embedding_lost_repeats(p, ref):
 
 
 def _loss_variant(p, ref, data_scale=1.0, reg_scale=1.0):
-    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
-    model.params.update({k: v.copy() for k, v in p["params"].items()})
-    data_loss, _ = model.loss(p["X"], p["y"])
+    data_loss, _ = _classifier_grads(p, ref, reg=0.0)
     weights = sum(float(np.sum(p["params"][w] ** 2)) for w in ("W_xh", "W_hh", "W_hq"))
     return data_scale * data_loss + reg_scale * 0.5 * p["init"]["reg"] * weights
 
 
 def _clip_before_reg(p, ref):
-    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
-    model.params.update({k: v.copy() for k, v in p["params"].items()})
-    _, grads = model.loss(p["X"], p["y"])
+    _, grads = _classifier_grads(p, ref, reg=0.0)
     reg = p["init"]["reg"]
     return {k: g + reg * p["params"][k] if k.startswith("W") else g for k, g in grads.items()}
 
 
 def _no_reg_gradient(p, ref):
-    model = ref.rnn_classifier.RNNClassifier(**{**p["init"], "reg": 0.0})
-    model.params.update({k: v.copy() for k, v in p["params"].items()})
-    return model.loss(p["X"], p["y"])[1]
+    return _classifier_grads(p, ref, reg=0.0)[1]
+
+
+def _grads_times_n(p, ref):
+    """dscores not divided by N: the data gradients N times too large."""
+    data = _classifier_grads(p, ref, reg=0.0, clip=None)[1]
+    reg = p["init"]["reg"]
+    return {k: len(p["y"]) * g + (reg * p["params"][k] if k.startswith("W") else 0)
+            for k, g in data.items()}
 
 
 MISTAKES = (
@@ -85,6 +116,27 @@ MISTAKES = (
             "Only one time step's contribution is kept: the weights are shared by all steps, "
             "so their gradients must be summed over t (+=, not =).",
             "参数在所有时间步共享，梯度要对 t 求和（用 +=，不是 =）。"),
+    Mistake("rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"),
+            lambda p, r: _seq_backward_variant(p, r, carry=False),
+            "The gradient from step t+1 is not carried back: at step t add dprev_h from "
+            "step t+1 to dh[:, t] before going through tanh.",
+            "第 t 步的梯度应为 dh[:, t] 加上从 t+1 步传回的 dprev_h。"),
+    Mistake("rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"),
+            lambda p, r: _seq_backward_variant(p, r, last_only=True),
+            "Only dh[:, -1] is used: every hidden state h_t receives its own upstream "
+            "gradient dh[:, t].",
+            "每个时间步的隐藏状态都有自己的上游梯度 dh[:, t]，不能只用最后一步。"),
+    Mistake("rnn_backward", ("dh0",), lambda p, r: {"dh0": np.zeros_like(p["args"][1])},
+            "dh0 is zero: return the dprev_h that comes out of step 0.",
+            "dh0 应为第 0 步反向传播后得到的 dprev_h，而不是 0。"),
+    Mistake("rnn_forward", ("h",),
+            lambda p, r: {"h": r.rnn_layers.rnn_forward(p["args"][0], 0 * p["args"][1],
+                                                        *p["args"][2:])[0]},
+            "The first step ignores h0: it must start from the h0 you are given.",
+            "第一步应使用传入的 h0，而不是全零。"),
+    Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq", "b_h", "b_q"), _grads_times_n,
+            "The gradients are N times too large: divide dscores by N, as the loss is a mean.",
+            "损失是平均值，dscores 需要除以 N。", _clip_off),
     Mistake("word_embedding_backward", ("dW",), _embedding_lost_repeats,
             "Repeated indices lose their gradients: dW[x] += dout keeps only one of them; "
             "use np.add.at(dW, x, dout).",
@@ -101,7 +153,7 @@ MISTAKES = (
             "应先加上正则项梯度 reg * W，再进行裁剪。"),
     Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq"), _no_reg_gradient,
             "The regularisation gradient reg * W is missing from the weight gradients.",
-            "权重梯度中缺少正则项梯度 reg * W。"),
+            "权重梯度中缺少正则项梯度 reg * W。", _clip_off),
 )
 
 
@@ -110,7 +162,8 @@ def recognise(target: str, output: str, payload, expected, got, reference) -> li
     from the right answer `expected`)."""
     found = []
     for mistake in MISTAKES:
-        if mistake.target != target or output not in mistake.outputs:
+        if (mistake.target != target or output not in mistake.outputs
+                or not mistake.applies(payload)):
             continue
         try:
             predicted = mistake.predict(payload, reference).get(output)
