@@ -190,19 +190,29 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
                           f"{timeout:g} s (an infinite loop, or far too slow?).", "timeout")
     except SandboxError as exc:
         return TestResult(name, 0.0, points, f"{header}\n{exc}", "error")
+    if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
+        reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
         return TestResult(name, 0.0, points, f"{header}\n{_error_line(reply['error'])}", "error")
-    verdict = judge(check, payload, expected, reply["ok"], reference)
+    try:
+        verdict = judge(check, payload, expected, reply["ok"], reference)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # Only a reply that did not come from our own operation code can get here.
+        return TestResult(name, 0.0, points, f"{header}\nThe student process sent a reply "
+                          f"the grader cannot read ({type(exc).__name__}).", "error")
     status = "passed" if verdict.fraction >= 1 else "failed"
     text = "\n".join([header, *verdict.lines, *verdict.hints])
     return TestResult(name, points * verdict.fraction, points, text, status,
                       verdict.hints)
 
 
-def _error_line(error: dict) -> str:
-    where = f" at {error['where']}" if error.get("where") else ""
-    if error["type"] == "NotImplementedError":
-        return f"Not implemented yet{where}: {error['message']}"
-    if error.get("student_error"):
-        return f"Wrong return value: {error['message']}"
-    return f"{error['type']}{where}: {error['message']}"
+def _error_line(error) -> str:
+    """One line for an exception raised in the student process (data, not trusted)."""
+    error = error if isinstance(error, dict) else {}
+    kind, message = str(error.get("type", "Error"))[:80], str(error.get("message", ""))[:1500]
+    where = f" at {str(error['where'])[:200]}" if error.get("where") else ""
+    if kind == "NotImplementedError":
+        return f"Not implemented yet{where}: {message}"
+    if error.get("student_error") is True:
+        return f"Wrong return value: {message}"
+    return f"{kind}{where}: {message}"
