@@ -6,6 +6,7 @@ killed), limits on memory, CPU, file size and core dumps, and its output goes to
 capped log file. Replies are read with a deadline and decoded by wire.decode, which
 never executes anything.
 """
+import ctypes
 import os
 import resource
 import select
@@ -49,6 +50,8 @@ class StudentProcess:
         self.proc = None
 
     def start(self) -> None:
+        _become_subreaper()
+        self._children_before = _children()  # the grader's own, left alone by kill()
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         log = open(self.submission_dir / ".student-output.log", "wb")
@@ -133,6 +136,7 @@ class StudentProcess:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        _kill_orphans(self._children_before)
         for fd in (self._to_child, self._from_child):
             try:
                 os.close(fd)
@@ -150,6 +154,44 @@ class StudentProcess:
         with open(log, "rb") as f:
             f.seek(max(0, log.stat().st_size - limit))
             return f.read().decode("utf-8", "replace")
+
+
+def _become_subreaper() -> None:
+    """Make processes that the student's code detaches (double fork, setsid) become our
+    children when their parent dies, so that _kill_orphans can find and end them."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass  # not Linux: the process group kill still applies
+
+
+def _children() -> set[int]:
+    """Process ids whose parent is this process (read from /proc)."""
+    me, found = str(os.getpid()), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:  # the PPid field
+                        found.add(int(entry))
+            except (OSError, IndexError):
+                continue
+    return found
+
+
+def _kill_orphans(keep: set[int]) -> None:
+    """Kill and reap every child of ours that was not there before the student process:
+    after it was killed, such a child is something the submission started and detached."""
+    for _ in range(5):
+        orphans = _children() - keep
+        if not orphans:
+            return
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
 
 
 def _write_all(fd: int, data: bytes) -> None:
