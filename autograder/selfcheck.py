@@ -82,5 +82,9 @@ def main(argv: list[str] | None = None, reference=None) -> int:
         entries = public_cases(reference)
     else:
         entries = wire.decode(PUBLIC_FILE.read_bytes())
-    print(check(args.folder, entries).report())
+    try:
+        print(check(args.folder, entries).report())
+    except submissions.SubmissionError as exc:
+        print(f"Cannot check {args.folder}: {exc}")
+        return 2
     return 0

@@ -91,6 +91,10 @@ def test_every_bug_snippet_occurs_exactly_once_in_the_reference():
 def test_bug_loses_points_on_the_function_that_holds_it(graded, name):
     bug = BY_NAME[name]
     result = graded("bug", name)
+    if all(t.max_score == 0 for t in result.tests if t.target in bug.targets):
+        # a bug in provided code (RNNClassifier.__init__): shown as failed, worth nothing
+        assert any(t.status == "failed" for t in result.tests if t.target in bug.targets)
+        return
     assert result.score < result.max_score, f"{name} got full marks"
     lost = [t for t in result.tests if t.target in bug.targets and t.score < t.max_score]
     assert lost, (f"{name} lost points only on "

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.config import Config
-from autograder.release import leaks, notebook, starter
+from autograder.release import kit, leaks, notebook, starter
 from autograder.release.errors import (BannerError, LeakError, MarkerError, NotebookError,
                                        ReleaseError, StarterError)
 
@@ -61,6 +61,7 @@ def build(config: Config, target: Path) -> list[str]:
             path = stage / file.name
             path.unlink(missing_ok=True)  # never write through a copied symlink
             path.write_bytes(file.data)
+        kit_files = kit.write_kit(stage, solution_dir)
         report = leaks.scan(stage, secrets, label=lambda p: str(p.relative_to(stage)))
         written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
         _install(stage, target)
@@ -72,7 +73,10 @@ def build(config: Config, target: Path) -> list[str]:
         what = (f"starter, {len(file.qualnames)} regions replaced: {', '.join(file.qualnames)}"
                 if file.is_starter else "copied unchanged")
         summary.append(f"  {file.name:<22} {what}")
-    others = sorted(set(written) - set(notebooks) - {file.name for file in files})
+    summary.append(f"  {'autograder/':<22} self-check kit ({len(kit_files)} files): "
+                   "python -m autograder check")
+    others = sorted(set(written) - set(notebooks) - {file.name for file in files}
+                    - set(kit_files))
     if others:
         summary.append(f"  other files from {label(source_dir)}: {', '.join(others)}")
     regions = sum(len(file.qualnames) for file in files)

@@ -1,0 +1,94 @@
+"""THE table of graded checks. Adding a graded behaviour is adding a row here.
+
+A check grades one function or method (`target`) in one way (`kind`, a judge of
+engine.py) on several cases; its points are shared equally by its cases, and every
+(check, case) pair is one test in the results, named "<target>: <what>, <case label>".
+Case labels are stable across submissions (the shapes inside them are random).
+"""
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
+
+from autograder import cases as c
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # stable name of the situation, e.g. "N=1, T=1"
+    make: Callable  # make(rng) -> payload of the operation
+    public: bool = False  # also run by the student's self-check
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str  # the function or method graded, first word of every test name
+    what: str  # what is checked, e.g. "gradients"
+    kind: str  # the judge in engine.JUDGES
+    points: float
+    cases: tuple[Case, ...]
+    tolerance: float = 1e-6  # largest |student - reference| / max|reference| (float64)
+    timeout: float = 10.0  # seconds per case
+    calls: tuple[str, ...] = field(default=())  # functions it calls: fix those first
+
+
+def _rnn_cases(factory):
+    return (Case("ordinary", factory, public=True),
+            Case("N=1, T=1", partial(factory, N=1, T=1)),
+            Case("N=1, D>H", partial(factory, N=1, D=7, H=3)),
+            Case("D<H, longer sequence", partial(factory, T=7, D=2, H=6)),
+            Case("float32", partial(factory, dtype="float32")))
+
+
+def _classifier_cases():
+    return (Case("reg=0, no clip", partial(c.classifier), public=True),
+            Case("N=1, T=1", partial(c.classifier, N=1, T=1)),
+            Case("reg=0.3", partial(c.classifier, reg=0.3)),
+            Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
+            Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
+            Case("clip inactive", partial(c.classifier, clip=50.0)),
+            Case("float32", partial(c.classifier, dtype="float32", reg=0.1)))
+
+
+_EMBEDDING_CASES = (Case("repeated and unused indices", c.embedding, public=True),
+                    Case("N=1, T=1", partial(c.embedding, N=1, T=1)),
+                    Case("every index distinct", partial(c.embedding, repeats=False)),
+                    Case("float32", partial(c.embedding, dtype="float32")))
+
+_LOSS = ("rnn_forward", "rnn_backward")
+
+CHECKS: tuple[Check, ...] = (
+    Check("rnn_step_forward", "next_h", "forward", 5, _rnn_cases(c.rnn_step)),
+    Check("rnn_step_backward", "gradients", "backward", 10, _rnn_cases(c.rnn_step),
+          calls=("rnn_step_forward",)),
+    Check("rnn_forward", "hidden states", "forward", 10, _rnn_cases(c.rnn_sequence)),
+    Check("rnn_backward", "gradients", "backward", 15, _rnn_cases(c.rnn_sequence),
+          calls=("rnn_forward",)),
+    Check("word_embedding_forward", "vectors", "forward", 4, _EMBEDDING_CASES),
+    Check("word_embedding_backward", "dW", "backward", 8, _EMBEDDING_CASES,
+          calls=("word_embedding_forward",)),
+    # __init__ is provided code (no TODO): shown, worth no points, so that a student who
+    # breaks it notices.
+    Check("RNNClassifier.__init__", "parameters (provided code, 0 points)", "init", 0,
+          (Case("float64", c.classifier_init, public=True),
+           Case("float32", partial(c.classifier_init, dtype="float32")))),
+    Check("RNNClassifier.loss", "scores", "scores", 4, _classifier_cases()[:4], calls=_LOSS),
+    Check("RNNClassifier.loss", "loss and gradients", "loss", 18, _classifier_cases(),
+          calls=_LOSS),
+    Check("RNNClassifier.predict", "labels", "predict", 2,
+          (Case("N=5", c.classifier, public=True),
+           Case("N=1", partial(c.classifier, N=1))), calls=("RNNClassifier.loss",)),
+    Check("RNNClassifier.train", "SGD", "train", 14,
+          (Case("steady improvement, lr decay 0.5", c.train_script, public=True),
+           Case("early stop after patience 2",
+                partial(c.train_script, val_acc=(0.3, 0.6, 0.6, 0.4, 0.5, 0.9),
+                        patience=2, num_epochs=6, lr_decay=0.9)),
+           Case("improvement resets the count, patience 2",
+                partial(c.train_script, val_acc=(0.3, 0.2, 0.5, 0.4, 0.4, 0.6),
+                        patience=2, num_epochs=6, lr_decay=0.8)),
+           Case("best epoch first, patience 3",
+                partial(c.train_script, val_acc=(0.7, 0.1, 0.3, 0.7, 0.9),
+                        patience=3, num_epochs=5, lr_decay=1.0)))),
+    Check("RNNClassifier.train", "overfit a small batch", "overfit", 10,
+          (Case("20 samples", c.overfit_batch, public=True),), timeout=30.0,
+          calls=("RNNClassifier.loss",)),
+)

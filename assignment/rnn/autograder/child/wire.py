@@ -1,0 +1,119 @@
+"""Messages between the grader and the student process, in a format that cannot run code.
+
+A message is: 8-byte little-endian header length, a JSON header, then raw array bytes.
+Values are JSON (numbers, strings, lists, str-keyed dicts, None); each array becomes
+{"$array": i}, described in the header by dtype and shape, its bytes appended.
+Decoding only ever calls json.loads and np.frombuffer on an allow-list of plain numeric
+dtypes: nothing is unpickled and no object is constructed from the data.
+
+This file runs on both sides (it is imported by the student process, so it imports only
+the standard library and NumPy).
+"""
+import json
+import math
+import struct
+
+import numpy as np
+
+ALLOWED_DTYPES = frozenset(["<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4",
+                            "<u2", "|u1", "|b1"])
+MAX_DEPTH = 20
+
+
+class WireError(Exception):
+    """A message that does not follow the format (malformed, too big, bad dtype)."""
+
+
+def encode(value) -> bytes:
+    """Serialise a value made of JSON types and plain numeric NumPy arrays."""
+    buffers: list[bytes] = []
+    specs: list[dict] = []
+    body = _to_json(value, buffers, specs, 0)
+    header = json.dumps({"body": body, "arrays": specs}, allow_nan=False).encode()
+    return struct.pack("<Q", len(header)) + header + b"".join(buffers)
+
+
+def decode(message: bytes):
+    """Rebuild the value from a message; raises WireError on anything unexpected."""
+    if len(message) < 8:
+        raise WireError("message shorter than its header length")
+    (header_len,) = struct.unpack("<Q", message[:8])
+    if header_len > len(message) - 8:
+        raise WireError("header longer than the message")
+    try:
+        header = json.loads(message[8:8 + header_len])
+        specs, body = header["arrays"], header["body"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WireError(f"unreadable header: {exc}") from None
+    arrays, offset = [], 8 + header_len
+    for spec in specs:
+        array, offset = _array_from(spec, message, offset)
+        arrays.append(array)
+    if offset != len(message):
+        raise WireError("trailing bytes after the last array")
+    return _from_json(body, arrays, 0)
+
+
+def _to_json(value, buffers, specs, depth):
+    if depth > MAX_DEPTH:
+        return {"$type": "nested too deeply"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int) and type(value) in (int,):
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, np.ndarray) and value.dtype.str in ALLOWED_DTYPES:
+        array = np.array(value, order="C", subok=False)  # a plain copy, even of a subclass
+        specs.append({"dtype": array.dtype.str, "shape": list(array.shape)})
+        buffers.append(array.tobytes())
+        return {"$array": len(specs) - 1}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, buffers, specs, depth + 1) for v in value]
+    if isinstance(value, dict) and all(type(k) is str for k in value):
+        return {"$dict": {k: _to_json(v, buffers, specs, depth + 1) for k, v in value.items()}}
+    return {"$type": "unsupported value"}
+
+
+def _array_from(spec, message, offset):
+    try:
+        dtype, shape = spec["dtype"], tuple(int(n) for n in spec["shape"])
+    except (KeyError, TypeError, ValueError):
+        raise WireError(f"bad array description {spec!r:.200}") from None
+    if dtype not in ALLOWED_DTYPES:
+        raise WireError(f"array dtype {dtype!r:.40} is not allowed")
+    if any(n < 0 for n in shape) or len(shape) > 8:
+        raise WireError(f"bad array shape {shape}")
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if offset + nbytes > len(message):
+        raise WireError("array bytes run past the end of the message")
+    array = np.frombuffer(message, dtype=dtype, count=math.prod(shape), offset=offset)
+    return array.reshape(shape).copy(), offset + nbytes
+
+
+def _from_json(body, arrays, depth):
+    if depth > MAX_DEPTH + 2:
+        raise WireError("message nested too deeply")
+    if isinstance(body, list):
+        return [_from_json(v, arrays, depth + 1) for v in body]
+    if not isinstance(body, dict):
+        return body
+    if set(body) == {"$array"} and type(body["$array"]) is int and 0 <= body["$array"] < len(arrays):
+        return arrays[body["$array"]]
+    if set(body) == {"$float"} and body["$float"] in ("nan", "inf", "-inf"):
+        return float(body["$float"])
+    if set(body) == {"$dict"} and isinstance(body["$dict"], dict):
+        return {k: _from_json(v, arrays, depth + 1) for k, v in body["$dict"].items()}
+    if set(body) == {"$type"} and isinstance(body["$type"], str):
+        return Unsupported(body["$type"][:200])
+    raise WireError(f"unknown value {str(body)[:100]}")
+
+
+class Unsupported:
+    """Stands for a value the student process could not send as plain data."""
+
+    def __init__(self, description: str):
+        self.description = description
+
+    def __repr__(self):
+        return f"<{self.description}>"

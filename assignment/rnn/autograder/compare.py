@@ -1,0 +1,94 @@
+"""Comparisons of a student's value with the reference's, in the grader's process.
+
+The student's value arrives as a plain array rebuilt from bytes (or as a description of
+something that was not an array), so nothing of the student's can take part in the
+comparison. The error is scale-aware, max |got - expected| / max |expected|, so that
+a correct implementation summing in another order is never failed by a near-zero entry.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autograder.child.wire import Unsupported
+
+FLOAT32_TOLERANCE = 2e-4  # float32 carries ~7 digits; sums over T steps lose some
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str  # the output compared, e.g. "dWx"
+    ok: bool
+    error: float  # scale-aware relative error (inf when not comparable)
+    message: str  # one line for the student
+
+
+@dataclass
+class Verdict:
+    """A judge's decision on one case."""
+    fraction: float  # of the case's points earned
+    lines: list[str]  # feedback, one line per thing checked
+    hints: list[str] = field(default_factory=list)  # known mistakes recognised
+
+
+def describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, Unsupported):
+        return value.description
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def relative_error(expected: np.ndarray, got: np.ndarray) -> float:
+    expected, got = np.asarray(expected, np.float64), np.asarray(got, np.float64)
+    if expected.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(expected))), 1e-12)
+    return float(np.max(np.abs(got - expected))) / scale
+
+
+def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
+                  shape_letters: str = "") -> Comparison:
+    """Shape, dtype, finiteness, then values of one output."""
+    expected = np.asarray(expected)
+    if isinstance(got, (float, int)) and not isinstance(got, bool) and expected.ndim == 0:
+        got = np.asarray(got, dtype=np.float64)
+    if not isinstance(got, np.ndarray):
+        return Comparison(name, False, float("inf"),
+                          f"{name} is {describe(got)}; expected an array of shape "
+                          f"{_shape(expected, shape_letters)}")
+    if got.shape != expected.shape:
+        hint = ""
+        if got.shape == expected.shape[::-1] and got.ndim == 2:
+            hint = "  (the transpose: check the order of a matrix product)"
+        elif got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
+            hint = "  (one row per sample: sum over the batch axis)"
+        return Comparison(name, False, float("inf"),
+                          f"{name} has shape {got.shape}; expected "
+                          f"{_shape(expected, shape_letters)}{hint}")
+    if expected.dtype == np.float32 and got.dtype != np.float32:
+        return Comparison(name, False, float("inf"),
+                          f"{name} has dtype {got.dtype}; float32 inputs must give float32")
+    if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
+        return Comparison(name, False, float("inf"), f"{name} contains NaN or inf")
+    tol = max(tolerance, FLOAT32_TOLERANCE) if expected.dtype == np.float32 else tolerance
+    error = relative_error(expected, got)
+    verdict = "ok" if error <= tol else "WRONG"
+    return Comparison(name, error <= tol, error,
+                      f"{name}: relative error {error:.1e} (tolerance {tol:.0e}) {verdict}")
+
+
+def compare_labels(name: str, expected: np.ndarray, got) -> Comparison:
+    """Integer labels must match exactly."""
+    if not isinstance(got, np.ndarray) or got.shape != expected.shape:
+        return Comparison(name, False, float("inf"),
+                          f"{name} is {describe(got)}; expected shape {expected.shape}")
+    if got.dtype.kind not in "iu":
+        return Comparison(name, False, float("inf"),
+                          f"{name} has dtype {got.dtype}; expected integer labels")
+    wrong = int(np.sum(got != expected))
+    return Comparison(name, wrong == 0, float(wrong),
+                      f"{name}: {wrong} of {expected.size} labels differ from the reference")
+
+
+def _shape(expected: np.ndarray, letters: str) -> str:
+    return f"({letters}) = {expected.shape}" if letters else str(expected.shape)

@@ -1,0 +1,218 @@
+"""Runs one check on one case: reference in this process, student in the sandbox, judge.
+
+A judge turns (payload, reference output, student output) into a Verdict: the fraction
+of the case's points earned, feedback lines and recognised mistakes. JUDGES maps each
+`kind` of the check table to its operation and its judge.
+"""
+import numpy as np
+
+from autograder import train_rules
+from autograder.checks import Case, Check
+from autograder.child import classifier_ops, layer_ops
+from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
+from autograder.results import TestResult
+from autograder.sandbox import CallTimeout, SandboxError
+
+GRAD_NAMES = {name: grads for name, (_, _, grads) in layer_ops.PAIRS.items()}
+OUT_NAMES = {name: outs[0] for name, (_, outs, _) in layer_ops.PAIRS.items()}
+LETTERS = {"next_h": "N, H", "h": "N, T, H", "out": "N, T, D", "dprev_h": "N, H", "dh0": "N, H",
+           "dWx": "D, H", "dWh": "H, H", "db": "H,", "dW": "V, D", "scores": "N, K",
+           "W_xh": "D, H", "W_hh": "H, H", "b_h": "H,", "W_hq": "H, K", "b_q": "K,"}
+
+
+def judge_outputs(check, payload, pairs, reference) -> Verdict:
+    """Compare named (expected, got) pairs; every output is worth the same."""
+    comparisons = [compare_array(name, expected, got, check.tolerance, LETTERS.get(name, ""))
+                   for name, expected, got in pairs]
+    wrong = [c.name for c in comparisons if not c.ok]
+    lines = [c.message for c in comparisons]
+    if wrong:
+        lines.append(f"Wrong: {', '.join(wrong)}.")
+    found = []
+    if reference is not None:  # hints.py is instructor-only: it computes with the reference
+        from autograder import hints
+        found = [h for name, expected, got in pairs if name in wrong
+                 for h in hints.recognise(check.target, name, payload, expected, got, reference)]
+        found = list(dict.fromkeys(found))  # one hint may explain several outputs
+    return Verdict(sum(c.ok for c in comparisons) / len(comparisons), lines, found)
+
+
+def judge_forward(check, payload, expected, got, reference) -> Verdict:
+    name = OUT_NAMES[payload["function"]]
+    return judge_outputs(check, payload, [(name, expected["out"], got["out"])], reference)
+
+
+def judge_backward(check, payload, expected, got, reference) -> Verdict:
+    names = GRAD_NAMES[payload["function"]]
+    if len(got["grads"]) != len(names):
+        return Verdict(0.0, [f"expected {len(names)} gradients ({', '.join(names)})"])
+    verdict = judge_outputs(check, payload, list(zip(names, expected["grads"], got["grads"])),
+                            reference)
+    wrong = [line.split(":")[0] for line in verdict.lines if line.endswith("WRONG")]
+    verdict.lines += _self_consistency(names, got, wrong)
+    return verdict
+
+
+def _self_consistency(names, got, wrong) -> list[str]:
+    """For each wrong gradient: does it agree with numeric gradients of the student's own
+    forward? That tells a wrong backward from a wrong forward."""
+    lines = []
+    for name, analytic, numeric in zip(names, got["grads"], got.get("numeric") or []):
+        if (name not in wrong or numeric is None or not isinstance(analytic, np.ndarray)
+                or analytic.shape != numeric.shape):
+            continue
+        error = relative_error(numeric, analytic)
+        if error > 1e-4:
+            lines.append(f"{name} also disagrees with numeric gradients of your own forward "
+                         f"(error {error:.1e}): the bug is in the backward pass.")
+        else:
+            lines.append(f"{name} agrees with numeric gradients of your own forward: "
+                         f"the backward fits your forward, so look at the forward pass.")
+    return lines
+
+
+def judge_scores(check, payload, expected, got, reference) -> Verdict:
+    return judge_outputs(check, payload, [("scores", expected["scores"], got["scores"])],
+                         reference)
+
+
+def judge_loss(check, payload, expected, got, reference) -> Verdict:
+    names = classifier_ops.PARAM_NAMES
+    missing = sorted(set(names) - set(got["grads"]))
+    pairs = [("loss", np.asarray(expected["loss"]), got["loss"])]
+    pairs += [(k, expected["grads"][k], got["grads"].get(k)) for k in names]
+    verdict = judge_outputs(check, payload, pairs, reference)
+    loss = got["loss"]
+    if isinstance(loss, (float, np.ndarray)) and not np.all(np.isfinite(loss)):
+        verdict.hints.append("Hint: the loss overflowed: subtract each row's max score "
+                             "before np.exp (softmax does not change).\n"
+                             "      提示：计算 softmax 前先减去每行的最大得分，避免 exp 溢出。")
+    if missing:
+        verdict.lines.append(f"grads has no entry for {', '.join(missing)}")
+    return verdict
+
+
+def judge_predict(check, payload, expected, got, reference) -> Verdict:
+    comparison = compare_labels("labels", expected["labels"], got["labels"])
+    return Verdict(float(comparison.ok), [comparison.message])
+
+
+def judge_init(check, payload, expected, got, reference) -> Verdict:
+    lines, passed = [], 0
+    rules = init_rules(payload, expected["params"], got)
+    for ok, message in rules:
+        passed += ok
+        lines.append(("ok    " if ok else "WRONG ") + message)
+    return Verdict(passed / len(rules), lines)
+
+
+def init_rules(payload, expected, got):
+    """(ok, message) for each rule of the contract's initialisation."""
+    keys_ok = sorted(got["keys"]) == sorted(expected)
+    rules = [(keys_ok, f"params has exactly the keys {sorted(expected)} (got {got['keys']})")]
+    dtype = payload["init"]["dtype"]
+    for name, ref in expected.items():
+        value = got["params"].get(name)
+        if not isinstance(value, np.ndarray) or value.shape != ref.shape:
+            rules.append((False, f"{name}: {describe(value)}; expected shape {ref.shape}"))
+            continue
+        if value.dtype != np.dtype(dtype):
+            rules.append((False, f"{name} has dtype {value.dtype}; expected {dtype}"))
+            continue
+        if name.startswith("b"):
+            rules.append((not value.any(), f"{name} starts at zero"))
+        else:
+            fan_in = ref.shape[0]
+            scaled_std = float(np.std(value.astype(np.float64)) * np.sqrt(fan_in))
+            rules.append((0.85 < scaled_std < 1.15 and abs(float(value.mean())) < 0.1,
+                          f"{name} ~ N(0, 1) / sqrt({fan_in}): std x sqrt(fan_in) = "
+                          f"{scaled_std:.2f} (expected about 1)"))
+    return rules
+
+
+def judge_overfit(check, payload, expected, got, reference) -> Verdict:
+    """Accuracy of the student's trained parameters, measured with the reference model
+    (in the self-check, without a reference, with the student's own predict)."""
+    if reference is None:
+        return _accuracy_verdict(got["own_accuracy"])
+    model_payload = {"init": payload["init"], "params": got["params"], "X": payload["X"]}
+    try:
+        labels = classifier_ops.predict(reference, model_payload)["labels"]
+    except Exception as exc:  # params of the wrong shape: the reference cannot use them
+        return Verdict(0.0, [f"the trained params cannot be used: {exc}"])
+    return _accuracy_verdict(float(np.mean(labels == payload["y"])))
+
+
+def _accuracy_verdict(accuracy: float) -> Verdict:
+    ok = accuracy >= 0.95
+    return Verdict(float(ok), [f"training accuracy after train(): {accuracy:.2f} "
+                               f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"])
+
+
+JUDGES = {
+    "forward": ("forward", judge_forward),
+    "backward": ("backward", judge_backward),
+    "init": ("init", judge_init),
+    "scores": ("scores", judge_scores),
+    "loss": ("loss", judge_loss),
+    "predict": ("predict", judge_predict),
+    "train": ("train_trace", train_rules.judge_train),
+    "overfit": ("overfit", judge_overfit),
+}
+OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
+              "init": classifier_ops.init, "scores": classifier_ops.scores,
+              "loss": classifier_ops.loss, "predict": classifier_ops.predict,
+              "overfit": classifier_ops.overfit, "train_trace": classifier_ops.train_trace}
+
+
+def expected_output(check: Check, payload: dict, reference):
+    """What the reference returns for this case (run here, in the grader's process)."""
+    return OPERATIONS[JUDGES[check.kind][0]](reference, {**payload, "numeric": False})
+
+
+def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
+             timeout_scale: float = 1.0) -> TestResult:
+    """Grade one case of one check; never raises for anything the student did.
+
+    reference is None in the student's self-check (public cases with stored expected
+    outputs): known-mistake hints need the reference and are skipped there.
+    """
+    timeout = check.timeout * timeout_scale
+    name = f"{check.target}: {check.what}, {case.label}"
+    points = check.points / len(check.cases)
+    op, judge = JUDGES[check.kind]
+    header = f"Case: {case.label} ({payload.get('shapes', '')})"
+    try:
+        reply = student.request(op, {**payload, "numeric": check.kind == "backward"},
+                                timeout)
+    except CallTimeout:
+        return TestResult(name, 0.0, points, f"{header}\nDid not finish within "
+                          f"{timeout:g} s (an infinite loop, or far too slow?).", "timeout")
+    except SandboxError as exc:
+        return TestResult(name, 0.0, points, f"{header}\n{exc}", "error")
+    if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
+        reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
+    if "error" in reply:
+        return TestResult(name, 0.0, points, f"{header}\n{_error_line(reply['error'])}", "error")
+    try:
+        verdict = judge(check, payload, expected, reply["ok"], reference)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # Only a reply that did not come from our own operation code can get here.
+        return TestResult(name, 0.0, points, f"{header}\nThe student process sent a reply "
+                          f"the grader cannot read ({type(exc).__name__}).", "error")
+    status = "passed" if verdict.fraction >= 1 else "failed"
+    text = "\n".join([header, *verdict.lines, *verdict.hints])
+    return TestResult(name, points * verdict.fraction, points, text, status,
+                      verdict.hints)
+
+
+def _error_line(error) -> str:
+    """One line for an exception raised in the student process (data, not trusted)."""
+    error = error if isinstance(error, dict) else {}
+    kind, message = str(error.get("type", "Error"))[:80], str(error.get("message", ""))[:1500]
+    where = f" at {str(error['where'])[:200]}" if error.get("where") else ""
+    if kind == "NotImplementedError":
+        return f"Not implemented yet{where}: {message}"
+    if error.get("student_error") is True:
+        return f"Wrong return value: {message}"
+    return f"{kind}{where}: {message}"

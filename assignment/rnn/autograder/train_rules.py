@@ -1,0 +1,108 @@
+"""The contract's rules for RNNClassifier.train, checked on a recorded controlled run.
+
+classifier_ops.train_trace runs the student's train() with a scripted loss (known loss
+values and gradients) and a scripted validation accuracy; each rule below reads that
+record and says, in one line, whether train() did what the contract pins down.
+"""
+import numpy as np
+
+from autograder.child.classifier_ops import scripted_grads
+from autograder.compare import Verdict
+
+
+def expected_run(val_acc, patience, num_epochs):
+    """(epochs run, best epoch) under the contract's early-stopping rule."""
+    best, best_epoch, waited = -1.0, 0, 0
+    for epoch in range(num_epochs):
+        acc = val_acc[min(epoch, len(val_acc) - 1)]
+        if acc > best:
+            best, best_epoch, waited = acc, epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return epoch + 1, best_epoch
+    return num_epochs, best_epoch
+
+
+def _same(a: dict, b: dict, tol=1e-9) -> bool:
+    if not isinstance(a, dict) or not isinstance(b, dict) or set(a) != set(b):
+        return False
+    return all(isinstance(a[k], np.ndarray) and isinstance(b[k], np.ndarray)
+               and a[k].shape == b[k].shape
+               and np.allclose(a[k], b[k], rtol=tol, atol=tol) for k in a)
+
+
+def rules(payload, got):
+    """(ok, message) for every rule, in the order a student would fix them."""
+    kw, N = payload["train"], len(payload["y"])
+    n_batches = -(-N // kw["batch_size"])
+    ids, labels, before = got["batch_ids"], got["batch_labels"], got["before"]
+    epochs_run, best_epoch = expected_run(payload["val_acc"], kw["patience"], kw["num_epochs"])
+    epochs = [ids[e * n_batches:(e + 1) * n_batches] for e in range(-(-len(ids) // n_batches))]
+    history = got["history"]
+    out = []
+
+    sizes = [kw["batch_size"]] * (n_batches - 1) + [N - kw["batch_size"] * (n_batches - 1)]
+    walks = bool(epochs) and all(
+        [len(b) for b in batches] == sizes
+        and np.array_equal(np.sort(np.concatenate(batches)), np.arange(N)) for batches in epochs)
+    out.append((walks, f"each epoch uses every one of the {N} samples exactly once, in "
+                       f"batches of {kw['batch_size']} (last one smaller)"))
+    own_labels = len(ids) > 0 and all(np.array_equal(l, payload["y"][i]) for i, l in zip(ids, labels))
+    out.append((own_labels, "every sample comes with its own label"))
+    orders = [np.concatenate(b) for b in epochs if len(b)]
+    shuffled = len(orders) > 1 and any(not np.array_equal(o, orders[0]) for o in orders[1:])
+    out.append((shuffled, "a fresh random order every epoch"))
+
+    losses = history.get("loss", [])
+    ok = len(losses) == len(ids) and all(float(v) == 100.0 + i for i, v in enumerate(losses))
+    out.append((ok, f"history['loss'] holds the value returned by loss() at every iteration "
+                    f"({len(ids)} calls, {len(losses)} values)"))
+    out.append((_updates_ok(payload, got, n_batches),
+                "every step is params[k] -= lr * grads[k] with "
+                "lr = learning_rate * lr_decay ** epoch"))
+    per_epoch = len(history.get("val_acc", [])) == len(epochs) == len(history.get("train_acc", []))
+    out.append((per_epoch, f"history['train_acc'] and ['val_acc'] have one value per epoch "
+                           f"({len(epochs)} epochs ran)"))
+    out.append((len(epochs) == epochs_run,
+                f"stops after {kw['patience']} epochs without a strictly better validation "
+                f"accuracy: expected {epochs_run} epochs, ran {len(epochs)}"))
+    snapshots = _first_snapshot_per_epoch(got)
+    restored = best_epoch in snapshots and _same(got["final"], snapshots[best_epoch])
+    out.append((restored, f"at the end params holds a copy of the best parameters "
+                          f"(those after epoch {best_epoch + 1})"))
+    return out
+
+
+def _first_snapshot_per_epoch(got) -> dict:
+    snapshots = {}
+    for epoch, params in zip(got["val_epochs"], got["at_val"]):
+        snapshots.setdefault(epoch, params)
+    return snapshots
+
+
+def _updates_ok(payload, got, n_batches) -> bool:
+    """Parameters after iteration i = before iteration i - lr(epoch) * scripted grads."""
+    kw, before = payload["train"], got["before"]
+    if not before:
+        return False
+    snapshots = _first_snapshot_per_epoch(got)
+    for i, params in enumerate(before):
+        epoch = i // n_batches
+        last_of_epoch = (i + 1) % n_batches == 0 or i == len(before) - 1
+        after = snapshots.get(epoch) if last_of_epoch else before[i + 1]
+        if after is None:
+            return False
+        lr = kw["learning_rate"] * kw["lr_decay"] ** epoch
+        grads = scripted_grads(payload["seed"], i, {k: v.shape for k, v in params.items()})
+        if not _same(after, {k: params[k] - lr * grads[k] for k in params}):
+            return False
+    return True
+
+
+def judge_train(check, payload, expected, got, reference) -> Verdict:
+    results = rules(payload, got)
+    reference = rules(payload, expected)
+    assert all(ok for ok, _ in reference), f"reference fails train rules: {reference}"
+    lines = [("ok    " if ok else "WRONG ") + message for ok, message in results]
+    return Verdict(sum(ok for ok, _ in results) / len(results), lines)

@@ -1,0 +1,144 @@
+"""The grader end to end: full marks, zero for the starter, stable, isolated, valid JSON."""
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autograder.checks import CHECKS
+from autograder.child import wire
+from autograder.config import DEFAULT
+from autograder.grade import grade
+from conftest import RELEASE, ROOT, SOLUTIONS
+
+TARGETS = {check.target for check in CHECKS}
+
+
+def _copy_solutions(tmp_path, edits=None):
+    """The reference in a fresh folder, with {file: (old, new)} replacements."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for path in SOLUTIONS.glob("*.py"):
+        shutil.copy(path, folder / path.name)
+    for name, (old, new) in (edits or {}).items():
+        text = (folder / name).read_text()
+        assert text.count(old) == 1, old
+        (folder / name).write_text(text.replace(old, new))
+    return folder
+
+
+def test_solutions_get_full_marks():
+    result = grade(SOLUTIONS, DEFAULT)
+    assert result.score == result.max_score == 100
+    assert all(t.status == "passed" for t in result.tests)
+
+
+def test_every_test_name_begins_with_the_function_it_grades():
+    result = grade(SOLUTIONS, DEFAULT)
+    assert {t.target for t in result.tests} == TARGETS
+    assert len({t.name for t in result.tests}) == len(result.tests)
+
+
+def test_released_starter_scores_zero_with_a_not_implemented_line_per_test():
+    if not (RELEASE / "rnn_layers.py").exists():
+        pytest.fail("assignment/rnn is missing: run make release")
+    result = grade(RELEASE, DEFAULT)
+    assert result.score == 0 and result.max_score == 100
+    for test in result.tests:
+        if test.max_score > 0:  # the rest grade provided code, for information only
+            assert "Not implemented yet" in test.output, test.output
+            assert test.status == "error"
+
+
+def test_same_submission_graded_five_times_gives_the_same_result():
+    runs = [grade(SOLUTIONS, DEFAULT).to_gradescope() for _ in range(5)]
+    for run in runs[1:]:
+        assert [(t["name"], t["score"], t["output"]) for t in run["tests"]] == \
+               [(t["name"], t["score"], t["output"]) for t in runs[0]["tests"]]
+
+
+def test_cases_depend_on_the_submission_and_the_secret(tmp_path, monkeypatch):
+    first = grade(SOLUTIONS, DEFAULT).tests
+    changed = _copy_solutions(tmp_path, {"rnn_layers.py": ('"""Layers', '"""My layers')})
+    second = grade(changed, DEFAULT).tests
+    monkeypatch.setenv("RNN_GRADER_SECRET", "another course")
+    third = grade(SOLUTIONS, DEFAULT).tests
+    shapes = [[t.output.splitlines()[0] for t in run] for run in (first, second, third)]
+    assert shapes[0] != shapes[1] and shapes[0] != shapes[2]
+
+
+def test_results_json_is_strict_gradescope_format(tmp_path):
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLUTIONS),
+                    "--output", str(out)], cwd=ROOT, check=True, capture_output=True)
+    data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert {"score", "execution_time", "output", "tests"} <= set(data)
+    for test in data["tests"]:
+        assert {"name", "score", "max_score", "output", "visibility"} <= set(test)
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+
+
+def test_unreadable_submission_still_gives_valid_results(tmp_path):
+    junk = tmp_path / "submission.zip"
+    junk.write_bytes(b"this is not a zip")
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(junk),
+                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and "not a folder or a readable .zip" in data["output"]
+
+
+def test_a_hang_costs_only_its_own_tests(tmp_path):
+    folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
+        "    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)  # (N, H)",
+        "    while True:\n        pass")})
+    result = grade(folder, dataclasses.replace(DEFAULT, timeout_scale=0.05))
+    hung = [t for t in result.tests if t.target == "rnn_step_forward"]
+    assert all(t.status == "timeout" and t.score == 0 for t in hung)
+    others = [t for t in result.tests if t.target in ("rnn_forward", "RNNClassifier.train")]
+    assert all(t.status == "passed" for t in others)
+
+
+@pytest.mark.parametrize("exit_call", ["os._exit(0)", "sys.exit(0)", "raise KeyboardInterrupt"])
+def test_exiting_in_a_function_costs_only_that_function(tmp_path, exit_call):
+    folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
+        "    out = W[x]  # (N, T, D)",
+        f"    import os, sys\n    {exit_call}")})
+    result = grade(folder, DEFAULT)
+    lost = {t.target for t in result.tests if t.score < t.max_score}
+    assert lost == {"word_embedding_forward", "word_embedding_backward"}, [t.output for t in result.tests if t.target == "RNNClassifier.loss" and t.score < t.max_score]
+
+
+def test_wire_rejects_objects_and_malformed_messages():
+    message = wire.encode({"a": np.arange(3.0), "b": [1, "x", None]})
+    decoded = wire.decode(message)
+    np.testing.assert_array_equal(decoded["a"], [0.0, 1.0, 2.0])
+    forged = message.replace(b"<f8", b"|O8")
+    with pytest.raises(wire.WireError):
+        wire.decode(forged)
+    with pytest.raises(wire.WireError):
+        wire.decode(message[:-4])
+    assert isinstance(wire.decode(wire.encode(object())), wire.Unsupported)
+
+
+def test_detached_background_processes_do_not_outlive_grading(tmp_path):
+    marker = tmp_path / "daemon.pid"
+    daemon = tmp_path / "daemon.py"
+    daemon.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+                      "time.sleep(600)\n")
+    folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
+        "    out = W[x]  # (N, T, D)",
+        "    import os, subprocess, sys, time\n"
+        f"    subprocess.Popen([sys.executable, {str(daemon)!r}], start_new_session=True)\n"
+        f"    while not os.path.exists({str(marker)!r}):\n"
+        "        time.sleep(0.01)\n"
+        "    out = W[x]  # (N, T, D)")})
+    result = grade(folder, DEFAULT)
+    assert result.score == 100  # the function itself is right
+    pid = int(marker.read_text())
+    assert not Path(f"/proc/{pid}").exists(), "a detached process outlived grading"
