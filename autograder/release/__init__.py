@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder.config import Config
 from autograder.release import kit, leaks, notebook, starter
+from autograder.secret import load_secret
 from autograder.release.errors import (BannerError, LeakError, MarkerError, NotebookError,
                                        ReleaseError, StarterError)
 
@@ -54,6 +55,7 @@ def build(config: Config, target: Path) -> list[str]:
     secrets = leaks.collect_secrets(
         py_files=sorted(solution_dir.glob("*.py")),
         notebooks=sorted(source_dir.glob("*.ipynb")), label=label)
+    secrets[leaks.normalise(load_secret().decode())] = "the grading secret"
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         stage = Path(scratch) / config.assignment
         notebooks = notebook.generate(config.source_dir, config.assignment, stage)
