@@ -72,19 +72,32 @@ def _summary(result: GradingResult) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, reference=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder check",
-                                     description="Check your work on the public cases.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=Path("."),
                         help="the folder with rnn_layers.py (default: here)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The student's entry point (the kit's __main__): cases from public_cases.bin."""
+    parser = argparse.ArgumentParser(prog="python -m autograder check",
+                                     description="Check your work on the public cases.")
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    if reference is not None:  # the instructor's copy computes the cases itself
-        entries = public_cases(reference)
-    else:
-        entries = wire.decode(PUBLIC_FILE.read_bytes())
+    return _check_and_report(args.folder, wire.decode(PUBLIC_FILE.read_bytes()))
+
+
+def run(args, config) -> int:
+    """The instructor's `python -m autograder check`: cases computed from the reference."""
+    from autograder.reference import load_reference
+
+    reference = load_reference(config.solutions_dir / config.assignment)
+    return _check_and_report(args.folder, public_cases(reference))
+
+
+def _check_and_report(folder: Path, entries: list[dict]) -> int:
     try:
-        print(check(args.folder, entries).report())
+        print(check(folder, entries).report())
     except submissions.SubmissionError as exc:
-        print(f"Cannot check {args.folder}: {exc}")
+        print(f"Cannot check {folder}: {exc}")
         return 2
     return 0
