@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder import integrity, isolation
 from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.config import Config
@@ -34,23 +35,51 @@ def grade(source: Path, config: Config) -> GradingResult:
 
 
 def _run_checks(folder: Path, fingerprint: str, config: Config, start: float) -> list[TestResult]:
-    reference = load_reference(config.solutions_dir / config.assignment)
-    seed = grading_seed(load_secret(), fingerprint)
-    student = StudentProcess(folder)
+    """Every case in one student process (a fresh one after any failure), then the
+    numeric-gradient probe. The reference and the secret are read before the student
+    process starts; every process of the submission is dead when this returns, before
+    anything is written."""
+    reference_folder = config.solutions_dir / config.assignment
+    reference = load_reference(reference_folder)
+    secret = load_secret()
+    seed = grading_seed(secret, fingerprint)
+    redact = integrity.Redactor(reference_folder, secret)
+    isolation.prepare_folder(folder, config)
+    student = StudentProcess(folder, settings=isolation.settings(config))
+    deadline = start + config.time_budget
     tests = []
     try:
         for i, check in enumerate(CHECKS):
             for j, case in enumerate(check.cases):
-                if time.monotonic() - start > config.time_budget:
+                if time.monotonic() >= deadline:
                     tests.append(_not_run(check, case, "the grading time budget ran out"))
                     continue
                 payload = case.make(np.random.default_rng([seed, i, j]))
                 expected = expected_output(check, payload, reference)
                 tests.append(run_case(check, case, payload, expected, student, reference,
-                                      config.timeout_scale))
+                                      config.timeout_scale, deadline=deadline,
+                                      redact=redact))
+        _probe_numeric_backwards(tests, student, seed, config, deadline)
     finally:
         student.close()
+    isolation.warn_if_readable(config, student.jail_status)
     return tests
+
+
+def _probe_numeric_backwards(tests, student, seed, config, deadline) -> None:
+    """No credit for a backward function that differentiates numerically (timed on a
+    larger hidden case against the student's own forward; see integrity.py)."""
+    for k, target in enumerate(integrity.PROBES):
+        own = [t for t in tests if t.target == target]
+        if not any(t.score > 0 for t in own) or time.monotonic() >= deadline:
+            continue
+        timeout = min(10.0 * config.timeout_scale, max(deadline - time.monotonic(), 0.1))
+        why = integrity.probe_speed(student, target, np.random.default_rng([seed, 99, k]),
+                                    config.numeric_backward_ratio, timeout)
+        if why:
+            for test in own:
+                test.score, test.status = 0.0, "failed"
+                test.output += f"\n{why}"
 
 
 def _add_fix_first_notes(tests: list[TestResult]) -> None:

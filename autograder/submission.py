@@ -42,6 +42,10 @@ def prepare(source: Path, workdir: Path) -> tuple[Path, str, list[str]]:
     for name in REQUIRED:
         if not (target / name).exists():
             notes.append(f"{name} is missing from the submission: its tests score 0.")
+    notebooks = sorted(p.name for p in folder.glob("*.ipynb"))
+    if notebooks and not any((target / name).exists() for name in REQUIRED):
+        notes.append(f"Only {', '.join(notebooks)} was found: the grader runs the .py files. "
+                     f"Submit {' and '.join(REQUIRED)} (your work lives there) with it.")
     return target, digest.hexdigest(), notes
 
 

@@ -129,8 +129,8 @@ def test_wire_rejects_objects_and_malformed_messages():
 def test_detached_background_processes_do_not_outlive_grading(tmp_path):
     marker = tmp_path / "daemon.pid"
     daemon = tmp_path / "daemon.py"
-    daemon.write_text(f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
-                      "time.sleep(600)\n")
+    daemon.write_text(f"import os, time\nopen({str(marker)!r} + '.tmp', 'w').write(str(os.getpid()))\n"
+                      f"os.replace({str(marker)!r} + '.tmp', {str(marker)!r})\ntime.sleep(600)\n")
     folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
         "    out = W[x]  # (N, T, D)",
         "    import os, subprocess, sys, time\n"
@@ -138,7 +138,9 @@ def test_detached_background_processes_do_not_outlive_grading(tmp_path):
         f"    while not os.path.exists({str(marker)!r}):\n"
         "        time.sleep(0.01)\n"
         "    out = W[x]  # (N, T, D)")})
-    result = grade(folder, DEFAULT)
+    # Without the jail (no user switch, no namespaces): the subreaper and orphan kill of
+    # sandbox.py alone must end the daemon. test_hostile covers the jailed default.
+    result = grade(folder, dataclasses.replace(DEFAULT, student_user=None, namespaces=False))
     assert result.score == 100  # the function itself is right
     pid = int(marker.read_text())
     assert not Path(f"/proc/{pid}").exists(), "a detached process outlived grading"

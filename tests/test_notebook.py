@@ -1,9 +1,13 @@
-"""The source notebook: valid nbgrader metadata, and a clean run with the reference.
+"""The notebook: nbgrader metadata, the chapter's sections, a run with the reference,
+and a run of the released notebook with the untouched starter.
 
-The run executes `source_notebooks/rnn/RNN.ipynb` top to bottom in a real Jupyter kernel,
-in a temporary folder that holds the notebook next to copies of the reference modules
-(as a student's folder would), on the real CIFAR-10 subset when present and otherwise on
-small fake CIFAR-format files.
+The source run executes `source_notebooks/rnn/RNN.ipynb` top to bottom in a real Jupyter
+kernel, in a temporary folder that holds the notebook next to copies of the reference
+modules and of the released self-check kit (as a student's folder would), on the real
+CIFAR-10 subset when present and otherwise on small fake CIFAR-format files. The starter
+run executes `assignment/rnn/RNN.ipynb` in a copy of `assignment/rnn/` as released: only
+the cells that need the student's code may fail, each with the NotImplementedError
+naming what is still to do.
 """
 import os
 import re
@@ -16,11 +20,13 @@ from nbclient import NotebookClient
 from nbgrader.nbgraderformat import MetadataValidator
 
 from cifar_fake import write_fake_cifar
-from conftest import ROOT, SOLUTIONS, require_cifar_subset
+from conftest import RELEASE, ROOT, SOLUTIONS, require_cifar_subset
 
 NOTEBOOK = ROOT / "source_notebooks" / "rnn" / "RNN.ipynb"
+RELEASED_NOTEBOOK = RELEASE / "RNN.ipynb"
 EXECUTION_TIMEOUT = 120  # seconds for the whole notebook
-# The notebook loads 4000 training + 500 validation images: 5 fake batches of 900 cover it.
+# The notebook uses every image it finds, 1000 of them for validation: 5 fake batches of
+# 900 give 3500 / 1000 / 900 train / validation / test.
 FAKE_IMAGES_PER_BATCH = 900
 
 LAYER_FUNCTIONS = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
@@ -33,7 +39,45 @@ GRADED_TARGETS = {
 }
 MARKERS = [("### BEGIN SOLUTION", "### END SOLUTION"),
            ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
-FIGURE_CALL = re.compile(r"\bplt\.(plot|subplots|figure|imshow|bar|hist)\(")
+FIGURE_CALL = re.compile(r"\bplt\.(plot|subplots|figure|imshow|bar|hist|loglog|semilogy)\(")
+# Every seed topic of the chapter, in the order of the issue, and a pattern its section's
+# heading matches (case-insensitive).
+TOPICS = [
+    ("why RNNs", r"why rnns"),
+    ("step forward", r"step forward.*rnn_step_forward"),
+    ("step backward", r"step backward.*rnn_step_backward"),
+    ("sequence forward", r"sequence forward.*rnn_forward"),
+    ("BPTT", r"backpropagation through time.*rnn_backward"),
+    ("gradients add up over time, dh0", r"add up over time.*dh_0"),
+    ("word embeddings", r"^#+ \d+\. word embeddings"),
+    ("embedding forward", r"embedding forward.*word_embedding_forward"),
+    ("embedding backward", r"embedding backward.*word_embedding_backward"),
+    ("what dW[x] += dout loses", r"dw\[x\] \+= dout"),
+    ("an embedding at work", r"an embedding at work"),
+    ("vanishing and exploding gradients", r"vanishing and exploding gradients"),
+    ("gradient norm per time step", r"gradient reaching each time step"),
+    ("clipping by value vs by norm", r"clipping.*by value.*by norm"),
+    ("truncated BPTT", r"truncated bptt"),
+    ("the classifier", r"the classifier.*rnnclassifier"),
+    ("loss at initialisation", r"loss at initialisation"),
+    ("gradient check", r"gradient check"),
+    ("overfit a small batch", r"overfit a small batch"),
+    ("CIFAR-10 row by row", r"cifar-10, read row by row"),
+    ("training on CIFAR-10", r"training on cifar-10"),
+    ("test predictions", r"test predictions"),
+    ("confusion matrix and test accuracy", r"confusion matrix.*test accuracy"),
+    ("RNN vs fully connected", r"rnn against a fully connected"),
+    ("written answers", r"written answers"),
+    ("optional extension", r"optional extension.*not graded"),
+    ("self-check", r"self-check"),
+]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Released cells that must run with the untouched starter: they use none of the student's
+# code (setup, pure demonstrations, data loading, the self-check). Every other code cell
+# needs the student's code and must stop with a NotImplementedError naming what to do.
+PROVIDED_CELLS = {"setup", "why_rnn_parameters", "embedding_task_setup", "vanishing_plot",
+                  "clipping_picture", "cifar10_load", "cifar10_rows_picture", "selfcheck"}
+TODO_NAMES = LAYER_FUNCTIONS + ["RNNClassifier.loss", "RNNClassifier.train"]
 
 
 def _nbgrader(cell) -> dict:
@@ -91,6 +135,34 @@ def test_every_target_has_a_graded_cell_with_hidden_tests(source_nb, target):
             f"{target}: {grade_id} has no hidden-test region")
 
 
+def _is_heading(line: str) -> bool:
+    return line.startswith("#") and not any(m in line for m in ("BEGIN ", "END "))
+
+
+def _headings(nb) -> list[str]:
+    return [line.strip() for c in nb.cells if c.cell_type == "markdown"
+            for line in c.source.splitlines() if _is_heading(line)]
+
+
+def test_every_seed_topic_has_its_section_in_order(source_nb):
+    headings = [h.lower() for h in _headings(source_nb)]
+    found = []
+    for topic, pattern in TOPICS:
+        where = [i for i, h in enumerate(headings) if re.search(pattern, h)]
+        assert where, f"no section heading for {topic!r} (pattern {pattern!r})"
+        found.append((where[0], topic))
+    assert found == sorted(found), f"sections out of the chapter's order: {sorted(found)}"
+
+
+def test_every_heading_has_a_chinese_line(source_nb):
+    for cell in source_nb.cells:
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            if cell.cell_type == "markdown" and _is_heading(line) and i + 1 < len(lines):
+                assert CJK.search(line) or CJK.search(lines[i + 1]), (
+                    f"heading {line!r} has no Chinese line after it")
+
+
 def test_has_a_code_solution_cell(source_nb):
     solutions = [c for c in source_nb.cells if c.cell_type == "code"
                  and _nbgrader(c).get("solution") and not _nbgrader(c).get("grade")]
@@ -126,20 +198,48 @@ def executed(tmp_path_factory):
     work = tmp_path_factory.mktemp("student_folder")
     for module in SOLUTIONS.glob("*.py"):
         shutil.copy(module, work)
+    shutil.copytree(RELEASE / "autograder", work / "autograder")  # for the self-check cell
     shutil.copy(NOTEBOOK, work)
+    return _execute(work / NOTEBOOK.name, _cifar_dir(tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
+def executed_starter(tmp_path_factory):
+    """The released notebook after a run in a copy of the released folder: (nb, seconds)."""
+    work = tmp_path_factory.mktemp("release") / "rnn"
+    shutil.copytree(RELEASE, work)
+    return _execute(work / RELEASED_NOTEBOOK.name, _cifar_dir(tmp_path_factory))
+
+
+def _cifar_dir(tmp_path_factory):
     try:
-        cifar_dir = require_cifar_subset()
+        return require_cifar_subset()
     except pytest.skip.Exception:  # the optional real subset is absent: fake files
-        cifar_dir = write_fake_cifar(tmp_path_factory.mktemp("cifar"),
-                                     n_per_batch=FAKE_IMAGES_PER_BATCH)
-    env = dict(os.environ, CIFAR10_DIR=str(cifar_dir),
-               MPLBACKEND="module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(work / NOTEBOOK.name, as_version=4)
+        return write_fake_cifar(tmp_path_factory.mktemp("cifar"),
+                                n_per_batch=FAKE_IMAGES_PER_BATCH)
+
+
+def _execute(path, cifar_dir):
+    """Run every cell (going on after errors) with its folder as the working directory."""
+    # One BLAS thread: on a shared machine multi-threaded OpenBLAS spins and can make the
+    # run several times slower; with one thread it takes about 15 s on the real subset.
+    env = dict(os.environ, CIFAR10_DIR=str(cifar_dir), OPENBLAS_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", MPLBACKEND="module://matplotlib_inline.backend_inline",
+               RNN_GRADER_BRIDGE=str(ROOT / "autograder" / "nbgrader_entry.py"))
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=EXECUTION_TIMEOUT, kernel_name="python3",
-                            allow_errors=True, resources={"metadata": {"path": str(work)}})
+                            allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute(env=env)
     return nb, time.perf_counter() - start
+
+
+def _errors(cell) -> list:
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+def _text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
 
 
 def test_runs_without_errors(executed):
@@ -171,3 +271,48 @@ def test_every_figure_cell_shows_an_image(executed):
     for cell in figure_cells:
         assert any("image/png" in o.get("data", {}) for o in cell.outputs), (
             f"{_grade_id(cell)} draws a figure but shows no image")
+
+
+def test_self_check_cell_runs_the_kit_and_passes(executed):
+    nb, _ = executed
+    cell = next(c for c in nb.cells if c.get("id") == "selfcheck")
+    assert cell is nb.cells[-1], "the self-check is not the last cell"
+    text = _text(cell)
+    assert "Self-check on the public cases" in text, text
+    assert "Still losing points" not in text, text
+
+
+# ----------------------------------------------------------------- the released starter
+
+def test_starter_fails_only_where_the_students_code_is_needed(executed_starter):
+    nb, _ = executed_starter
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    ids = {c.get("id") for c in code_cells}
+    assert PROVIDED_CELLS <= ids, f"cells not in the release: {PROVIDED_CELLS - ids}"
+    for cell in code_cells:
+        errors = _errors(cell)
+        if cell.get("id") in PROVIDED_CELLS:
+            assert not errors, (f"{_grade_id(cell)} uses no student code but failed: "
+                                f"{[(e.ename, e.evalue) for e in errors]}")
+        else:
+            assert errors, f"{_grade_id(cell)} needs the student's code but ran without error"
+
+
+def test_starter_errors_are_not_implemented_naming_what_to_do(executed_starter):
+    nb, _ = executed_starter
+    solution_cells = [_grade_id(c) for c in nb.cells
+                      if c.cell_type == "code" and _nbgrader(c).get("solution")]
+    names = TODO_NAMES + solution_cells
+    for cell in nb.cells:
+        for error in _errors(cell):
+            assert error.ename == "NotImplementedError", (
+                f"{_grade_id(cell)}: {error.ename}: {error.evalue}")
+            assert any(error.evalue.startswith(f"{name}:") for name in names), (
+                f"{_grade_id(cell)}: NotImplementedError {error.evalue!r} names none of {names}")
+
+
+def test_starter_self_check_reports_what_is_missing(executed_starter):
+    nb, _ = executed_starter
+    text = _text(next(c for c in nb.cells if c.get("id") == "selfcheck"))
+    assert "Self-check on the public cases:" in text, text
+    assert "Still losing points: " in text and "rnn_step_forward" in text, text

@@ -37,7 +37,8 @@ def _files(folder: Path) -> dict[str, bytes]:
     released notebook leaves __pycache__ / .ipynb_checkpoints in assignment/)."""
     return {str(p.relative_to(folder)): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()
-            and not {"__pycache__", ".ipynb_checkpoints"} & set(p.relative_to(folder).parts)}
+            and not {"__pycache__", ".ipynb_checkpoints", "datasets"}
+            & set(p.relative_to(folder).parts)}
 
 
 def _module(tmp_path: Path, source: str, name: str = "mod.py") -> Path:

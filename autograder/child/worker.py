@@ -1,13 +1,17 @@
 """The student process: imports the submission and runs the grader's requests.
 
-Started by autograder/sandbox.py as `python -I worker.py SUBMISSION_DIR IN_FD OUT_FD`.
-Only this folder (wire, layer_ops, classifier_ops) and the submission are importable
-here: the reference solution never enters this process. Requests and replies travel on
+Started by autograder/sandbox.py as
+`python -I worker.py SUBMISSION_DIR IN_FD OUT_FD SETTINGS_JSON`; jail.enter fences it in
+(see there) before the submission is on sys.path. Only this folder (wire, layer_ops,
+classifier_ops, jail) and the submission are importable here: the reference solution never enters this process. Requests and replies travel on
 the two pipes given, in wire format; the student's prints go elsewhere.
 """
 import importlib
+import json
 import os
+import signal
 import sys
+import threading
 import traceback
 
 import numpy as np  # noqa: F401  imported before the submission is on sys.path, so a
@@ -17,6 +21,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves it o
 import classifier_ops  # noqa: E402
 import layer_ops  # noqa: E402
 import wire  # noqa: E402
+
+try:
+    import jail  # noqa: E402
+except ImportError:  # the student's self-check kit may ship without it: no fence needed
+    jail = None
 
 OPERATIONS = {
     "forward": layer_ops.forward,
@@ -40,42 +49,88 @@ class StudentModules:
 
 
 def describe_error(exc: BaseException, submission_dir: str) -> dict:
-    """Type, message and the innermost line of the submission where it happened."""
+    """Type, message and the innermost line of the submission where it happened.
+
+    Everything here is capped: the exception is the student's object (its __str__ may
+    raise or lie), and the grader caps again on its side."""
     where = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith(submission_dir):
-            where = f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}"
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{os.path.basename(exc.filename)}:{exc.lineno}"
-    return {"type": type(exc).__name__, "message": str(exc)[:1500], "where": where,
+    try:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename.startswith(submission_dir):
+                where = f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}"
+        if isinstance(exc, SyntaxError) and exc.filename:
+            where = f"{os.path.basename(str(exc.filename))}:{exc.lineno}"
+    except BaseException:  # noqa: BLE001
+        pass
+    try:
+        message = str(exc)[:1500]
+    except BaseException:  # noqa: BLE001
+        message = "(the exception's message could not be read)"
+    return {"type": str(type(exc).__name__)[:80], "message": message, "where": where[:200],
             "student_error": isinstance(exc, layer_ops.StudentError)}
 
 
+def import_module(modules, payload):
+    """{"module"} -> {} once the submission's module is imported (grader's import step)."""
+    getattr(modules, payload["module"])
+    return {"jail": JAIL_STATUS}
+
+
+OPERATIONS["import"] = import_module
+JAIL_STATUS = "none"  # what jail.enter applied, reported with every import
+
+
 def serve(submission_dir: str, requests, replies) -> None:
+    """Answer requests until the grader closes the pipe. After anything that may leave
+    the process in a state of the student's making (SystemExit, KeyboardInterrupt and
+    other BaseExceptions, threads still running), reply and then end the process: the
+    grader starts a fresh one for the next request."""
     modules = StudentModules()
+    threads = threading.active_count()
     while True:
         header = requests.read(8)
         if len(header) < 8:
             return
         body = requests.read(int.from_bytes(header, "little"))
         request = wire.decode(body)
+        fresh_start_needed = False
         try:
             reply = {"ok": OPERATIONS[request["op"]](modules, request["payload"])}
             message = wire.encode(reply)
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt: still just an error
+        except Exception as exc:  # noqa: BLE001  the student's bug: an error reply
             message = wire.encode({"error": describe_error(exc, submission_dir)})
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt: an error, then a restart
+            message = wire.encode({"error": {**describe_error(exc, submission_dir),
+                                             "fatal": True}})
+            fresh_start_needed = True
+        if request["op"] == "import":  # threads started at import: part of the module
+            threads = threading.active_count()
+        elif threading.active_count() > threads:
+            fresh_start_needed = True
+        if fresh_start_needed:  # tell the grader, so that it does not race our exit
+            message = wire.encode({**wire.decode(message), "restart": True})
         replies.write(len(message).to_bytes(8, "little") + message)
         replies.flush()
+        if fresh_start_needed:
+            return
 
 
 def main() -> None:
     submission_dir, in_fd, out_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # output over the cap: EFBIG, not death
+    global JAIL_STATUS
+    if jail is not None:
+        submission_dir, JAIL_STATUS = jail.enter(settings, submission_dir, (in_fd, out_fd))
     requests, replies = os.fdopen(in_fd, "rb"), os.fdopen(out_fd, "wb")
     sys.stdin = open(os.devnull)
     os.chdir(submission_dir)
     sys.path.insert(0, submission_dir)
     sys.setrecursionlimit(3000)
-    serve(os.path.realpath(submission_dir) + os.sep, requests, replies)
+    try:
+        serve(os.path.realpath(submission_dir) + os.sep, requests, replies)
+    finally:
+        os._exit(0)  # no atexit hooks, no finalizers of the student's
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ __all__ = ["release", "build", "ReleaseError", "MarkerError", "BannerError", "St
            "NotebookError", "LeakError"]
 
 
+LOCAL_DATA = ("datasets",)  # folders in the release that belong to the user, not to us
+
+
 def release(config: Config, release_dir: Path | None = None) -> int:
     """Build and install the student release; print a summary. Exit code: 0 or 1."""
     release_dir = Path(release_dir if release_dir is not None else config.release_dir)
@@ -96,6 +99,7 @@ def _install(stage: Path, target: Path) -> None:
         shutil.rmtree(incoming, ignore_errors=True)
         shutil.copytree(stage, incoming)
         if target.exists():
+            _carry_over_local_data(target, incoming)
             os.rename(target, outgoing)
         try:
             os.rename(incoming, target)
@@ -106,6 +110,13 @@ def _install(stage: Path, target: Path) -> None:
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
         shutil.rmtree(outgoing, ignore_errors=True)
+
+
+def _carry_over_local_data(old: Path, new: Path) -> None:
+    """Keep what `make data` put next to the notebook (git-ignored, not part of the release)."""
+    for name in LOCAL_DATA:
+        if (old / name).exists() and not (new / name).exists():
+            os.rename(old / name, new / name)
 
 
 def _show(path: Path, root: Path) -> str:

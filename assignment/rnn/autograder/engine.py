@@ -4,6 +4,8 @@ A judge turns (payload, reference output, student output) into a Verdict: the fr
 of the case's points earned, feedback lines and recognised mistakes. JUDGES maps each
 `kind` of the check table to its operation and its judge.
 """
+import time
+
 import numpy as np
 
 from autograder import train_rules
@@ -171,13 +173,28 @@ def expected_output(check: Check, payload: dict, reference):
 
 
 def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
-             timeout_scale: float = 1.0) -> TestResult:
+             timeout_scale: float = 1.0, deadline: float | None = None,
+             redact=None) -> TestResult:
     """Grade one case of one check; never raises for anything the student did.
 
     reference is None in the student's self-check (public cases with stored expected
     outputs): known-mistake hints need the reference and are skipped there.
+    deadline (time.monotonic) caps the case's time limit: the global time budget.
+    redact(text) -> text filters the feedback (integrity.Redactor: caps it, hides any
+    text of the reference that the student process may have found and sent).
     """
+    result = _run_case(check, case, payload, expected, student, reference, timeout_scale,
+                       deadline)
+    if redact is not None:
+        result.output = redact(result.output)
+    return result
+
+
+def _run_case(check, case, payload, expected, student, reference, timeout_scale,
+              deadline) -> TestResult:
     timeout = check.timeout * timeout_scale
+    if deadline is not None:
+        timeout = max(min(timeout, deadline - time.monotonic()), 0.05)
     name = f"{check.target}: {check.what}, {case.label}"
     points = check.points / len(check.cases)
     op, judge = JUDGES[check.kind]
@@ -194,6 +211,9 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
         return TestResult(name, 0.0, points, f"{header}\n{_error_line(reply['error'])}", "error")
+    numeric = _numeric_differentiation(check, payload, reply["ok"])
+    if numeric:
+        return TestResult(name, 0.0, points, f"{header}\n{numeric}", "failed")
     try:
         verdict = judge(check, payload, expected, reply["ok"], reference)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -204,6 +224,28 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
     text = "\n".join([header, *verdict.lines, *verdict.hints])
     return TestResult(name, points * verdict.fraction, points, text, status,
                       verdict.hints)
+
+
+def _numeric_differentiation(check, payload, got) -> str:
+    """A backward that called its forward functions far more often than deriving the
+    gradients needs (counted in the student process) gets no credit."""
+    if check.kind != "backward" or not isinstance(got, dict):
+        return ""
+    calls = got.get("forward_calls")
+    limit = _forward_call_limit(payload)
+    if type(calls) is not int or calls <= limit:
+        return ""
+    return (f"{check.target} called the forward functions {calls} times (a derived "
+            f"backward needs at most {limit}): it computes numeric gradients instead of "
+            f"deriving them. No credit: derive the gradients with the chain rule.")
+
+
+def _forward_call_limit(payload: dict) -> int:
+    """How many forward calls a derived backward may make (recomputing the forward,
+    even step by step); numeric differentiation needs 2 per input entry."""
+    x = payload["args"][0]
+    steps = x.shape[1] if payload["function"] == "rnn_forward" and x.ndim == 3 else 1
+    return 2 * steps + 4
 
 
 def _error_line(error) -> str:
