@@ -36,7 +36,7 @@ autograder-zip: $(STAMP)      ## the Gradescope autograder zip
 	$(PY) -m autograder autograder-zip
 
 bench: $(STAMP)               ## speed benchmarks, printed side by side
-	$(PY) bench/bench_rnn.py
+	$(PY) bench/bench_rnn.py && $(PY) bench/bench_grader.py && $(PY) bench/bench_batch.py
 
 data: $(STAMP)                ## download CIFAR-10 (python format)
 	$(PY) -m autograder data

@@ -43,7 +43,9 @@ class GradingResult:
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
                 "output": self.output, "visibility": "visible", "stdout_visibility": "hidden",
                 "tests": [{"name": t.name, "score": _finite(t.score),
-                           "max_score": t.max_score, "status": t.status, "output": t.output,
+                           "max_score": t.max_score, "output": t.output,
+                           # Gradescope knows only passed / failed; error and timeout are failures
+                           "status": "passed" if t.status == "passed" else "failed",
                            "visibility": "visible"} for t in self.tests]}
 
     def write_json(self, path: Path) -> None:

@@ -1,0 +1,193 @@
+"""grade-all: a class folder graded in parallel into results, a gradebook and a report;
+resumable after SIGKILL; sharded runs merged equal one full run."""
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, batch_store
+from autograder.config import DEFAULT
+from conftest import ROOT, SOLUTIONS
+
+FAST = ["--timeout-scale", "0.25"]  # the hanging submission costs 2.5 s per stuck case
+
+
+def _copy(folder: Path, old: str = "", new: str = "", comment: str = "") -> Path:
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    layers = folder / "rnn_layers.py"
+    text = layers.read_text()
+    if old:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    layers.write_text(text + (f"\n# {comment}\n" if comment else ""))
+    return folder
+
+
+def _grade_all(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "grade-all", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, check=check, timeout=120)
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / "grades.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> Path:
+    """good, buggy, a zip, an unreadable zip, a hanging one, and a stray file."""
+    folder = tmp_path_factory.mktemp("class")
+    _copy(folder / "good")
+    _copy(folder / "buggy", "np.add.at(dW, x, dout)", "dW[x] += dout")
+    zipped = _copy(tmp_path_factory.mktemp("z") / "my work", comment="zipped")
+    shutil.make_archive(str(folder / "zipped"), "zip", zipped.parent, zipped.name)
+    (folder / "broken.zip").write_bytes(b"this is not a zip file")
+    _copy(folder / "hang", "    out = W[x]",  # loops forever on a single word
+          "    while x.size == 1:\n        pass\n    out = W[x]")
+    (folder / "notes.txt").write_text("not a submission")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_run(klass, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("full")
+    _grade_all(klass, "--output", out, "--jobs", 2, *FAST)
+    return out
+
+
+NAMES = {"good", "buggy", "zipped", "broken", "hang"}
+
+
+def test_every_submission_gets_a_results_file_and_a_gradebook_row(full_run):
+    assert {p.stem for p in (full_run / "results").glob("*.json")} == NAMES
+    rows = {row["submission"]: row for row in _rows(full_run)}
+    assert set(rows) == NAMES
+    record = json.loads((full_run / "results" / "good.json").read_text())
+    tests = [t["name"] for t in record["tests"]]
+    with open(full_run / "grades.csv", newline="") as f:
+        assert next(csv.reader(f)) == ["submission", "total", "max_score", "flags", *tests]
+    for name, row in rows.items():  # the total is the sum of the test columns
+        assert abs(sum(float(row[t]) for t in tests) - float(row["total"])) < 0.01, name
+    assert rows["good"]["total"] == rows["zipped"]["total"] == "100"
+    assert 0 < float(rows["buggy"]["total"]) < 100 and rows["buggy"]["flags"] == ""
+    assert rows["broken"]["total"] == "0" and rows["broken"]["flags"] == "unreadable"
+    assert float(rows["hang"]["total"]) < 100 and rows["hang"]["flags"] == "timeout"
+
+
+def test_summary_and_report_tell_the_instructor_what_happened(full_run):
+    summary = (full_run / "summary.txt").read_text()
+    assert "5 submissions" in summary and "Pass rate of every test" in summary
+    assert "np.add.at" in summary  # the hint the buggy submission earned
+    assert "hang: word_embedding_forward" in summary
+    assert "broken: The submission could not be graded" in summary
+    assert "notes.txt" in summary  # ignored, and said so
+    assert (full_run / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (full_run / "report.html").read_text()
+    assert "data:image/png;base64," in page and "np.add.at" in page and "hang" in page
+
+
+def test_shards_merged_equal_one_full_run(klass, full_run, tmp_path):
+    shards = [tmp_path / "shard0", tmp_path / "shard1"]
+    for i, out in enumerate(shards):
+        _grade_all(klass, "--output", out, "--jobs", 2, "--shard", f"{i}/2", *FAST)
+    graded = [{p.stem for p in (out / "results").glob("*.json")} for out in shards]
+    assert graded[0] and graded[1] and not graded[0] & graded[1]
+    assert graded[0] | graded[1] == NAMES
+    merged = tmp_path / "merged"
+    _grade_all("--merge", *shards, "--output", merged)
+    assert (merged / "grades.csv").read_text() == (full_run / "grades.csv").read_text()
+    assert (merged / "report.html").exists()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
+    except OSError:
+        return False
+
+
+def _log(out: Path) -> list[str]:
+    path = out / "grading-log.jsonl"
+    return [json.loads(line)["name"] for line in path.read_text().splitlines()] \
+        if path.exists() else []
+
+
+def test_sigkill_then_rerun_grades_each_submission_exactly_once(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for i in range(10):
+        _copy(subs / f"s{i}", comment=f"student {i}")
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(subs),
+                             "--output", str(out), "--jobs", "1"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(list((out / "results").glob("*.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(map(_alive, workers)), "workers outlived their parent"
+    done = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert 3 <= len(done) < 10, "the run was not killed half-way"
+    first_log = _log(out)
+
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    after = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert set(after) == {f"s{i}" for i in range(10)}
+    assert all(after[name] == mtime for name, mtime in done.items())  # not graded again
+    second = _log(out)[len(first_log):]
+    assert sorted(second) == sorted(set(after) - set(done))  # the rest, each once
+    rows = [row["submission"] for row in _rows(out)]
+    assert sorted(rows) == sorted(after) and len(set(rows)) == 10
+    assert not list(out.rglob("*.tmp"))
+
+    # A changed submission is graded again, a truncated results file too; nothing else.
+    _copy(subs / "s3_new", comment="resubmitted")
+    shutil.rmtree(subs / "s3")
+    (subs / "s3_new").rename(subs / "s3")
+    (out / "results" / "s7.json").write_text('{"score": 10')
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    assert sorted(_log(out)[len(first_log) + len(second):]) == ["s3", "s7"]
+    final = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert all(final[n] == after[n] for n in after if n not in ("s3", "s7"))
+    assert json.loads((out / "results" / "s7.json").read_text())["score"] == 100
+
+
+def test_a_grader_failure_is_recorded_as_an_error_result(tmp_path):
+    broken = dataclasses.replace(DEFAULT, solutions_dir=tmp_path / "no reference here")
+    sub = batch_store.Submission("alice", _copy(tmp_path / "alice"))
+    records = list(batch.grade_in_pool([(sub, "hash")], 1, broken, "v1"))
+    assert len(records) == 1
+    record = records[0]
+    assert record["score"] == 0 and record["submission"]["grader_error"]
+    assert len(record["tests"]) > 10 and all(t["status"] == "error" for t in record["tests"])
+
+
+def test_shard_assignment_is_stable_and_covers_everyone():
+    names = [f"student{i}" for i in range(200)]
+    shards = [[n for n in names if batch_store.in_shard(n, (i, 3))] for i in range(3)]
+    assert sorted(sum(shards, [])) == sorted(names) and all(len(s) > 40 for s in shards)
+    assert shards == [[n for n in names if batch_store.in_shard(n, (i, 3))] for i in range(3)]
