@@ -36,7 +36,9 @@ PRELOAD = ("copy", "math", "time", "random", "collections", "functools", "iterto
            "textwrap", "pprint", "queue", "errno", "stat", "hashlib", "base64", "array",
            "datetime", "linecache", "tokenize", "tempfile", "shutil", "secrets", "fractions",
            "decimal", "difflib", "zlib", "csv", "copyreg", "locale", "platform", "logging",
-           "argparse")
+           "argparse",
+           # NumPy loads these lazily: load them while the files can still be read
+           "numpy.random", "numpy.linalg", "numpy.fft", "numpy.lib.stride_tricks")
 _warned: set[str] = set()
 
 
@@ -61,9 +63,11 @@ def settings(config) -> dict:
         hide += _hidden_parts(Path(path).resolve(), keep)
     hide += [p for p in ("/var/tmp", "/dev/shm") if os.path.isdir(p)]
     return {"uid": uid, "gid": gid, "namespaces": bool(config.namespaces),
-            "hide": sorted(set(hide)), "nproc": config.max_processes,
-            "preload": list(PRELOAD) if uid is not None and not _world_readable(
-                Path(os.__file__).parent) else []}
+            "hide": sorted(set(hide)), "keep": sorted({str(k) for k in keep}),
+            "nproc": config.max_processes,
+            "preload": list(PRELOAD) if uid is not None and not (
+                _world_readable(Path(os.__file__).parent)
+                and _world_readable(Path(np.__file__).parent)) else []}
 
 
 def _hidden_parts(path: Path, keep: list[Path]) -> list[str]:

@@ -4,7 +4,8 @@ Runs in the student process (autograder/child/worker.py), right after NumPy and 
 grader's own child modules are imported and before the submission is on sys.path:
 
     settings = {"uid": 65534 | None, "gid": ..., "namespaces": bool, "hide": [paths],
-                "nproc": int, "preload": [module names]}
+                "keep": [paths the interpreter needs], "nproc": int,
+                "preload": [module names]}
     submission_dir, status = jail.enter(settings, submission_dir, keep_fds)
 
 1. preload: stdlib modules imported now, while they can still be read (when the
@@ -96,8 +97,17 @@ def _private_view(settings, submission_dir, folder_fd) -> str:
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
         elif os.path.isfile(path):
             _mount("/dev/null", path, None, MS_BIND)
-    # /tmp is one of the hidden paths: give the submission a fresh, private /tmp
+    # /tmp is one of the hidden paths: give the submission a fresh, private /tmp, with
+    # back in it what the interpreter needs from there (e.g. a .venv in a clone in /tmp)
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in settings.get("keep", ())
+            if path.startswith("/tmp/") and os.path.isdir(path)]
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+    for path, fd in kept:
+        try:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        finally:
+            os.close(fd)
     try:
         os.mkdir(SUBMISSION_MOUNT)
     except OSError:
