@@ -93,7 +93,8 @@ def train_trace(modules, payload):
             record["before"].append(_plain_params(self.params, "params"))
             i = len(record["batch_ids"]) - 1
             shapes = {k: v.shape for k, v in record["before"][-1].items()}
-            return 100.0 + i, scripted_grads(payload["seed"], i, shapes)
+            # np.float64 behaves as a float and as a NumPy scalar (.item()), like any loss
+            return np.float64(100.0 + i), scripted_grads(payload["seed"], i, shapes)
 
         def predict(self, X, *args, **kwargs):
             X = np.asarray(X)
