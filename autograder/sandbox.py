@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.child import wire
+from autograder.child import jail, wire
 
 CHILD_DIR = Path(__file__).resolve().parent / "child"
 
@@ -70,7 +70,7 @@ class StudentProcess:
 
     def start(self) -> None:
         _become_subreaper()
-        self._children_before = _children()  # the grader's own, left alone by kill()
+        self._children_before = jail.children()  # the grader's own, left alone by kill()
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         if self.log is None:
@@ -241,14 +241,6 @@ class StudentProcess:
             self.log.close()
             self.log = None
 
-    def output_tail(self, limit: int = 2000) -> str:
-        """The end of what the student's code printed (for feedback)."""
-        if self.log is None:
-            return ""
-        size = os.fstat(self.log.fileno()).st_size
-        self.log.seek(max(0, size - limit))
-        return self.log.read(limit).decode("utf-8", "replace")
-
 
 def _become_subreaper() -> None:
     """Make processes that the student's code detaches (double fork, setsid) become our
@@ -259,25 +251,11 @@ def _become_subreaper() -> None:
         pass  # not Linux: the process group kill still applies
 
 
-def _children() -> set[int]:
-    """Process ids whose parent is this process (read from /proc)."""
-    me, found = str(os.getpid()), set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[1] == me:  # the PPid field
-                        found.add(int(entry))
-            except (OSError, IndexError):
-                continue
-    return found
-
-
 def _kill_orphans(keep: set[int]) -> None:
     """Kill and reap every child of ours that was not there before the student process:
     after it was killed, such a child is something the submission started and detached."""
     for _ in range(5):
-        orphans = _children() - keep
+        orphans = jail.children() - keep
         if not orphans:
             return
         for pid in orphans:

@@ -132,14 +132,16 @@ def _drop_privileges(settings) -> bool:
     return switched
 
 
-def _children() -> list:
-    me, found = str(os.getpid()), []
+def children() -> set[int]:
+    """Process ids whose parent is this process (read from /proc). Also used by the
+    grader's sandbox.py to find what a submission detached."""
+    me, found = str(os.getpid()), set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[1] == me:
-                        found.append(int(entry))
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:  # the PPid field
+                        found.add(int(entry))
             except (OSError, IndexError):
                 continue
     return found
@@ -147,15 +149,15 @@ def _children() -> list:
 
 def _kill_children() -> None:
     for _ in range(50):
-        children = _children()
-        if not children:
+        pids = children()
+        if not pids:
             return
-        for child in children:
+        for child in pids:
             try:
                 os.kill(child, signal.SIGKILL)
             except OSError:
                 pass
-        for child in children:
+        for child in pids:
             try:
                 os.waitpid(child, 0)
             except ChildProcessError:

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 MODULES = ("checks.py", "cases.py", "compare.py", "engine.py", "train_rules.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py",
            "child/__init__.py", "child/wire.py", "child/layer_ops.py",
-           "child/classifier_ops.py", "child/worker.py")
+           "child/classifier_ops.py", "child/jail.py", "child/worker.py")
 
 INIT = '''"""Check your work before you submit: python -m autograder check
 提交前自查：在本文件夹中运行 python -m autograder check
