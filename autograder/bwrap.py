@@ -40,13 +40,13 @@ def command(settings: dict, inner: list[str], submission_dir: str) -> list[str]:
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
             "--new-session", "--cap-drop", "ALL", "--uid", str(settings["sandbox_uid"]),
             "--gid", str(settings["sandbox_uid"]), "--hostname", "student"]
+    argv += ["--dev", "/dev", "--proc", "/proc"]
+    for path in (*TMPFS, SUBMISSION):  # first: allow-listed paths under /tmp go on top
+        argv += ["--perms", "1777", "--size", str(sizes), "--tmpfs", path]
     for path in view["binds"]:
         argv += ["--ro-bind", path, path]
     for link, target in view["links"]:
         argv += ["--symlink", target, link]
-    argv += ["--dev", "/dev", "--proc", "/proc"]
-    for path in (*TMPFS, SUBMISSION):
-        argv += ["--perms", "1777", "--size", str(sizes), "--tmpfs", path]
     argv += ["--ro-bind", submission_dir, ORIGINAL, "--remount-ro", "/", "--chdir", "/",
              "--"]
     return argv + inner

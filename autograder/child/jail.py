@@ -138,6 +138,10 @@ def _build_root(settings: dict, sources: dict) -> str:
     _require(_mount("none", "/", None, MS_REC | MS_PRIVATE), "make / private")
     _require(_mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755"),
              "mount the new root")
+    for path in ("/tmp", "/dev/shm", SUBMISSION_MOUNT):  # first: binds under /tmp go on top
+        os.makedirs(new + path, mode=0o755, exist_ok=True)
+        _require(_mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV,
+                        f"size={size},mode=1777"), f"mount a tmpfs on {path}")
     for path, fd in sources.items():
         if path != BWRAP_ORIGINAL:  # devices stay writable (/dev/null), the rest read-only
             _bind(fd, new + path, read_only=not path.startswith("/dev/"))
@@ -145,10 +149,6 @@ def _build_root(settings: dict, sources: dict) -> str:
         os.makedirs(os.path.dirname(new + link), mode=0o755, exist_ok=True)
         if not os.path.lexists(new + link):
             os.symlink(target, new + link)
-    for path in ("/tmp", "/dev/shm", SUBMISSION_MOUNT):
-        os.makedirs(new + path, mode=0o755, exist_ok=True)
-        _require(_mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV,
-                        f"size={size},mode=1777"), f"mount a tmpfs on {path}")
     os.makedirs(new + "/proc", mode=0o755, exist_ok=True)
     _require(_mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
              "mount /proc")

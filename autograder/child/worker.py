@@ -120,7 +120,9 @@ def main() -> None:
     submission_dir = sys.argv[1]
     if sys.argv[2] == "-":  # the protocol on stdin / stdout (portable: no fd passing);
         in_fd, out_fd = os.dup(0), os.dup(1)  # the student's prints go to stderr's log
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
         os.dup2(2, 1)
     else:
         in_fd, out_fd = int(sys.argv[2]), int(sys.argv[3])
