@@ -120,3 +120,36 @@ def test_an_unprivileged_grader_without_namespaces_refuses(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "Refusing to grade" in done.stderr and "--no-isolation" in done.stderr
     assert not out.exists()
+
+
+MISSING = {  # capability -> code that removes it before the kit starts (as on Windows/macOS)
+    "resource": "sys.modules['resource'] = None",
+    "fork and process groups": "import os\nfor n in ('fork', 'killpg', 'setsid'):\n"
+                               "    delattr(os, n) if hasattr(os, n) else None",
+    "/proc": "import os, builtins\n_l, _o = os.listdir, builtins.open\n"
+             "def _no(p): return str(p).startswith('/proc')\n"
+             "os.listdir = lambda p='.': (_ for _ in ()).throw(FileNotFoundError(p)) if _no(p) else _l(p)\n"
+             "builtins.open = lambda p, *a, **k: (_ for _ in ()).throw(FileNotFoundError(p)) "
+             "if _no(p) else _o(p, *a, **k)",
+    "select on pipes": "import select\n_s = select.select\n"
+                       "select.select = lambda *a: (_ for _ in ()).throw(OSError('not a socket'))",
+}
+
+
+@pytest.mark.parametrize("missing", sorted(MISSING))
+def test_the_self_check_kit_runs_without(missing, tmp_path):
+    """The released kit on a filled-in release, with one capability made unavailable,
+    says exactly what it says with every capability present."""
+    kit = tmp_path / "rnn"
+    shutil.copytree(RELEASE, kit, ignore=shutil.ignore_patterns("datasets", "__pycache__"))
+    for name in ("rnn_layers.py", "rnn_classifier.py"):
+        shutil.copy(SOLUTIONS / name, kit / name)
+    run = "import runpy, sys\nsys.argv = ['autograder', 'check']\n" \
+          "runpy.run_module('autograder', run_name='__main__')"
+    outputs = []
+    for patch in ("", MISSING[missing]):
+        done = subprocess.run([sys.executable, "-c", f"import sys\n{patch}\n{run}"], cwd=kit,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        outputs.append([line for line in done.stdout.splitlines() if " s" not in line])
+    assert outputs[0] == outputs[1]
