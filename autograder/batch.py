@@ -40,11 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="merge these results folders into --output (no grading)")
     parser.add_argument("--regrade", action="store_true",
                         help="grade every submission again, even unchanged ones")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="grade even where the student's code cannot be isolated")
     parser.add_argument("--timeout-scale", type=float, default=None,
                         help="multiply every per-case time limit (default 1)")
 
 
 def run(args, config) -> int:
+    from autograder import isolation  # refuse untrusted code where nothing isolates it
+    if getattr(args, "no_isolation", False):
+        config = dataclasses.replace(config, allow_no_isolation=True)
+    if not getattr(args, "merge", None) and isolation.refusal(config):
+        print(isolation.refusal(config), file=sys.stderr)
+        return 2
     if args.timeout_scale is not None:
         config = dataclasses.replace(config, timeout_scale=args.timeout_scale)
     try:

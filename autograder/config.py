@@ -16,16 +16,30 @@ class Config:
     student_modules: tuple[str, ...] = ("rnn_layers.py", "rnn_classifier.py")
     time_budget: float = 300.0  # seconds for grading one submission; later tests score 0
     timeout_scale: float = 1.0  # multiplies every check's per-case time limit
-    # Isolation of the student process (autograder/isolation.py, autograder/child/jail.py).
+    # Isolation of the student process (autograder/isolation.py): "auto" takes the
+    # strongest mode this machine allows: "bwrap" (bubblewrap), "jail" (our own
+    # namespaces + pivot_root), "user" (root without namespaces: uid switch only) or
+    # "none"; naming one forces it (falling to "none" where it does not work).
+    isolation: str = "auto"
+    # grade / grade-all refuse untrusted code where no isolation works (not root, no
+    # user namespaces) unless this is True (--no-isolation).
+    allow_no_isolation: bool = False
     # student_user: a uid, "auto" (uid 65534 "nobody" when the grader runs as root, else
-    # the grader's own user) or None (never switch). Where namespaces are unavailable
-    # (Gradescope), the solutions must not be world-readable: the Gradescope setup runs
-    # `chmod -R go-rwx /autograder/source`, and grading warns when they are readable.
+    # the grader's own user) or None (never switch).
     student_user: int | str | None = "auto"
     student_group: int | None = None  # gid; None: the same number as the uid
-    namespaces: bool = True  # private mount/PID/network namespaces when the kernel allows
-    hidden_paths: tuple[Path, ...] = ()  # also hidden from the student (besides root)
-    max_processes: int = 64  # RLIMIT_NPROC of the unprivileged student user
+    namespaces: bool = True  # False: never "bwrap" nor "jail"
+    hidden_paths: tuple[Path, ...] = ()  # other copies of secrets: refused if readable
+    # Limits for the whole student process tree of one grading (autograder/limits.py:
+    # a cgroup where the machine offers one): memory (bytes, swap included) and
+    # processes (threads count too).
+    memory_cap: int = 1 << 30
+    max_processes: int = 64
+    cgroups: bool = True  # False: never use cgroups (the rlimit fallback below)
+    # Without cgroups: RLIMIT_NPROC = fallback_processes and an address space of
+    # memory_cap / fallback_processes per process, so their product stays under the cap.
+    fallback_processes: int = 4
+    tmpfs_bytes: int = 32 << 20  # size of each of the student's /submission, /tmp, /dev/shm
     # A backward that takes more than this many times its own forward's time on a larger
     # hidden case is differentiating numerically: no credit for it.
     numeric_backward_ratio: float = 40.0

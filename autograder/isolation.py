@@ -1,33 +1,43 @@
-"""Who the student process runs as and what it may see: settings for child/jail.py.
+"""Who the student process runs as and what it may see, chosen by what the machine allows.
 
-The defences, strongest first (each one applies when the machine allows it):
-- namespaces (config.namespaces): a private mount table in which the grader's
-  repository (all but the Python environment), the solutions, the nbgrader sources,
-  config.hidden_paths, /tmp and /dev/shm are empty; a PID namespace (the student sees
-  no other process, so it cannot signal the grader, and everything it starts dies with
-  it); a network namespace without any interface up (no local sockets, no internet).
-  As root this needs nothing more; as another user it needs unprivileged user
-  namespaces (a user namespace is added).
-- an unprivileged user (config.student_user, uid 65534 "nobody" by default when the
-  grader runs as root): it can read only what is world-readable, write nothing of the
-  grader's, and RLIMIT_NPROC caps its processes (fork floods). Where namespaces are not
-  available (Gradescope's containers usually refuse them), this is what keeps the
-  solutions secret: make them unreadable to others (the Gradescope setup runs
-  `chmod -R go-rwx /autograder/source`); grade() warns once when they are readable.
-- always: a separate process with rlimits, deadlines and a process-group kill, a
-  minimal environment (nothing of the grader's, no RNN_GRADER_SECRET), data-only
-  replies, and the reference never loaded in the student process.
+The modes, strongest first (config.isolation = "auto" takes the first that works here):
+- "bwrap": bubblewrap (autograder/bwrap.py) builds a root that holds only the
+  allow-list (autograder/allowlist.py: the interpreter, NumPy and their libraries,
+  read-only), a copy of the submission on a size-capped tmpfs, a private capped /tmp,
+  a /proc of its own PID namespace, no network. No other path of the host exists for
+  the student, wherever the grader and its solutions are installed.
+- "jail": where bwrap is not installed, our own jail (child/jail.py) builds the same
+  root with the same list (pivot_root into a tmpfs); needs root or user namespaces.
+- "user": root where the kernel refuses namespaces (Gradescope's containers may): the
+  student runs as uid 65534, which reads only what is world-readable. It cannot hide
+  world-readable files the grader does not know of; so the grader refuses unless the
+  copies it knows (solutions, secret, repository) are unreadable to others, as
+  gradescope_files/run_autograder makes them.
+- "none": not root and no user namespaces (Ubuntu 24.04 restricts them by default):
+  `grade` and `grade-all` refuse to run untrusted code, unless --no-isolation.
+Always, besides: a separate process with limits for its whole tree (limits.py, or
+rlimits), deadlines and a kill that leaves nothing, a minimal environment (no
+RNN_GRADER_SECRET), data-only replies, and the reference never in the student process.
 """
+import json
 import os
 import stat
+import subprocess
 import sys
+import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from autograder import allowlist
+from autograder import bwrap as bubblewrap
+
 NOBODY = 65534
+MODES = ("bwrap", "jail", "user", "none")
+CHILD_DIR = Path(__file__).resolve().parent / "child"
 # Imported before the switch to the unprivileged user when that user cannot read the
-# interpreter's own files (e.g. a Python installed under /root): what submissions use.
+# interpreter's own files (e.g. a Python under /root in "user" mode): what submissions use.
 PRELOAD = ("copy", "math", "time", "random", "collections", "functools", "itertools",
            "typing", "dataclasses", "warnings", "json", "re", "pickle", "io", "threading",
            "subprocess", "socket", "ctypes", "signal", "atexit", "gc", "traceback",
@@ -42,6 +52,10 @@ PRELOAD = ("copy", "math", "time", "random", "collections", "functools", "iterto
 _warned: set[str] = set()
 
 
+class IsolationRefused(Exception):
+    """No isolation is possible here and --no-isolation was not given."""
+
+
 def student_ids(config) -> tuple[int | None, int | None]:
     """(uid, gid) the student process runs as, or (None, None) to stay the grader's user."""
     user = config.student_user
@@ -53,37 +67,167 @@ def student_ids(config) -> tuple[int | None, int | None]:
     return uid, int(config.student_group if config.student_group is not None else uid)
 
 
+def choose(config) -> tuple[str, list[str]]:
+    """(the mode used, why each stronger mode is not available here)."""
+    return _choose(config.isolation, bool(config.namespaces), student_ids(config),
+                   _limit_key(config))
+
+
+@lru_cache(maxsize=None)
+def _choose(wanted: str, namespaces: bool, ids: tuple, limit_key: tuple):
+    why_not = []
+    for mode in MODES:
+        if wanted not in ("auto", mode):
+            continue
+        reason = _unavailable(mode, namespaces, ids, limit_key)
+        if not reason:
+            return mode, why_not
+        why_not.append(f"{mode}: {reason}")
+    return "none", why_not
+
+
+def _unavailable(mode: str, namespaces: bool, ids: tuple, limit_key: tuple) -> str:
+    """'' when `mode` works on this machine, else why not (probed, not guessed)."""
+    uid, gid = ids
+    if mode == "bwrap":
+        if not namespaces:
+            return "namespaces are turned off (config.namespaces)"
+        if not bubblewrap.executable():
+            return "bubblewrap (bwrap) is not installed"
+        settings = _bwrap_settings(ids, limit_key)
+        if os.geteuid() == 0 and not settings["as_student"] and not _pids_capped(limit_key):
+            return "as root without a pids cgroup the jail's own uid switch is safer"
+        return bubblewrap.works((json.dumps(settings, sort_keys=True),))
+    if mode == "jail":
+        if not namespaces:
+            return "namespaces are turned off (config.namespaces)"
+        return _jail_works(json.dumps(_child_settings("jail", ids, limit_key)))
+    if mode == "user":
+        return "" if uid is not None and hasattr(os, "fork") else \
+            "the grader is not root, so it cannot switch to an unprivileged user"
+    return ""
+
+
 def settings(config) -> dict:
-    """The jail settings for child/jail.py (plain JSON data)."""
-    uid, gid = student_ids(config)
-    keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                        Path(np.__file__).parent)]
-    hide = []
-    for path in (config.root, config.solutions_dir, config.source_dir, *config.hidden_paths):
-        hide += _hidden_parts(Path(path).resolve(), keep)
-    hide += [p for p in ("/var/tmp", "/dev/shm") if os.path.isdir(p)]
-    return {"uid": uid, "gid": gid, "namespaces": bool(config.namespaces),
-            "hide": sorted(set(hide)), "keep": sorted({str(k) for k in keep}),
-            "nproc": config.max_processes,
-            "preload": list(PRELOAD) if uid is not None and not (
-                _world_readable(Path(os.__file__).parent)
-                and _world_readable(Path(np.__file__).parent)) else []}
+    """Everything the sandbox and the student process need (plain JSON data)."""
+    mode, _ = choose(config)
+    ids, limit_key = student_ids(config), _limit_key(config)
+    result = _child_settings(mode, ids, limit_key)
+    if mode == "bwrap":
+        result.update(_bwrap_settings(ids, limit_key))
+    result.update(memory_bytes=config.memory_cap, processes=config.max_processes,
+                  fallback_processes=config.fallback_processes, cgroups=config.cgroups)
+    return result
 
 
-def _hidden_parts(path: Path, keep: list[Path]) -> list[str]:
-    """path itself, or, when something to keep lies inside it, its other entries."""
-    if not path.exists():
-        return []
-    inside = [k for k in keep if k == path or path in k.parents]
-    if not inside:
-        return [str(path)]
-    if path in inside or not path.is_dir():
-        return []
-    parts = []
-    for entry in path.iterdir():
-        if not entry.is_symlink():
-            parts += _hidden_parts(entry, keep)
-    return parts
+def refusal(config) -> str | None:
+    """Why `grade` / `grade-all` must not run untrusted code here (None: they may)."""
+    if config.allow_no_isolation:
+        return None
+    mode, why_not = choose(config)
+    if mode in ("bwrap", "jail"):
+        return None
+    if mode == "user":
+        exposed = _readable_secrets(config)
+        if not exposed:
+            return None
+        return (f"Refusing to grade: without namespaces the student's code runs as uid "
+                f"{student_ids(config)[0]}, which can read {', '.join(exposed)}.\n"
+                f"Make them unreadable to others first (chmod -R go-rwx "
+                f"{' '.join(exposed)}), run where namespaces work (a container, or "
+                f"Gradescope), or pass --no-isolation if you trust this code.")
+    reasons = "; ".join(why_not) or "no isolation is available"
+    return ("Refusing to grade: the student's code would run as your own user, able to "
+            "read the hidden solutions and the grading secret.\n"
+            f"Why: {reasons}.\n"
+            "Instead: run the grader as root (sudo), in a container (e.g. docker run "
+            "--privileged, or any container where you are root), or on Gradescope "
+            "(make autograder-zip); or pass --no-isolation if you trust this code.")
+
+
+def require(config) -> None:
+    """Raise IsolationRefused with the message of refusal(config), if any."""
+    message = refusal(config)
+    if message:
+        raise IsolationRefused(message)
+
+
+# ---- the pieces ------------------------------------------------------------------------
+
+def _limit_key(config) -> tuple:
+    return (config.tmpfs_bytes, config.memory_cap, config.max_processes, config.cgroups,
+            tuple(str(p) for p in config.hidden_paths))
+
+
+def _child_settings(mode: str, ids: tuple, limit_key: tuple) -> dict:
+    """What child/jail.py needs for `mode`."""
+    uid, gid = ids
+    view = allowlist.interpreter_view((str(CHILD_DIR),))
+    preload = []
+    if mode == "user" and uid is not None and not (
+            _world_readable(Path(os.__file__).parent)
+            and _world_readable(Path(np.__file__).parent)):
+        preload = list(PRELOAD)
+    return {"mode": mode, "uid": uid if mode in ("jail", "user") else None,
+            "gid": gid if mode in ("jail", "user") else None,
+            "view": view.to_json(), "tmpfs_bytes": limit_key[0], "preload": preload}
+
+
+def _bwrap_settings(ids: tuple, limit_key: tuple) -> dict:
+    uid, _ = ids
+    view = allowlist.interpreter_view((str(CHILD_DIR),))
+    as_student = uid is not None and all(_reachable(Path(p)) for p in view.binds)
+    return {"mode": "bwrap", "bwrap": bubblewrap.executable(), "view": view.to_json(),
+            "tmpfs_bytes": limit_key[0], "as_student": as_student,
+            "sandbox_uid": uid if uid is not None else os.getuid()}
+
+
+@lru_cache(maxsize=None)
+def _pids_capped(limit_key: tuple) -> bool:
+    from autograder.limits import TreeLimit
+
+    tree = TreeLimit.create(limit_key[1], limit_key[2]) if limit_key[3] else None
+    if tree is None:
+        return False
+    capped = "pids" in tree.caps
+    tree.remove()
+    return capped
+
+
+@lru_cache(maxsize=None)
+def _jail_works(child_settings: str) -> str:
+    """'' when child/jail.py can build its root here (one throwaway process)."""
+    if not hasattr(os, "fork") or not os.path.isdir("/proc/self"):
+        return "needs Linux (fork, /proc, namespaces)"
+    with tempfile.TemporaryDirectory(prefix="rnn-jail-probe-") as folder:
+        try:
+            done = subprocess.run([sys.executable, "-I", "-B", str(CHILD_DIR / "jail.py"),
+                                   "--probe", child_settings, folder],
+                                  capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"the jail could not start: {exc}"
+    if done.returncode == 0:
+        return ""
+    detail = done.stderr.decode(errors="replace").strip().splitlines()
+    return ("the kernel refuses namespaces to this user"
+            + (f" ({detail[-1][:200]})" if detail else ""))
+
+
+def _readable_secrets(config) -> list[str]:
+    """The copies of the reference and the secret that the student user could read."""
+    uid, _ = student_ids(config)
+    candidates = [config.solutions_dir, config.root / "autograder" / "secret.key",
+                  *config.hidden_paths]
+    return [str(p) for p in candidates if Path(p).exists() and (uid is None or any(
+        _world_readable(f) for f in [Path(p), *Path(p).rglob("*")] if f.is_file()))]
+
+
+def _reachable(path: Path) -> bool:
+    """Can a user of no group of the owner walk down to path (every ancestor o+x)?"""
+    try:
+        return all(a.stat().st_mode & stat.S_IXOTH for a in path.parents)
+    except OSError:
+        return False
 
 
 def _world_readable(path: Path) -> bool:
@@ -94,13 +238,13 @@ def _world_readable(path: Path) -> bool:
             mode = ancestor.stat().st_mode
         except OSError:
             return False
-        if not mode & stat.S_IXOTH:
+        if not mode & stat.S_IXOTH and (ancestor != path or path.is_dir()):
             return False
     return bool(path.stat().st_mode & stat.S_IROTH)
 
 
 def prepare_folder(folder: Path, config) -> None:
-    """Let the student's user use its folder (and nothing else of the grader's tmp)."""
+    """Let the student's user read its folder (and nothing else of the grader's tmp)."""
     uid, gid = student_ids(config)
     if uid is None:
         return
@@ -110,15 +254,15 @@ def prepare_folder(folder: Path, config) -> None:
 
 
 def warn_if_readable(config, jail_status: str) -> None:
-    """Say once when the student process could read the solutions (no private view)."""
-    if "namespaces" in jail_status:
+    """Without a private root, say once what the student process could read (the
+    commands refuse before grading in that case; this is for library callers)."""
+    if jail_status.startswith(("bwrap", "jail")):
         return
-    uid, _ = student_ids(config)
-    exposed = [p for p in (config.solutions_dir, config.root / "autograder" / "secret.key")
-               if Path(p).exists() and (uid is None or _world_readable(Path(p)))]
-    message = ", ".join(str(p) for p in exposed)
+    exposed = _readable_secrets(config)
+    message = ", ".join(exposed)
     if exposed and message not in _warned:
         _warned.add(message)
+        uid, _ = student_ids(config)
         who = "the grader's own user" if uid is None else f"uid {uid}"
-        print(f"warning: student code runs as {who} without a private view of the disk "
-              f"and can read {message}; see autograder/isolation.py", file=sys.stderr)
+        print(f"warning: student code ran as {who} without a private root and could "
+              f"read {message}; see autograder/isolation.py", file=sys.stderr)

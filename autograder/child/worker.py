@@ -1,7 +1,8 @@
 """The student process: imports the submission and runs the grader's requests.
 
 Started by autograder/sandbox.py as
-`python -I worker.py SUBMISSION_DIR IN_FD OUT_FD SETTINGS_JSON`; jail.enter fences it in
+`python -I worker.py SUBMISSION_DIR IN_FD OUT_FD SETTINGS_JSON` (IN_FD OUT_FD = - -:
+requests on stdin, replies on stdout); jail.enter fences it in
 (see there) before the submission is on sys.path. Only this folder (wire, layer_ops,
 classifier_ops, jail) and the submission are importable here: the reference solution never enters this process. Requests and replies travel on
 the two pipes given, in wire format; the student's prints go elsewhere.
@@ -116,9 +117,18 @@ def serve(submission_dir: str, requests, replies) -> None:
 
 
 def main() -> None:
-    submission_dir, in_fd, out_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    submission_dir = sys.argv[1]
+    if sys.argv[2] == "-":  # the protocol on stdin / stdout (portable: no fd passing);
+        in_fd, out_fd = os.dup(0), os.dup(1)  # the student's prints go to stderr's log
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.dup2(2, 1)
+    else:
+        in_fd, out_fd = int(sys.argv[2]), int(sys.argv[3])
     settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # output over the cap: EFBIG, not death
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # output over the cap: EFBIG, not death
     global JAIL_STATUS
     if jail is not None:
         submission_dir, JAIL_STATUS = jail.enter(settings, submission_dir, (in_fd, out_fd))

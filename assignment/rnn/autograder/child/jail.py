@@ -1,39 +1,52 @@
-"""Fence the student process in, before any student code runs (Linux; best effort).
+"""Fence the student process in, before any student code runs.
 
 Runs in the student process (autograder/child/worker.py), right after NumPy and the
 grader's own child modules are imported and before the submission is on sys.path:
 
-    settings = {"uid": 65534 | None, "gid": ..., "namespaces": bool, "hide": [paths],
-                "keep": [paths the interpreter needs], "nproc": int,
-                "preload": [module names]}
     submission_dir, status = jail.enter(settings, submission_dir, keep_fds)
 
-1. preload: stdlib modules imported now, while they can still be read (when the
-   unprivileged user cannot read the interpreter's files, as with a Python under /root).
-2. namespaces: unshare mount, PID and network namespaces (plus a user namespace when the
-   grader is not root). The student then sees no other process (it cannot signal the
-   grader), has no network (not even loopback), and in its private mount table the
-   paths in `hide` (solutions, the grader's repository, /tmp, /dev/shm) are empty; its
-   submission folder is mounted back at /tmp/submission. Every process the submission
-   starts lives in the PID namespace and dies with it.
-3. fork: the parent stays behind as a tiny supervisor (still the grader's user): it is
-   what the student sees as its parent, it kills whatever the student left behind when
-   the student process ends, and it exits with the student process's status. The
-   child goes on: drops to `uid`/`gid`, no new privileges, RLIMIT_NPROC, and returns.
+settings["mode"] (chosen by the grader's autograder/isolation.py, by capability):
+- "bwrap": bubblewrap has already built the student's root (autograder/bwrap.py); copy
+  the read-only submission into its size-capped tmpfs and work there.
+- "jail" (the fallback where bwrap is missing; Linux, as root or with unprivileged user
+  namespaces): unshare mount, PID, network, IPC and UTS namespaces, then build the same
+  allow-list root as bwrap: a tmpfs holding only settings["view"] (the interpreter,
+  NumPy, their libraries) bound read-only, a copy of the submission on a size-capped
+  tmpfs at /submission, a private /tmp and /dev/shm, /dev/null & co., a /proc of the
+  new PID namespace; pivot_root into it, detach the host's root, drop to uid/gid.
+- "user": root without namespaces (e.g. Gradescope's containers): only drop to the
+  unprivileged uid, which reads what is world-readable (see isolation.py).
+- "none": nothing (the student's own self-check, or --no-isolation).
 
-Any step the kernel refuses is skipped: the grader's process-group kill, deadlines and
-rlimits still apply (see sandbox.py).
+In "jail" and "user" the parent stays behind as a tiny supervisor (the grader's user):
+it kills whatever the student left when the student process ends, and exits with its
+status. Nothing here needs more than the standard library; on a machine without
+`resource`, `fork` or /proc (the student's laptop) the modes that need them are never
+chosen, and this module still imports.
 """
 import ctypes
 import os
-import resource
+import platform
+import shutil
 import signal
 import sys
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+try:
+    import resource
+except ImportError:  # Windows: no rlimits
+    resource = None
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
-SUBMISSION_MOUNT = "/tmp/submission"
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
+                  "s390x": 217, "i686": 217, "armv7l": 218}
+SUBMISSION_MOUNT = "/submission"
+BWRAP_ORIGINAL = "/.submission"  # where autograder/bwrap.py binds the grader's copy
+NEW_ROOT = "/tmp"  # mount point of the new root's tmpfs (any existing folder would do)
+DEVICES = ("null", "zero", "full", "random", "urandom")
 
 _libc = None
 
@@ -48,7 +61,7 @@ def _c():
 def _call(name, *args) -> bool:
     try:
         return getattr(_c(), name)(*args) == 0
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
 
 
@@ -60,61 +73,138 @@ def _mount(source, target, fstype, flags, data=None) -> bool:
 
 def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, str]:
     """(the submission folder as the student process sees it, what was applied)."""
+    mode = settings.get("mode", "none")
     for name in settings.get("preload", ()):
         try:
             __import__(name)
         except BaseException:  # noqa: BLE001  a missing optional module is fine
             pass
-    isolated = False
-    if settings.get("namespaces"):
-        flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
-        if os.geteuid() != 0:
-            flags |= CLONE_NEWUSER
-        isolated = _call("unshare", flags)
+    if mode == "bwrap":
+        _copy_tree(BWRAP_ORIGINAL, SUBMISSION_MOUNT)
+        _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        return SUBMISSION_MOUNT, "bwrap"
+    if mode not in ("jail", "user") or not hasattr(os, "fork"):
+        return submission_dir, "none"
+    isolated = mode == "jail" and _unshare()
     _call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    folder_fd = os.open(submission_dir, os.O_RDONLY | os.O_DIRECTORY)
+    sources = _open_sources(settings, submission_dir) if isolated else {}
     pid = os.fork()
     if pid:
-        os.close(folder_fd)
+        for fd in sources.values():
+            os.close(fd)
         _supervise(pid, keep_fds)  # never returns
     status = []
     if isolated:
-        submission_dir = _private_view(settings, submission_dir, folder_fd)
-        status.append("namespaces")
-    os.close(folder_fd)
+        submission_dir = _build_root(settings, sources)
+        status.append("jail")
     if _drop_privileges(settings):
         status.append(f"uid {os.getuid()}")
     return submission_dir, "+".join(status) or "none"
 
 
-def _private_view(settings, submission_dir, folder_fd) -> str:
-    """In the new mount namespace: fresh /proc, hidden paths, submission at /tmp/submission."""
-    if not _mount("none", "/", None, MS_REC | MS_PRIVATE):
-        return submission_dir
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
-    for path in settings.get("hide", ()):
-        if os.path.isdir(path) and not os.path.islink(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-        elif os.path.isfile(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    # /tmp is one of the hidden paths: give the submission a fresh, private /tmp, with
-    # back in it what the interpreter needs from there (e.g. a .venv in a clone in /tmp)
-    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in settings.get("keep", ())
-            if path.startswith("/tmp/") and os.path.isdir(path)]
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
-    for path, fd in kept:
-        try:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        finally:
-            os.close(fd)
-    try:
-        os.mkdir(SUBMISSION_MOUNT)
+def _unshare() -> bool:
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if os.geteuid() == 0:
+        return _call("unshare", flags)
+    uid, gid = os.getuid(), os.getgid()
+    if not _call("unshare", flags | CLONE_NEWUSER):
+        return False
+    try:  # map our own ids, so that what we create is ours
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                           ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
     except OSError:
-        return submission_dir
-    if _mount(f"/proc/self/fd/{folder_fd}", SUBMISSION_MOUNT, None, MS_BIND):
-        return SUBMISSION_MOUNT
-    return submission_dir
+        return False
+    return True
+
+
+def _open_sources(settings: dict, submission_dir: str) -> dict:
+    """O_PATH descriptors of everything to bind, opened before anything is covered."""
+    sources = {}
+    for path in [*settings["view"]["binds"], *(f"/dev/{d}" for d in DEVICES)]:
+        try:
+            sources[path] = os.open(path, os.O_PATH)
+        except OSError:
+            pass
+    sources[BWRAP_ORIGINAL] = os.open(submission_dir, os.O_RDONLY | os.O_DIRECTORY)
+    return sources
+
+
+def _build_root(settings: dict, sources: dict) -> str:
+    """In the new namespaces (we are PID 1): the allow-list root, then pivot into it."""
+    size = int(settings.get("tmpfs_bytes", 32 << 20))
+    new = NEW_ROOT
+    _require(_mount("none", "/", None, MS_REC | MS_PRIVATE), "make / private")
+    _require(_mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755"),
+             "mount the new root")
+    for path in ("/tmp", "/dev/shm", SUBMISSION_MOUNT):  # first: binds under /tmp go on top
+        os.makedirs(new + path, mode=0o755, exist_ok=True)
+        _require(_mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV,
+                        f"size={size},mode=1777"), f"mount a tmpfs on {path}")
+    for path, fd in sources.items():
+        if path != BWRAP_ORIGINAL:  # devices stay writable (/dev/null), the rest read-only
+            _bind(fd, new + path, read_only=not path.startswith("/dev/"))
+    for link, target in settings["view"]["links"]:
+        os.makedirs(os.path.dirname(new + link), mode=0o755, exist_ok=True)
+        if not os.path.lexists(new + link):
+            os.symlink(target, new + link)
+    os.makedirs(new + "/proc", mode=0o755, exist_ok=True)
+    _require(_mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
+             "mount /proc")
+    _copy_tree(f"/proc/self/fd/{sources[BWRAP_ORIGINAL]}", new + SUBMISSION_MOUNT)
+    for fd in sources.values():
+        os.close(fd)
+    uid, gid = settings.get("uid"), settings.get("gid")
+    if uid is not None and os.geteuid() == 0:
+        for folder, _, files in os.walk(new + SUBMISSION_MOUNT):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.lchown(name, uid, gid if gid is not None else uid)
+    _pivot(new)
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(SUBMISSION_MOUNT)
+    return SUBMISSION_MOUNT
+
+
+def _bind(fd: int, target: str, read_only: bool) -> None:
+    """Bind what fd names at target (then make that mount read-only)."""
+    is_dir = os.path.isdir(f"/proc/self/fd/{fd}")
+    os.makedirs(target if is_dir else os.path.dirname(target), mode=0o755, exist_ok=True)
+    if not is_dir and not os.path.exists(target):
+        open(target, "w").close()
+    _require(_mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC), f"bind {target}")
+    if not read_only:
+        return
+    locked = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)  # ST_* = MS_*
+    _require(_mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | locked),
+             f"make {target} read-only")
+
+
+def _pivot(new: str) -> None:
+    """Make `new` the root and detach the host's (pivot_root(".", ".") + umount)."""
+    os.chdir(new)
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is not None and _call("syscall", ctypes.c_long(number), b".", b"."):
+        _require(_call("umount2", b".", MNT_DETACH), "detach the old root")
+    else:  # unknown architecture: chroot (no way out once capabilities are gone)
+        os.chroot(".")
+    os.chdir("/")
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise OSError(ctypes.get_errno(), f"jail: could not {what}")
+
+
+def _copy_tree(source: str, target: str) -> None:
+    """Copy the submission (plain files and folders: submission.prepare made it so)."""
+    for name in os.listdir(source):
+        src, dst = os.path.join(source, name), os.path.join(target, name)
+        if os.path.isdir(src) and not os.path.islink(src):
+            os.mkdir(dst)
+            _copy_tree(src, dst)
+        elif os.path.isfile(src) and not os.path.islink(src):
+            shutil.copyfile(src, dst)
 
 
 def _drop_privileges(settings) -> bool:
@@ -127,16 +217,20 @@ def _drop_privileges(settings) -> bool:
         switched = True
     _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     nproc = settings.get("nproc")
-    if nproc and switched:  # root ignores RLIMIT_NPROC; the grader's user shares it
+    if nproc and switched and resource is not None:  # root ignores RLIMIT_NPROC
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     return switched
 
 
 def children() -> set[int]:
-    """Process ids whose parent is this process (read from /proc). Also used by the
-    grader's sandbox.py to find what a submission detached."""
+    """Process ids whose parent is this process (from /proc; empty where there is no
+    /proc). Also used by the grader's sandbox.py to find what a submission detached."""
     me, found = str(os.getpid()), set()
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
@@ -199,3 +293,21 @@ def _supervise(pid: int, keep_fds: tuple) -> None:
             pass
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def _probe(settings_json: str, folder: str) -> None:
+    """`python jail.py --probe SETTINGS EMPTY_FOLDER`: exit 0 when the jail works here."""
+    import json
+
+    settings = json.loads(settings_json)
+    try:
+        _, status = enter(settings, folder, ())
+    except OSError as exc:
+        print(exc, file=sys.stderr)
+        os._exit(3)
+    ok = status.startswith("jail") and not os.path.exists(folder)  # the host is out of sight
+    os._exit(0 if ok else 4)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--probe"]:
+    _probe(sys.argv[2], sys.argv[3])

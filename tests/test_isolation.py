@@ -1,0 +1,155 @@
+"""The student's root is an allow-list; no isolation means refusal (issue 10).
+
+Decoy copies of the reference are planted in world-readable places outside the grader;
+a submission with no implementation that looks for them (the known places, then a walk
+of every folder it can see) is graded next to the same submission without the attack,
+in every isolation mode this machine offers.
+"""
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder import bwrap, isolation
+from autograder.config import DEFAULT
+from autograder.grade import grade
+from conftest import RELEASE, ROOT, SOLUTIONS
+
+CONFIG = dataclasses.replace(DEFAULT, time_budget=120.0)
+STEAL = '''
+import os as _os, time as _time
+def _steal(name, places={places!r}):
+    for place in places:  # the known places first, then every folder in sight
+        try:
+            return open(_os.path.join(place, name)).read()
+        except OSError:
+            pass
+    end = _time.monotonic() + 3
+    for top, dirs, files in _os.walk("/"):
+        dirs[:] = [d for d in dirs if _os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
+        if name in files and not top.startswith(("/submission", _os.getcwd())):
+            try:
+                return open(_os.path.join(top, name)).read()
+            except OSError:
+                pass
+        if _time.monotonic() > end:
+            break
+    return None
+_code = _steal(__name__ + ".py")
+if _code:
+    exec(compile(_code, "decoy", "exec"), globals())
+'''
+
+
+def _modes() -> list[str]:
+    return [m for m in ("bwrap", "jail")
+            if isolation.choose(dataclasses.replace(CONFIG, isolation=m))[0] == m]
+
+
+@pytest.fixture
+def decoys():
+    """Copies of the reference, world-readable, in places outside the grader."""
+    token = uuid.uuid4().hex[:8]
+    places = [Path(p) / f"decoy-{token}" for p in
+              ("/opt", "/var/tmp", "/srv", "/tmp", str(Path.home()), str(ROOT.parent))]
+    made = []
+    for place in places:
+        try:
+            place.mkdir(parents=True)
+        except OSError:
+            continue
+        made.append(place)
+        for name in ("rnn_layers.py", "rnn_classifier.py"):
+            shutil.copy(SOLUTIONS / name, place / name)
+            (place / name).chmod(0o644)
+        place.chmod(0o755)
+    yield made
+    for place in made:
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _starter(folder: Path, attack: str) -> Path:
+    folder.mkdir()
+    for name in ("rnn_layers.py", "rnn_classifier.py"):
+        text = (RELEASE / name).read_text()
+        (folder / name).write_text(text + attack)
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "jail"])
+def test_no_decoy_of_the_reference_is_reachable(mode, decoys, tmp_path):
+    if mode not in _modes():
+        pytest.skip(f"isolation mode {mode} is not available on this machine: "
+                    f"{isolation.choose(dataclasses.replace(CONFIG, isolation=mode))[1]}")
+    assert decoys, "no place to plant a decoy"
+    attack = STEAL.format(places=[str(p) for p in decoys])
+    config = dataclasses.replace(CONFIG, isolation=mode)
+    base = grade(_starter(tmp_path / "base", ""), config)
+    attacked = grade(_starter(tmp_path / "attack", attack), config)
+    assert attacked.score == base.score == 0
+    # the attack works where nothing isolates it: the test has teeth
+    open_config = dataclasses.replace(CONFIG, isolation="none", allow_no_isolation=True)
+    assert grade(_starter(tmp_path / "open", attack), open_config).score > 50
+
+
+def test_refusal_says_why_and_what_to_do():
+    config = dataclasses.replace(DEFAULT, isolation="none")
+    message = isolation.refusal(config)
+    for words in ("Refusing", "root", "container", "Gradescope", "--no-isolation"):
+        assert words in message
+    assert isolation.refusal(dataclasses.replace(config, allow_no_isolation=True)) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not bwrap.executable(),
+                    reason="needs root and bwrap to run the grader as an unprivileged user "
+                           "without user namespaces")
+def test_an_unprivileged_grader_without_namespaces_refuses(tmp_path):
+    """The grader run as uid 65534 with user namespaces disabled (as on Ubuntu 24.04)."""
+    out = tmp_path / "results.json"
+    tmp_path.chmod(0o777)
+    base = ["bwrap", "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--unshare-user",
+            "--disable-userns", "--uid", "65534", "--gid", "65534", "--",
+            sys.executable, "-m", "autograder", "grade", str(SOLUTIONS.parent / "rnn"),
+            "--output", str(out), "--no-colour"]
+    done = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Refusing to grade" in done.stderr and "--no-isolation" in done.stderr
+    assert not out.exists()
+
+
+MISSING = {  # capability -> code that removes it before the kit starts (as on Windows/macOS)
+    "resource": "sys.modules['resource'] = None",
+    "fork and process groups": "import os\nfor n in ('fork', 'killpg', 'setsid'):\n"
+                               "    delattr(os, n) if hasattr(os, n) else None",
+    "/proc": "import os, builtins\n_l, _o = os.listdir, builtins.open\n"
+             "def _no(p): return str(p).startswith('/proc')\n"
+             "os.listdir = lambda p='.': (_ for _ in ()).throw(FileNotFoundError(p)) if _no(p) else _l(p)\n"
+             "builtins.open = lambda p, *a, **k: (_ for _ in ()).throw(FileNotFoundError(p)) "
+             "if _no(p) else _o(p, *a, **k)",
+    "select on pipes": "import select\n_s = select.select\n"
+                       "select.select = lambda *a: (_ for _ in ()).throw(OSError('not a socket'))",
+}
+
+
+@pytest.mark.parametrize("missing", sorted(MISSING))
+def test_the_self_check_kit_runs_without(missing, tmp_path):
+    """The released kit on a filled-in release, with one capability made unavailable,
+    says exactly what it says with every capability present."""
+    kit = tmp_path / "rnn"
+    shutil.copytree(RELEASE, kit, ignore=shutil.ignore_patterns("datasets", "__pycache__"))
+    for name in ("rnn_layers.py", "rnn_classifier.py"):
+        shutil.copy(SOLUTIONS / name, kit / name)
+    run = "import runpy, sys\nsys.argv = ['autograder', 'check']\n" \
+          "runpy.run_module('autograder', run_name='__main__')"
+    outputs = []
+    for patch in ("", MISSING[missing]):
+        done = subprocess.run([sys.executable, "-c", f"import sys\n{patch}\n{run}"], cwd=kit,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        outputs.append([line for line in done.stdout.splitlines() if " s" not in line])
+    assert outputs[0] == outputs[1]
