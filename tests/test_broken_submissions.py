@@ -194,7 +194,7 @@ def test_import_time_failures_are_reported_per_test(tmp_path, code, message):
     ("    return next_h, cache\n", "    return None\n", "rnn_step_forward", "returned a NoneType"),
     ("    return next_h, cache\n", "    return next_h.tolist(), cache\n", "rnn_step_forward", "list"),
     ("    return next_h, cache\n", "    return next_h\n", "rnn_step_forward", "expected a tuple"),
-    ("    return next_h, cache\n", "    return next_h.T, cache\n", "rnn_step_forward", "has shape"),
+    ("    return next_h, cache\n", "    return next_h.T, cache\n", "rnn_step_forward", "returned next_h of shape"),
     ("    return next_h, cache\n", "    return next_h.astype(int), cache\n", "rnn_step_forward", "next_h"),
     ("    return next_h, cache\n", "    return next_h.astype(np.float64), cache\n", "rnn_step_forward", "float32"),
     ("    return dW\n", "    return dW, 0\n", "word_embedding_backward", "dW"),
