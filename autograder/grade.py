@@ -66,7 +66,8 @@ class _Run:
     config: Config
     deadline: float  # time.monotonic() when the time budget runs out
     redact: object
-    timed_out: set[str] = field(default_factory=set)  # functions that timed out once
+    # function -> the function whose time-out stops it (itself, or one it calls)
+    timed_out: dict[str, str] = field(default_factory=dict)
 
 
 def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config: Config,
@@ -101,8 +102,9 @@ def _grade_case(run: _Run, check, case, rng) -> TestResult:
     before; otherwise the reference is timed on it, which sets the student's limit."""
     if time.monotonic() >= run.deadline:
         return _not_run(check, case, "the grading time budget ran out", "timeout")
-    late = [f for f in (check.target, *check.calls) if f in run.timed_out]
+    late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out]
     if late:
+        run.timed_out.setdefault(check.target, late[0])  # so that its callers stop too
         return _not_run(check, case, f"{late[0]} timed out earlier (one time limit per "
                                      "function, not one per test)", "timeout")
     try:
@@ -117,7 +119,7 @@ def _grade_case(run: _Run, check, case, rng) -> TestResult:
                       deadline=run.deadline, redact=run.redact,
                       time_limit=call_time_limit(check, reference_seconds, run.config))
     if result.status == "timeout":
-        run.timed_out.add(check.target)
+        run.timed_out[check.target] = check.target
     return result
 
 
