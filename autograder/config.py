@@ -14,8 +14,17 @@ class Config:
     release_dir: Path = ROOT / "assignment"  # nbgrader's "release" folder, committed
     # Files students fill in; the other .py files in solutions/rnn pass through unchanged.
     student_modules: tuple[str, ...] = ("rnn_layers.py", "rnn_classifier.py")
-    time_budget: float = 300.0  # seconds for grading one submission; later tests score 0
-    timeout_scale: float = 1.0  # multiplies every check's per-case time limit
+    # Time. A submission gets time_budget seconds in all; tests not reached by then score
+    # 0 ("the grading time budget ran out"). Each call gets call_time_floor seconds plus
+    # call_time_multiple times what the reference took on the same case (at most the
+    # check's own timeout), times timeout_scale, but never less than call_time_min (a
+    # fresh student process must start). A function that times out once fails its
+    # remaining cases, and the checks that call it, at once.
+    time_budget: float = 60.0
+    call_time_floor: float = 5.0
+    call_time_multiple: float = 50.0
+    call_time_min: float = 1.0
+    timeout_scale: float = 1.0  # multiplies every per-call time limit (a slow machine: 2)
     # Isolation of the student process (autograder/isolation.py): "auto" takes the
     # strongest mode this machine allows: "bwrap" (bubblewrap), "jail" (our own
     # namespaces + pivot_root), "user" (root without namespaces: uid switch only) or

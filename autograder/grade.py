@@ -2,9 +2,18 @@
 
     load the submission -> run every check's cases in the student process -> score
     (with "fix X first" notes) -> results (written by the caller: JSON, report)
+
+Whatever the submission does, grade() returns a GradingResult with every test: a
+failure of the grader itself while grading becomes per-test errors ("internal error,
+not a verdict on your code"); only a grader that cannot run at all (its reference or
+its secret missing) is flagged `grader_error`, which the command turns into a non-zero
+exit status (after writing the results anyway).
 """
+import sys
 import tempfile
 import time
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,57 +22,105 @@ from autograder import integrity, isolation
 from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.config import Config
-from autograder.engine import expected_output, run_case
+from autograder.engine import INTERNAL_ERROR, call_time_limit, expected_output, run_case
 from autograder.reference import load_reference
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
 from autograder.secret import grading_seed, load_secret
 
 
+class GraderBroken(Exception):
+    """The grader's own installation cannot grade anything (not the submission's fault)."""
+
+
 def grade(source: Path, config: Config) -> GradingResult:
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="rnn-grade-") as tmp:
-        try:
-            folder, fingerprint, notes = submissions.prepare(Path(source), Path(tmp))
-        except submissions.SubmissionError as exc:
-            return _nothing_graded(str(exc), start)
-        tests = _run_checks(folder, fingerprint, config, start)
+    tests: list[TestResult] = []
+    notes: list[str] = []
+    broken = ""
+    try:
+        with tempfile.TemporaryDirectory(prefix="rnn-grade-", ignore_cleanup_errors=True) as tmp:
+            try:
+                folder, fingerprint, notes = submissions.prepare(Path(source), Path(tmp))
+            except submissions.SubmissionError as exc:
+                return _nothing_graded(str(exc), start)
+            _run_checks(tests, folder, fingerprint, config, start)
+    except GraderBroken as exc:
+        broken = str(exc)
+        notes = notes + [f"The grader is not installed correctly ({broken}): {INTERNAL_ERROR}"]
+    except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
+        traceback.print_exc(file=sys.stderr)
+        notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
+    tests = _every_test(tests)
     _add_fix_first_notes(tests)
-    result = GradingResult(tests, time.monotonic() - start)
+    result = GradingResult(tests, time.monotonic() - start, grader_error=broken)
     result.output = _summary(result, notes)
     return result
 
 
-def _run_checks(folder: Path, fingerprint: str, config: Config, start: float) -> list[TestResult]:
-    """Every case in one student process (a fresh one after any failure), then the
-    numeric-gradient probe. The reference and the secret are read before the student
-    process starts; every process of the submission is dead when this returns, before
-    anything is written."""
+@dataclass
+class _Run:
+    """What the cases of one grading share."""
+    student: StudentProcess
+    reference: object
+    config: Config
+    deadline: float  # time.monotonic() when the time budget runs out
+    redact: object
+    # function -> the function whose time-out stops it (itself, or one it calls)
+    timed_out: dict[str, str] = field(default_factory=dict)
+
+
+def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config: Config,
+                start: float) -> None:
+    """Every case in one student process (a fresh one after any failure), appended to
+    `tests` as it is graded, then the numeric-gradient probe. The reference and the
+    secret are read before the student process starts; every process of the
+    submission is dead when this returns, before anything is written."""
     reference_folder = config.solutions_dir / config.assignment
-    reference = load_reference(reference_folder)
-    secret = load_secret()
+    try:
+        reference = load_reference(reference_folder)
+        secret = load_secret()
+    except Exception as exc:  # noqa: BLE001
+        raise GraderBroken(f"{type(exc).__name__}: {exc}") from None
     seed = grading_seed(secret, fingerprint)
-    redact = integrity.Redactor(reference_folder, secret)
     isolation.prepare_folder(folder, config)
     student = StudentProcess(folder, settings=isolation.settings(config))
-    deadline = start + config.time_budget
-    tests = []
+    run = _Run(student, reference, config, start + config.time_budget,
+               integrity.Redactor(reference_folder, secret))
     try:
         for i, check in enumerate(CHECKS):
             for j, case in enumerate(check.cases):
-                if time.monotonic() >= deadline:
-                    tests.append(_not_run(check, case, "the grading time budget ran out"))
-                    continue
-                payload = case.make(np.random.default_rng([seed, i, j]))
-                expected = expected_output(check, payload, reference)
-                tests.append(run_case(check, case, payload, expected, student, reference,
-                                      config.timeout_scale, deadline=deadline,
-                                      redact=redact))
-        _probe_numeric_backwards(tests, student, seed, config, deadline)
+                tests.append(_grade_case(run, check, case, np.random.default_rng([seed, i, j])))
+        _probe_numeric_backwards(tests, student, seed, config, run.deadline)
     finally:
         student.close()
     isolation.warn_if_readable(config, student.jail_status)
-    return tests
+
+
+def _grade_case(run: _Run, check, case, rng) -> TestResult:
+    """One case: not run when the budget is spent or a function it needs timed out
+    before; otherwise the reference is timed on it, which sets the student's limit."""
+    if time.monotonic() >= run.deadline:
+        return _not_run(check, case, "the grading time budget ran out", "timeout")
+    late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out]
+    if late:
+        run.timed_out.setdefault(check.target, late[0])  # so that its callers stop too
+        return _not_run(check, case, f"{late[0]} timed out earlier (one time limit per "
+                                     "function, not one per test)", "timeout")
+    try:
+        payload = case.make(rng)
+        began = time.perf_counter()
+        expected = expected_output(check, payload, run.reference)
+        reference_seconds = time.perf_counter() - began
+    except Exception:  # noqa: BLE001  the grader's own case or reference failed
+        traceback.print_exc(file=sys.stderr)
+        return _internal_error(check, case)
+    result = run_case(check, case, payload, expected, run.student, run.reference,
+                      deadline=run.deadline, redact=run.redact,
+                      time_limit=call_time_limit(check, reference_seconds, run.config))
+    if result.status == "timeout":
+        run.timed_out[check.target] = check.target
+    return result
 
 
 def _probe_numeric_backwards(tests, student, seed, config, deadline) -> None:
@@ -102,9 +159,22 @@ def _summary(result: GradingResult, notes: list[str]) -> str:
     return "\n".join(lines + notes)
 
 
-def _not_run(check, case, reason: str) -> TestResult:
+def _not_run(check, case, reason: str, status: str = "error") -> TestResult:
     return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                      check.points / len(check.cases), f"Not run: {reason}.", "error")
+                      check.points / len(check.cases), f"Not run: {reason}.", status)
+
+
+def _internal_error(check, case) -> TestResult:
+    return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
+                      check.points / len(check.cases), INTERNAL_ERROR, "error")
+
+
+def _every_test(tests: list[TestResult]) -> list[TestResult]:
+    """tests, completed with an internal error for every (check, case) that has no
+    result yet, so that the results always list every test, in the table's order."""
+    done = {t.name: t for t in tests}
+    return [done.get(f"{check.target}: {check.what}, {case.label}")
+            or _internal_error(check, case) for check in CHECKS for case in check.cases]
 
 
 def _nothing_graded(reason: str, start: float) -> GradingResult:

@@ -1,5 +1,8 @@
 """`python -m autograder grade SUBMISSION [--output results.json]`."""
 import argparse
+import sys
+import time
+import traceback
 from pathlib import Path
 
 
@@ -13,12 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args, config) -> int:
-    """Exit 0 whenever grading finished, however low the score."""
+    """Exit 0 whenever grading finished, however low the score; 2 when the grader's own
+    installation is broken. The results file is written in every case (finally)."""
     import dataclasses
-    import sys
 
-    from autograder import isolation
-    from autograder.grade import grade
+    from autograder import isolation, results
 
     if getattr(args, "no_isolation", False):
         config = dataclasses.replace(config, allow_no_isolation=True)
@@ -26,8 +28,23 @@ def run(args, config) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return 2
-    result = grade(args.submission, config)
-    if args.output:
-        result.write_json(args.output)
+    start, result = time.monotonic(), None
+    try:
+        from autograder.grade import grade
+
+        result = grade(args.submission, config)
+    except Exception as exc:  # noqa: BLE001  grade() handles the submission's doings
+        traceback.print_exc(file=sys.stderr)
+        result = results.internal_error(f"{type(exc).__name__}: {exc}",
+                                        time.monotonic() - start)
+    finally:
+        if result is None:  # interrupted (KeyboardInterrupt): still a valid file
+            result = results.internal_error("grading was interrupted",
+                                            time.monotonic() - start)
+        if args.output:
+            result.write_json(args.output)
     print(result.report(colour=False if args.no_colour else None))
+    if result.grader_error:
+        print(f"grade: the grader could not run: {result.grader_error}", file=sys.stderr)
+        return 2
     return 0

@@ -7,12 +7,14 @@ are always strict JSON.
 import dataclasses
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from autograder.checks import CHECKS
 from autograder.config import DEFAULT
 from autograder.grade import grade
 from conftest import SOLUTIONS
@@ -194,7 +196,7 @@ def test_import_time_failures_are_reported_per_test(tmp_path, code, message):
     ("    return next_h, cache\n", "    return None\n", "rnn_step_forward", "returned a NoneType"),
     ("    return next_h, cache\n", "    return next_h.tolist(), cache\n", "rnn_step_forward", "list"),
     ("    return next_h, cache\n", "    return next_h\n", "rnn_step_forward", "expected a tuple"),
-    ("    return next_h, cache\n", "    return next_h.T, cache\n", "rnn_step_forward", "has shape"),
+    ("    return next_h, cache\n", "    return next_h.T, cache\n", "rnn_step_forward", "returned next_h of shape"),
     ("    return next_h, cache\n", "    return next_h.astype(int), cache\n", "rnn_step_forward", "next_h"),
     ("    return next_h, cache\n", "    return next_h.astype(np.float64), cache\n", "rnn_step_forward", "float32"),
     ("    return dW\n", "    return dW, 0\n", "word_embedding_backward", "dW"),
@@ -215,3 +217,163 @@ def test_a_broken_function_costs_only_its_own_points(tmp_path, old, new, target,
     failing = [t for t in result.tests if t.target == target and t.score < t.max_score]
     assert any(says in t.output and target in t.output + t.name for t in failing), failing[0].output
     _strict(result)
+
+
+# ---- layouts the filesystem refuses (issue 10) -------------------------------------------
+
+def _zip_entries(archive: Path, entries) -> Path:
+    """A zip made entry by entry: (name, data) pairs, names kept exactly as given."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in entries:
+            zf.writestr(zipfile.ZipInfo(name), data)
+    return archive
+
+
+def _reference_entries(prefix: str = "") -> list:
+    return [(prefix + p.name, p.read_bytes()) for p in sorted(SOLUTIONS.glob("*.py"))]
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize("extra,note", [
+    ([("rnn_helpers.py", b"x = 1"), ("rnn_helpers.py/inner.py", b"x = 2")],
+     "a file and a folder have the same name"),
+    ([("notes/" + "n" * 300 + ".py", b"x = 1")], "its name is too long"),
+    ([("/etc/evil.py", b"x = 1")], "its path leaves the submission's folder"),
+    ([("../evil.py", b"x = 1")], "its path leaves the submission's folder"),
+    ([("a/" * 40 + "deep.py", b"x = 1")], "too deep in folders"),
+    ([("rnn_layers.py", b"raise RuntimeError('stale copy')")], "twice: the last copy was used"),
+])
+def test_zip_layouts_the_filesystem_refuses_are_skipped_with_a_note(tmp_path, extra, note):
+    """Next to the same zip without the odd entries: the same score, plus a note."""
+    plain = grade(_zip_entries(tmp_path / "plain.zip", _reference_entries()), CONFIG)
+    entries = (_reference_entries() + extra) if "twice" not in note else (extra + _reference_entries())
+    result = grade(_zip_entries(tmp_path / "odd.zip", entries), CONFIG)
+    assert plain.score == 100
+    assert result.score == 100, result.output
+    assert note in result.output, result.output
+    _strict(result)
+
+
+def test_a_file_and_a_folder_named_like_the_module_still_grade_the_rest(tmp_path):
+    entries = [("rnn_layers.py", (SOLUTIONS / "rnn_layers.py").read_bytes()),
+               ("rnn_layers.py/x.py", b"x = 1"),
+               ("rnn_classifier.py", (SOLUTIONS / "rnn_classifier.py").read_bytes())]
+    result = grade(_zip_entries(tmp_path / "s.zip", entries), CONFIG)
+    assert result.score == 100 and "same name" in result.output
+    _strict(result)
+
+
+def test_zip_with_names_that_are_not_utf8_says_so(tmp_path):
+    archive = _zip(_reference(tmp_path / "ref"), tmp_path / "s.zip")
+    data = bytearray(archive.read_bytes())
+    # flag the first entry's name as UTF-8 (bit 11) and put a byte UTF-8 forbids in it
+    data[data.index(b"rnn_", data.index(b"PK\x01\x02"))] = 0xFF
+    central = data.index(b"PK\x01\x02")
+    data[central + 9] |= 0x08
+    archive.write_bytes(bytes(data))
+    result = grade(archive, CONFIG)
+    assert result.score == 0 and "not valid UTF-8" in result.output, result.output
+    _strict(result)
+
+
+def test_legacy_zip_names_are_graded_and_shown_inertly(tmp_path):
+    """Names without the UTF-8 flag are read as cp437 (what zipfile does): any bytes."""
+    entries = _reference_entries("caf\u00e9 \u00bb/") + [("caf\u00e9 \u00bb/x\x1b[2J.py", b"")]
+    result = grade(_zip_entries(tmp_path / "s.zip", entries), CONFIG)
+    assert result.score == 100
+    assert "\x1b" not in json.dumps(result.to_gradescope(), ensure_ascii=False)
+
+
+def test_a_folder_with_undecodable_and_control_character_names_gives_valid_results(tmp_path):
+    folder = _reference(tmp_path / "s")
+    os.mkdir(os.fsencode(folder) + b"/old\xff\x1b[31m")
+    open(os.fsencode(folder) + b"/old\xff\x1b[31m/rnn_layers.py", "wb").close()
+    (folder / "RNN_Layers\rX.py").write_text("x = 1")
+    (folder / "rnn_layers.py").rename(folder / "RNN_LAYERS.py")
+    result = grade(folder, CONFIG)
+    assert result.score == 100, result.output
+    text = json.dumps(result.to_gradescope(), ensure_ascii=False)
+    assert not any(c in text for c in "\x1b\r\x08") and "\\ud" not in text
+    result.write_json(tmp_path / "results.json")  # strict UTF-8 JSON on disk
+    json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+
+
+# ---- the grader's own failures: per-test errors, exit 0 (issue 10) -----------------------
+
+INTERNAL = "could not grade this part: internal error, not a verdict on your code"
+
+
+def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkeypatch):
+    from autograder import engine
+
+    def broken(*args):
+        raise ZeroDivisionError("a bug of the grader")
+    monkeypatch.setitem(engine.JUDGES, "predict", ("predict", broken))
+    result = grade(_reference(tmp_path / "s"), CONFIG)
+    for test in result.tests:
+        if test.target == "RNNClassifier.predict":
+            assert test.status == "error" and INTERNAL in test.output and test.score == 0
+        else:
+            assert test.score == test.max_score, test.name
+    _strict(result)
+
+
+def test_a_grader_crash_mid_grading_still_lists_every_test(tmp_path, monkeypatch):
+    from autograder import grade as grade_module
+
+    calls = []
+
+    def crash(run, check, case, rng):
+        calls.append(check.target)
+        if len(calls) > 3:
+            raise MemoryError("the grader ran out of memory")
+        return original(run, check, case, rng)
+    original = grade_module._grade_case
+    monkeypatch.setattr(grade_module, "_grade_case", crash)
+    result = grade(_reference(tmp_path / "s"), CONFIG)
+    names = [f"{c.target}: {c.what}, {case.label}" for c in CHECKS for case in c.cases]
+    assert [t.name for t in result.tests] == names
+    assert sum(t.status == "passed" for t in result.tests) == 3
+    assert all(INTERNAL in t.output for t in result.tests[3:])
+    assert INTERNAL in result.output
+    _strict(result)
+
+
+def _run_command(submission, out, config):
+    import argparse
+    from autograder import grade_command
+    return grade_command.run(argparse.Namespace(submission=submission, output=out,
+                                                no_colour=True), config)
+
+
+def test_the_command_exits_0_and_writes_results_whatever_grade_raises(tmp_path, monkeypatch,
+                                                                      capsys):
+    from autograder import grade as grade_module
+
+    def explode(source, config):
+        raise RecursionError("deep inside the grader")
+    monkeypatch.setattr(grade_module, "grade", explode)
+    out = tmp_path / "results.json"
+    code = _run_command(tmp_path, out, CONFIG)
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and "internal error, not a verdict on your code" in data["output"]
+    assert code == 2  # grade() itself failing is the grader's installation, not the student
+
+
+def test_a_broken_installation_exits_2_with_a_results_file(tmp_path):
+    config = dataclasses.replace(CONFIG, solutions_dir=tmp_path / "no-solutions")
+    out = tmp_path / "results.json"
+    code = _run_command(_reference(tmp_path / "s"), out, config)
+    data = json.loads(out.read_text())
+    assert code == 2
+    assert data["score"] == 0 and len(data["tests"]) == sum(len(c.cases) for c in CHECKS)
+    assert all(INTERNAL in t["output"] for t in data["tests"])
+
+
+def test_an_ordinary_bad_submission_exits_0(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "rnn_layers.py").write_text("raise SystemExit(3)\n")
+    out = tmp_path / "results.json"
+    assert _run_command(folder, out, CONFIG) == 0
+    assert json.loads(out.read_text())["score"] == 0

@@ -14,6 +14,7 @@ import random
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
 from conftest import ROOT, SOLUTIONS
-from submissions.hostile.attacks import ATTACKS, build
+from submissions.hostile.attacks import ATTACKS, Attack, build
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.1, time_budget=60.0)
 SECRET = "rnn-hostile-test-secret-0123456789"
@@ -34,6 +35,7 @@ BY_NAME = {attack.name: attack for attack in ATTACKS}
 REFERENCE_LINES = sorted({line.strip() for name in ("rnn_layers.py", "rnn_classifier.py")
                           for line in (SOLUTIONS / name).read_text().splitlines()
                           if len(line.strip()) >= 30})
+CONTROL_CHARACTERS = [chr(c) for c in range(32) if c != 10] + ["\x7f", "\x9b", "\u202e"]
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
 
@@ -114,13 +116,30 @@ def base(tmp_path_factory):
     return {cli: _grade(folder, tmp / f"results-{cli}.json", cli) for cli in (False, True)}
 
 
+def _control_characters(value) -> set:
+    """The control characters in any string of value (results JSON, stdout)."""
+    if isinstance(value, str):
+        return {c for c in value if c in CONTROL_CHARACTERS}
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*[_control_characters(v) for v in value])
+    return set()
+
+
 def _scores(data: dict) -> dict:
     return {t["name"]: t["score"] for t in data["tests"]}
 
 
 @pytest.mark.parametrize("name", [a.name for a in ATTACKS if not a.name.startswith("numeric")])
 def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path):
-    attack = BY_NAME[name]
+    _assert_harmless(BY_NAME[name], base, tmp_path)
+
+
+def _assert_harmless(attack, base, tmp_path, classifier_code: str = "") -> dict:
+    """Grade the attack next to the base submission: nothing gained, nothing changed
+    outside, nothing secret shown, strict JSON (and exit 0 for the command)."""
+    name = attack.name
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "canary.txt").write_text("untouched")
@@ -133,6 +152,9 @@ def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path):
     autograder_results = Path("/autograder/results/results.json")
     before = autograder_results.exists()
     folder = build(tmp_path / "submission", attack, fill)
+    if classifier_code:
+        with open(folder / "rnn_classifier.py", "a") as f:
+            f.write("\n\n" + textwrap.dedent(classifier_code))
     original = _snapshot(folder)
     start = time.monotonic()
     try:
@@ -166,7 +188,10 @@ def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path):
     leaked = [line for line in REFERENCE_LINES if line in text and line not in json.dumps(reference)]
     assert leaked == []
     assert "SHADOW" not in text
+    # nothing of the student's reaches a terminal or the JSON as a control character
+    assert _control_characters(data) == set(), name
     assert took < 40, f"{name} took {took:.0f} s"
+    return data
 
 
 def test_attacks_in_a_function_cost_only_that_function(base, tmp_path):
@@ -352,3 +377,236 @@ def test_submission_prepare_ignores_symlinks_and_escaping_zip_entries(tmp_path):
     folder, _, notes = submission.prepare(archive, tmp_path / "work")
     assert not (tmp_path / "escaped.py").exists() and not Path("/abs/escaped.py").exists()
     assert sorted(p.name for p in folder.iterdir()) == ["rnn_layers.py"]
+
+
+# ---- issue 10: replies, budget, replay, inert text ------------------------------------------
+
+def _forged(header_expression: str, tail: str = "b''") -> str:
+    """Code that writes one forged reply (a wire header built by the expression, then
+    raw bytes) on the reply pipe, then ends the process."""
+    return f'''
+        import os, struct, sys
+        header = ({header_expression}).encode()
+        message = struct.pack("<Q", len(header)) + header + {tail}
+        os.write(int(sys.argv[3]), len(message).to_bytes(8, "little") + message)
+        os._exit(0)
+        '''
+
+
+def _out(value: str) -> str:
+    return '\'{"body": {"$dict": {"ok": {"$dict": {"out": ' + value + '}}}}, "arrays": \''
+
+
+FORGED = (
+    Attack("forged_deep_nesting", "call", _forged(
+        "'{\"body\": ' + '[' * 100000 + ']' * 100000 + ', \"arrays\": []}'"), cli=True),
+    Attack("forged_huge_integer", "call", _forged(
+        _out("1' + '0' * 400 + '") + " + '[]}'"), cli=True),
+    Attack("forged_float_beyond_range", "call", _forged(_out("1e400") + " + '[]}'"), cli=True),
+    Attack("forged_infinite_shape", "call", _forged(
+        _out('{\"$array\": 0}') + " + '[{\"dtype\": \"<f8\", \"shape\": [Infinity]}]}'"),
+        cli=True),
+    Attack("forged_giant_axis", "call", _forged(
+        _out('{\"$array\": 0}') + " + '[{\"dtype\": \"<f8\", \"shape\": [0, 10000000000000000000]}]}'"),
+        cli=True),
+    Attack("forged_many_arrays", "call", _forged(
+        _out('{\"$array\": 0}') + " + '[' + ', '.join(['{\"dtype\": \"<f8\", \"shape\": [0]}'] * 300000) + ']}'"),
+        cli=True),
+    Attack("forged_array_of_the_wrong_shape", "call", _forged(
+        _out('{\"$array\": 0}') + " + '[{\"dtype\": \"<f8\", \"shape\": [2000, 2000]}]}'",
+        "b'\\\\0' * 32000000"), cli=True),
+    Attack("forged_wrong_structure", "call", _forged(
+        _out('{\"$dict\": {\"a\": [1, 2, {\"$type\": \"x\"}]}}') + " + '[]}'"), cli=True),
+)
+
+
+@pytest.mark.parametrize("name", [a.name for a in FORGED])
+def test_forged_replies_of_any_shape_and_value_fail_only_their_test(name, base, tmp_path):
+    attack = next(a for a in FORGED if a.name == name)
+    data = _assert_harmless(attack, base, tmp_path)
+    hit = [t for t in data["tests"] if t["name"].startswith("word_embedding_forward")]
+    assert all(t["score"] == 0 for t in hit)
+    # the other functions are graded as without the attack
+    same = {k: v for k, v in _scores(data).items() if not k.startswith("word_embedding")}
+    assert same == {k: v for k, v in _scores(base[True]).items() if k in same}
+
+
+# (name, code appended to rnn_classifier.py, the test that must fail, what it must say)
+CLASSIFIER_REPLIES = (
+    ("loss_of_10_to_the_400", '''
+        _honest_loss = RNNClassifier.loss
+        def _loss(self, X, y=None):
+            if y is None:
+                return _honest_loss(self, X)
+            return 10 ** 400, _honest_loss(self, X, y)[1]
+        RNNClassifier.loss = _loss
+        ''', "RNNClassifier.loss: loss and gradients", "returned the loss as"),
+    ("trained_b_q_per_sample", '''
+        def _train(self, X, y, X_val, y_val, **kwargs):
+            K = self.params["b_q"].shape[0]
+            self.params["b_q"] = 1000.0 * np.eye(K)[y]  # (N, K): one row per sample
+            return {"loss": [0.0], "train_acc": [1.0], "val_acc": [1.0]}
+        RNNClassifier.train = _train
+        ''', "RNNClassifier.train: overfit a small batch",
+     "RNNClassifier.train returned params['b_q'] of shape (20, 4); expected (K,) = (4,)"),
+    ("history_of_a_million_entries", '''
+        _honest_train = RNNClassifier.train
+        def _train(self, *args, **kwargs):
+            history = _honest_train(self, *args, **kwargs)
+            return {**history, "loss": [1.0] * 10 ** 6}
+        RNNClassifier.train = _train
+        ''', "RNNClassifier.train: SGD", "history['loss'] with 1000000 entries"),
+    ("grads_of_the_wrong_shape", '''
+        _honest_loss = RNNClassifier.loss
+        def _loss(self, X, y=None):
+            if y is None:
+                return _honest_loss(self, X)
+            loss, grads = _honest_loss(self, X, y)
+            return loss, {**grads, "W_hh": np.zeros((5000, 3))}
+        RNNClassifier.loss = _loss
+        ''', "RNNClassifier.loss: loss and gradients", "returned grads['W_hh'] of shape (5000, 3)"),
+)
+
+
+@pytest.mark.parametrize("name,code,test,says", CLASSIFIER_REPLIES,
+                         ids=[r[0] for r in CLASSIFIER_REPLIES])
+def test_replies_that_break_the_contract_fail_with_a_message(name, code, test, says, base,
+                                                             tmp_path):
+    data = _assert_harmless(Attack(name, "call", "pass", cli=True), base, tmp_path, code)
+    failed = [t for t in data["tests"] if t["name"].startswith(test)]
+    assert failed and all(t["score"] == 0 for t in failed), failed
+    assert all(says in t["output"] for t in failed), failed[0]["output"]
+
+
+def test_a_timeout_fails_the_function_and_its_callers_at_once(base, tmp_path):
+    """rnn_forward hangs: one time limit spent; its other cases, rnn_backward and the
+    classifier's loss (which call it) fail at once; the rest is graded as usual."""
+    folder = build(tmp_path / "s", Attack("hang", "replace", '''
+        def rnn_forward(x, h0, Wx, Wh, b):
+            while True:
+                pass
+        '''), {})
+    start = time.monotonic()
+    result = grade(folder, CONFIG)
+    took = time.monotonic() - start
+    hung = [t for t in result.tests if t.target == "rnn_forward"]
+    assert sum("Did not finish within" in t.output for t in hung) == 1
+    callers = [t for t in result.tests if t.target in ("rnn_backward", "RNNClassifier.loss",
+                                                       "RNNClassifier.predict")]
+    callers += [t for t in result.tests if "overfit" in t.name]
+    assert all(t.score == 0 and "rnn_forward timed out earlier" in t.output
+               for t in callers + hung[1:]), [t.output for t in callers + hung[1:]]
+    reference = _scores(base[False])
+    for test in result.tests:
+        if test.target in ("rnn_step_forward", "rnn_step_backward", "word_embedding_forward"):
+            assert test.score == reference[test.name], test.name
+    assert took < 20, took
+
+
+def test_call_time_limits_follow_the_reference_time():
+    from autograder.checks import CHECKS
+    from autograder.engine import call_time_limit
+
+    check = CHECKS[0]
+    config = DEFAULT
+    assert config.time_budget == 60
+    assert call_time_limit(check, 0.001, config) == pytest.approx(
+        config.call_time_floor + config.call_time_multiple * 0.001)
+    assert call_time_limit(check, 0.1, config) > call_time_limit(check, 0.001, config)
+    assert call_time_limit(check, 100.0, config) == check.timeout  # the check's own cap
+    fast = dataclasses.replace(config, timeout_scale=0.01)
+    assert call_time_limit(check, 0.001, fast) == config.call_time_min
+
+
+SLOW_EVERYWHERE = {
+    "sleeping": "import time\n        time.sleep(1000)",
+    "ignoring_signals": ("import signal\n        for s in (signal.SIGTERM, signal.SIGINT, "
+                         "signal.SIGALRM, signal.SIGXCPU, signal.SIGHUP):\n"
+                         "            signal.signal(s, signal.SIG_IGN)\n"
+                         "        while True:\n            pass"),
+}
+LAYER_SIGNATURES = ("rnn_step_forward(x, prev_h, Wx, Wh, b)", "rnn_step_backward(dnext_h, cache)",
+                    "rnn_forward(x, h0, Wx, Wh, b)", "rnn_backward(dh, cache)",
+                    "word_embedding_forward(x, W)", "word_embedding_backward(dout, cache)")
+
+
+@pytest.mark.parametrize("how", sorted(SLOW_EVERYWHERE))
+def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, tmp_path):
+    """With the default limits: every function and method never returns; grading ends
+    within the 60 s budget with complete, valid results and no process left."""
+    from autograder import sandbox
+    from autograder.child import jail
+
+    stall = SLOW_EVERYWHERE[how]
+    code = "\n".join(f"def {sig}:\n        {stall}\n" for sig in LAYER_SIGNATURES)
+    folder = build(tmp_path / "s", Attack(how, "replace", textwrap.indent(code, "        ")), {})
+    stalls = "\n".join(f"    def {m}(self, *args, **kwargs):\n        {stall}"
+                       for m in ("loss", "predict", "train"))
+    with open(folder / "rnn_classifier.py", "a") as f:
+        f.write(f"\n\nclass RNNClassifier(RNNClassifier):\n{stalls}\n")
+    before = jail.children()
+    start = time.monotonic()
+    result = grade(folder, DEFAULT)
+    took = time.monotonic() - start
+    assert took < DEFAULT.time_budget + 5, took
+    data = json.loads(json.dumps(result.to_gradescope(), allow_nan=False))
+    assert len(data["tests"]) == sum(len(c.cases) for c in __import__(
+        "autograder.checks").checks.CHECKS)
+    assert all(t.score == 0 for t in result.tests if t.max_score > 0)
+    assert any("timed out earlier" in t.output for t in result.tests)
+    assert jail.children() <= before and sandbox._SUPERVISORS == set()
+
+
+def _seen(result, marker="SEEN") -> str:
+    """The value the submission put after `marker` in an exception message."""
+    text = next(t.output for t in result.tests if marker in t.output)
+    return text[text.index(marker) + len(marker):].split()[0]
+
+
+def test_exception_messages_are_capped_so_inputs_cannot_be_exported(tmp_path):
+    folder = build(tmp_path / "s", Attack("export", "call", '''
+        import sys
+        np.set_printoptions(threshold=sys.maxsize, precision=17)
+        raise ValueError("SEEN " + repr(W) * 20)
+        '''), {})
+    result = grade(folder, CONFIG)
+    for test in result.tests:
+        if test.target == "word_embedding_forward":
+            shown = test.output[test.output.index("SEEN"):]
+            assert len(shown) <= 300 and "message too long" in shown, shown
+
+
+@pytest.mark.parametrize("extra", [("answers.py", "ANSWERS = {SEEN}\n"),
+                                   ("notes.txt", "{SEEN}\n")])
+def test_a_resubmission_with_any_extra_file_draws_other_cases(tmp_path, extra):
+    """Replay: hidden inputs shown in a message and handed in again as a file of answers
+    meet other inputs, because the case seed hashes every file of the submission."""
+    leak = Attack("leak", "call", 'raise ValueError(f"SEEN{float(W.flat[0])!r} ")')
+    first = build(tmp_path / "first", leak, {})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNN_GRADER_SECRET", SECRET)
+        seen = _seen(grade(first, CONFIG))
+        assert _seen(grade(first, CONFIG)) == seen  # re-grading: the same cases
+        second = build(tmp_path / "second", leak, {})
+        (second / extra[0]).write_text(extra[1].replace("{SEEN}", seen))
+        assert _seen(grade(second, CONFIG)) != seen
+
+
+def test_control_characters_from_the_student_never_reach_the_terminal_or_json(base, tmp_path):
+    """Escape codes, CR and backspaces in exception messages and in folder names: the
+    report's last line is the real total, and no string of the results holds them."""
+    fake = "\\x1b[1A\\x1b[2K\\rTotal: 100.00 / 100.00\\x08\\x07\\x9b2J\\u202e"
+    attack = Attack("terminal_escapes", "call", f'''
+        import sys
+        print("{fake}"); sys.stderr.write("{fake}")
+        raise ValueError("{fake}")
+        ''', cli=True)
+    data = _assert_harmless(attack, base, tmp_path)
+    assert "Total: 100.00 / 100.00" in json.dumps(data)  # shown, but inert
+    # a folder name with control characters, as the note "Graded the files in ..."
+    outer = tmp_path / "outer"
+    build(outer / "hw\x1b[2J\r\tX\x08", None, {})
+    named = _grade(outer, tmp_path / "named.json", cli=True)
+    assert named["score"] == base[True]["score"]
+    assert "Graded the files in hw[2J X" in named["output"], named["output"]
+    assert _control_characters(named) == set()
