@@ -22,7 +22,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autograder import batch_store as store
+from autograder.batch_report import inert_text
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -220,36 +223,31 @@ def _grade_one(sub: store.Submission, sha: str, grader: str) -> dict:
 # ---- progress --------------------------------------------------------------------------
 
 class Progress:
-    """done/total, rate and time left on one stderr line; only a final line when stderr
-    is not a terminal (logs, CI)."""
+    """A tqdm bar on stderr (done/total, rate, time left, the last name graded); only the
+    final line when stderr is not a terminal (logs, CI)."""
 
     def __init__(self, total: int, up_to_date: int = 0, stream=None):
-        self.total, self.up_to_date, self.done = total, up_to_date, 0
+        self.total, self.up_to_date = total, up_to_date
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.start = self.last_draw = time.monotonic()
-        if self.tty and up_to_date:
+        tty = self.stream.isatty()
+        if tty and up_to_date:
             print(f"{up_to_date} submissions already graded and unchanged", file=self.stream)
+        self.start = time.monotonic()
+        self.bar = tqdm(total=total, file=self.stream, disable=not tty, unit=" submissions",
+                        dynamic_ncols=True, mininterval=0.1, leave=True)
+
+    @property
+    def done(self) -> int:
+        return self.bar.n
 
     def advance(self, name: str) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.tty and (now - self.last_draw > 0.1 or self.done == self.total):
-            self.last_draw = now
-            rate = self.done / max(now - self.start, 1e-9)
-            left = (self.total - self.done) / rate
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  "
-                    f"{rate:5.1f}/s  ETA {int(left) // 60}:{int(left) % 60:02d}  {name[:30]}")
-            self.stream.write(f"{line:<100}")
-            self.stream.flush()
+        self.bar.set_postfix_str(inert_text(name)[:30], refresh=False)
+        self.bar.update(1)
 
     def finish(self, interrupted: bool = False) -> None:
+        self.bar.close()
         elapsed = time.monotonic() - self.start
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        if self.tty and self.done:
-            self.stream.write("\n")
         word = "interrupted after grading" if interrupted else "graded"
         print(f"grade-all: {word} {self.done}/{self.total} in {elapsed:.1f} s "
               f"({rate:.1f}/s); {self.up_to_date} already graded and unchanged",
