@@ -227,7 +227,7 @@ class Progress:
     final line when stderr is not a terminal (logs, CI)."""
 
     def __init__(self, total: int, up_to_date: int = 0, stream=None):
-        self.total, self.up_to_date = total, up_to_date
+        self.total, self.up_to_date, self.done = total, up_to_date, 0
         self.stream = stream or sys.stderr
         tty = self.stream.isatty()
         if tty and up_to_date:
@@ -236,11 +236,8 @@ class Progress:
         self.bar = tqdm(total=total, file=self.stream, disable=not tty, unit=" submissions",
                         dynamic_ncols=True, mininterval=0.1, leave=True)
 
-    @property
-    def done(self) -> int:
-        return self.bar.n
-
     def advance(self, name: str) -> None:
+        self.done += 1  # counted here: a disabled tqdm counts nothing
         self.bar.set_postfix_str(inert_text(name)[:30], refresh=False)
         self.bar.update(1)
 
