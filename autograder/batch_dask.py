@@ -80,6 +80,32 @@ def grading_settings(config) -> dict:
 _WORKER_GRADER = {}  # settings -> the worker's grader version, computed once
 
 
+def worker_grader(settings: dict) -> str:
+    """The grader version of the installation this worker runs (cached per process)."""
+    from autograder.config import DEFAULT
+
+    key = tuple(sorted(settings.items()))
+    if key not in _WORKER_GRADER:
+        _WORKER_GRADER[key] = store.grader_version(dataclasses.replace(DEFAULT, **settings))
+    return _WORKER_GRADER[key]
+
+
+def check_workers(client, grader: str, settings: dict) -> None:
+    """Refuse to start when a worker cannot run this grader, or runs another version of it
+    (before any task, so that no submission gets a record for a cluster's mistake)."""
+    try:
+        versions = client.run(worker_grader, settings)
+    except Exception as exc:  # noqa: BLE001 (any failure here is the cluster's set-up)
+        raise ClusterError(f"the Dask workers cannot run the grader ({_why(exc)}): start "
+                           "each worker where this project is installed, with its folder on "
+                           "PYTHONPATH (see the README)") from None
+    other = sorted(address for address, version in versions.items() if version != grader)
+    if other:
+        raise ClusterError(f"the Dask workers at {', '.join(other)} run another version of the "
+                           f"grader than this one ({grader}): install the same autograder/, "
+                           "solutions/ and grading secret on every worker")
+
+
 def grade_task(name: str, file_name: str, kind: str, data: bytes, sha: str, grader: str,
                settings: dict) -> dict:
     """Runs on a Dask worker: unpack, grade in the sandbox, return the record."""
@@ -89,9 +115,8 @@ def grade_task(name: str, file_name: str, kind: str, data: bytes, sha: str, grad
         from autograder.grade import grade
 
         config = dataclasses.replace(DEFAULT, **settings)
-        key = tuple(sorted(settings.items()))
-        mine = _WORKER_GRADER.setdefault(key, store.grader_version(config))
-        if mine != grader:
+        mine = worker_grader(settings)
+        if mine != grader:  # a worker that joined after check_workers
             return store.error_record(sub, sha, grader, (
                 f"this Dask worker's grader (version {mine}) differs from the client's "
                 f"({grader}): install the same autograder/, solutions/ and grading secret "
@@ -123,6 +148,7 @@ def grade_on_cluster(todo, address: str, config, grader: str):
     settings = grading_settings(config)
     futures = {}
     try:
+        check_workers(client, grader, settings)
         for i, (sub, sha) in enumerate(todo):
             try:
                 kind, data = pack(sub.path)
@@ -136,7 +162,10 @@ def grade_on_cluster(todo, address: str, config, grader: str):
             sub, sha = futures.pop(future)
             try:
                 yield future.result()
-            except Exception as exc:  # noqa: BLE001 (KilledWorker, lost results: recorded)
+            except Exception as exc:  # noqa: BLE001 (grade_task itself never raises)
+                if type(exc).__name__ != "KilledWorker":  # the cluster failed, not the grading
+                    raise ClusterError(f"the Dask cluster failed on {sub.name}: {_why(exc)}; "
+                                       "what was graded is kept") from None
                 yield store.error_record(sub, sha, grader, _why(exc))
     finally:  # interrupted: the cluster stops the tasks of a client that leaves
         for future in futures:

@@ -151,3 +151,23 @@ def test_shard_auto_outside_a_slurm_array_says_why(env, tmp_path):
                      env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
                      | env)
     assert run.returncode == 2 and "--shard auto" in run.stderr
+
+
+class _FakeClient:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, function, *args):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, message", [
+    (RuntimeError("Error during deserialization of the task graph"), "cannot run the grader"),
+    ({"tcp://a:1": "v1", "tcp://b:2": "v2"}, "tcp://b:2 run another version"),
+])
+def test_a_cluster_that_cannot_grade_is_refused_before_any_task(answer, message):
+    with pytest.raises(batch_dask.ClusterError, match=message):
+        batch_dask.check_workers(_FakeClient(answer), "v1", {})
+    batch_dask.check_workers(_FakeClient({"tcp://a:1": "v1"}), "v1", {})  # all the same: fine
