@@ -20,7 +20,8 @@ $(STAMP): requirements.lock
 release: $(STAMP)             ## solutions/ + source_notebooks/ -> assignment/ (then leak scan)
 	$(PY) -m autograder release
 
-test: $(STAMP)                ## the whole test suite
+test: $(STAMP)                ## lint (ruff, configured in pyproject.toml), then the whole test suite
+	$(VENV)/bin/ruff check --output-format concise .
 	$(PY) -m pytest -q
 
 grade: $(STAMP)               ## grade one submission: make grade SUBMISSION=path/to/folder-or.zip
@@ -43,7 +44,8 @@ data: $(STAMP)                ## download CIFAR-10 (python format)
 
 lock:                         ## re-pin requirements.lock from a fresh install of pyproject's pins
 	rm -rf /tmp/rnn-lock-venv && $(PYTHON_BOOT) -m venv /tmp/rnn-lock-venv
-	/tmp/rnn-lock-venv/bin/pip install --quiet numpy matplotlib pytest nbgrader jupyter
+	/tmp/rnn-lock-venv/bin/pip install --quiet numpy matplotlib pytest nbgrader jupyter \
+	  jinja2 tqdm dask distributed ruff
 	{ echo "# Exact pins of every package in the project virtual environment (pip freeze)."; \
 	  echo "# Regenerate: make lock"; /tmp/rnn-lock-venv/bin/pip freeze; } > requirements.lock
 

@@ -22,7 +22,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from tqdm import tqdm
+
 from autograder import batch_store as store
+from autograder.batch_report import inert_text
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -35,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
                         help="parallel gradings (default: one per CPU)")
     parser.add_argument("--shard", default=None, metavar="i/n",
-                        help="grade only the submissions whose name hashes to shard i of n")
+                        help="grade only the submissions whose name hashes to shard i of n; "
+                             "'auto': i and n of a Slurm job array (SLURM_ARRAY_TASK_*)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="grade on a Dask cluster: one task per submission (--jobs is "
+                             "then the cluster's: its workers' threads)")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="DIR",
                         help="merge these results folders into --output (no grading)")
     parser.add_argument("--regrade", action="store_true",
@@ -56,9 +63,9 @@ def run(args, config) -> int:
     if args.timeout_scale is not None:
         config = dataclasses.replace(config, timeout_scale=args.timeout_scale)
     try:
-        shard = _parse_shard(args.shard)
-    except ValueError:
-        print(f"grade-all: --shard must look like 0/4 (got {args.shard})", file=sys.stderr)
+        shard = _parse_shard(args.shard, os.environ)
+    except ValueError as exc:
+        print(f"grade-all: --shard {args.shard}: {exc}", file=sys.stderr)
         return 2
     if not args.merge and (args.submissions is None or not args.submissions.is_dir()):
         print(f"grade-all: {args.submissions} is not a folder of submissions", file=sys.stderr)
@@ -87,8 +94,15 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     mine = sum(1 for s in submissions if not shard or store.in_shard(s.name, shard))
     jobs = max(1, args.jobs or config.batch_jobs or os.cpu_count() or 1)
     progress = Progress(len(todo), up_to_date=mine - len(todo))
+    if args.scheduler:
+        from autograder import batch_dask
+
+        graded, failure = (batch_dask.grade_on_cluster(todo, args.scheduler, config, grader),
+                           batch_dask.ClusterError)
+    else:
+        graded, failure = grade_in_pool(todo, jobs, config, grader), ()
     try:
-        for record in grade_in_pool(todo, jobs, config, grader):
+        for record in graded:
             store.write_json_atomic(store.record_path(out, record["submission"]["name"]), record)
             store.append_log(out, record)
             progress.advance(record["submission"]["name"])
@@ -97,6 +111,10 @@ def _grade_folder(args, config, out: Path, shard) -> int:
         print("grade-all: interrupted; what was graded is kept: run the same command again "
               "to grade the rest", file=sys.stderr)
         return 130
+    except failure as exc:
+        progress.finish(interrupted=True)
+        print(f"grade-all: {exc}", file=sys.stderr)
+        return 2
     progress.finish()
     from autograder import batch_report
 
@@ -129,12 +147,40 @@ def _merge(sources: list[Path], out: Path) -> int:
     return 0
 
 
-def _parse_shard(text: str | None) -> tuple[int, int] | None:
+def _parse_shard(text: str | None, environ) -> tuple[int, int] | None:
+    """(i, n) from "i/n", or from a Slurm job array's variables for "auto"."""
     if text is None:
         return None
-    index, count = (int(part) for part in text.split("/"))
+    if text == "auto":
+        return _slurm_shard(environ)
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError("expected i/n, such as 0/4, or auto") from None
     if not 0 <= index < count:
-        raise ValueError(text)
+        raise ValueError(f"expected 0 <= i < n, got i={index} n={count}")
+    return index, count
+
+
+def _slurm_shard(environ) -> tuple[int, int]:
+    """Shard i of n for `sbatch --array=MIN-MAX[:STEP]`: i counts the array's tasks from 0
+    (task ids need not start at 0); n is SLURM_ARRAY_TASK_COUNT."""
+    def number(name: str, default: int | None = None) -> int:
+        value = environ.get(name)
+        if value is None and default is not None:
+            return default
+        if value is None or not value.strip().isdigit():
+            raise ValueError(f"auto needs {name} (set inside a Slurm job array), got {value!r}")
+        return int(value)
+
+    task, low = number("SLURM_ARRAY_TASK_ID"), number("SLURM_ARRAY_TASK_MIN", 0)
+    step = max(number("SLURM_ARRAY_TASK_STEP", 1), 1)
+    high = number("SLURM_ARRAY_TASK_MAX", task)
+    count = number("SLURM_ARRAY_TASK_COUNT", (high - low) // step + 1)
+    index = (task - low) // step
+    if not 0 <= index < count or (task - low) % step:
+        raise ValueError(f"task {task} is not one of the {count} tasks of the array "
+                         f"{low}-{high}:{step}; use --shard i/n")
     return index, count
 
 
@@ -228,36 +274,28 @@ def _grade_one(sub: store.Submission, sha: str, grader: str) -> dict:
 # ---- progress --------------------------------------------------------------------------
 
 class Progress:
-    """done/total, rate and time left on one stderr line; only a final line when stderr
-    is not a terminal (logs, CI)."""
+    """A tqdm bar on stderr (done/total, rate, time left, the last name graded); only the
+    final line when stderr is not a terminal (logs, CI)."""
 
     def __init__(self, total: int, up_to_date: int = 0, stream=None):
         self.total, self.up_to_date, self.done = total, up_to_date, 0
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.start = self.last_draw = time.monotonic()
-        if self.tty and up_to_date:
+        tty = self.stream.isatty()
+        if tty and up_to_date:
             print(f"{up_to_date} submissions already graded and unchanged", file=self.stream)
+        self.start = time.monotonic()
+        self.bar = tqdm(total=total, file=self.stream, disable=not tty, unit=" submissions",
+                        dynamic_ncols=True, mininterval=0.1, leave=True)
 
     def advance(self, name: str) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.tty and (now - self.last_draw > 0.1 or self.done == self.total):
-            self.last_draw = now
-            rate = self.done / max(now - self.start, 1e-9)
-            left = (self.total - self.done) / rate
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}  "
-                    f"{rate:5.1f}/s  ETA {int(left) // 60}:{int(left) % 60:02d}  {name[:30]}")
-            self.stream.write(f"{line:<100}")
-            self.stream.flush()
+        self.done += 1  # counted here: a disabled tqdm counts nothing
+        self.bar.set_postfix_str(inert_text(name)[:30], refresh=False)
+        self.bar.update(1)
 
     def finish(self, interrupted: bool = False) -> None:
+        self.bar.close()
         elapsed = time.monotonic() - self.start
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        if self.tty and self.done:
-            self.stream.write("\n")
         word = "interrupted after grading" if interrupted else "graded"
         print(f"grade-all: {word} {self.done}/{self.total} in {elapsed:.1f} s "
               f"({rate:.1f}/s); {self.up_to_date} already graded and unchanged",

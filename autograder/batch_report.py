@@ -1,24 +1,68 @@
 """The class's results as an instructor reads them, rebuilt from the records every time.
 
-    grades.csv      the gradebook: one row per submission, a column per test, the total
-    summary.txt     pass rate of every test, the mistakes most often recognised (hints),
-                    the score distribution, time limits hit, unreadable submissions
-    histogram.png   the score distribution (matplotlib, Agg: no display needed)
-    report.html     the same as summary.txt, self-contained (histogram embedded)
+    grades.csv          the gradebook: one row per submission, a column per test, the total
+    summary.txt         pass rate per function (its cases under it), the mistakes the class
+                        made (hint, how many, who), the submissions to look at first
+    histogram.png       the score distribution (matplotlib, Agg: no display needed)
+    report.html         all of it, self-contained, with a sortable table of students
+    feedback/<n>.html   what each student sees (batch_pages.py renders both)
+
+Everything a student controls (names, their exceptions and output inside the feedback)
+is made inert before it is written: control characters stripped, CSV cells that a
+spreadsheet would read as a formula neutralised; HTML escaping is Jinja2's autoescape.
 """
-import base64
 import csv
-import html
 import io
+import re
 import statistics
-from collections import Counter
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.batch_store import write_text_atomic
 
 UNREADABLE = ("The submission could not be graded", "is missing from the submission")
+SYNTAX = re.compile(r"(SyntaxError|IndentationError|TabError) at ([^\s:]+):(\d+): ?(.*)")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TOP_HINTS = 15
+# Look at first, most urgent first: (kind, what the instructor does about it)
+KINDS = ("grader error", "could not be read", "syntax error", "same error everywhere",
+         "time limit", "zero score")
+
+
+def inert_text(text, keep_newlines: bool = False) -> str:
+    """Student-controlled text with every control character (C0, C1, DEL), and the
+    Unicode format characters that reorder or hide text (bidi overrides, zero-width),
+    removed; TAB becomes a space. Newlines are kept only when asked for."""
+    out = []
+    for char in str(text):
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif char == "\t":
+            out.append(" ")
+        elif unicodedata.category(char) not in ("Cc", "Cf"):
+            out.append(char)
+    return "".join(out)
+
+
+def csv_cell(value) -> str:
+    """A gradebook cell no spreadsheet runs: inert text, with a leading quote when it
+    would start (after any spaces) with = + - @ (a formula), or did start with TAB or CR."""
+    raw = str(value)
+    text = inert_text(raw)
+    if raw[:1] in FORMULA_START or text.lstrip(" ")[:1] in FORMULA_START:
+        return "'" + text
+    return text
+
+
+@dataclass
+class Function:
+    """One graded function or method, with its cases (test names) in grading order."""
+    name: str
+    tests: list[str] = field(default_factory=list)
+    max_score: float = 0.0
+    passed_all: int = 0  # submissions passing every case
+    mean_score: float = 0.0
 
 
 @dataclass
@@ -28,12 +72,23 @@ class ClassView:
     max_scores: dict[str, float]
     scores: dict[str, float]  # total per submission
     max_total: float
-    passed: Counter = field(default_factory=Counter)  # test name -> submissions passing
-    hints: Counter = field(default_factory=Counter)  # (function, hint) -> submissions
+    functions: list[Function] = field(default_factory=list)
+    passed: dict[str, int] = field(default_factory=dict)  # test name -> submissions passing
+    hints: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # -> who
     timeouts: dict[str, list[str]] = field(default_factory=dict)  # name -> functions
     unreadable: dict[str, str] = field(default_factory=dict)  # name -> reason
     grader_errors: dict[str, str] = field(default_factory=dict)
+    look_first: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (kind, why)
     stale: list[str] = field(default_factory=list)  # graded by another grader version
+
+    def hints_by_count(self) -> list[tuple[str, str, list[str]]]:
+        """(function, hint, who) for the most frequent mistakes, most frequent first."""
+        ranked = sorted(self.hints.items(), key=lambda item: (-len(item[1]), item[0]))
+        return [(target, hint, who) for (target, hint), who in ranked[:TOP_HINTS]]
+
+
+def target_of(test_name: str) -> str:
+    return test_name.split(":", 1)[0]
 
 
 def analyse(records: dict[str, dict], grader: str | None = None) -> ClassView:
@@ -45,47 +100,115 @@ def analyse(records: dict[str, dict], grader: str | None = None) -> ClassView:
                 max_scores[test["name"]] = test["max_score"]
     view = ClassView(sorted(records), tests, max_scores,
                      {n: r["score"] for n, r in records.items()},
-                     max((r.get("max_score", 0) for r in records.values()), default=0))
-    for name, record in records.items():
-        info = record["submission"]
-        seen_hints = set()
-        for test in record["tests"]:
-            view.passed[test["name"]] += test.get("status") == "passed"
-            for hint in test.get("hints", []):
-                seen_hints.add((test["name"].split(":", 1)[0], hint))
-            if test.get("status") == "timeout":
-                target = test["name"].split(":", 1)[0]
-                if target not in view.timeouts.setdefault(name, []):
-                    view.timeouts[name].append(target)
-        view.hints.update(seen_hints)
-        reason = next((line for line in record.get("output", "").splitlines()
-                       if any(mark in line for mark in UNREADABLE)), None)
-        if info.get("grader_error"):
-            view.grader_errors[name] = info["grader_error"].strip().splitlines()[-1][:300]
-        elif reason:
-            view.unreadable[name] = reason
-        if grader and info.get("grader_version") != grader:
-            view.stale.append(name)
+                     max((r.get("max_score", 0) for r in records.values()), default=0),
+                     passed={t: 0 for t in tests})
+    for name in view.names:
+        _analyse_one(view, name, records[name], grader)
+    view.functions = _functions(view, records)
     return view
+
+
+def _analyse_one(view: ClassView, name: str, record: dict, grader: str | None) -> None:
+    info = record["submission"]
+    for test in record["tests"]:
+        view.passed[test["name"]] += test.get("status") == "passed"
+        for hint in test.get("hints", []):
+            who = view.hints.setdefault((target_of(test["name"]), hint), [])
+            if name not in who:
+                who.append(name)
+        if test.get("status") == "timeout":
+            if target_of(test["name"]) not in view.timeouts.setdefault(name, []):
+                view.timeouts[name].append(target_of(test["name"]))
+    reason = next((line for line in record.get("output", "").splitlines()
+                   if any(mark in line for mark in UNREADABLE)), None)
+    if info.get("grader_error"):
+        view.grader_errors[name] = info["grader_error"].strip().splitlines()[-1][:300]
+    elif reason:
+        view.unreadable[name] = reason
+    if grader and info.get("grader_version") != grader:
+        view.stale.append(name)
+    view.look_first[name] = _reasons(view, name, record)
+    if not view.look_first[name]:
+        del view.look_first[name]
+
+
+def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
+    """Why an instructor should open this submission first, one short line per kind."""
+    reasons = []
+    if name in view.grader_errors:
+        reasons.append(("grader error", f"the grader failed: {view.grader_errors[name]}"))
+    if name in view.unreadable:
+        why = view.unreadable[name].removeprefix("The submission could not be graded: ")
+        reasons.append(("could not be read", f"could not be read: {why}"))
+    failed = [t for t in record["tests"] if t.get("status") != "passed"]
+    syntax = next((m for t in failed for line in t.get("output", "").splitlines()
+                   if (m := SYNTAX.search(line))), None)
+    if syntax:
+        kind, file, line, message = syntax.groups()
+        message = re.sub(r"\s*\([^()]*, line \d+\)$", "", message)
+        reasons.append(("syntax error", f"{kind} in {file} line {line}: {message}"))
+    elif failed and len(failed) == len(record["tests"]) and not reasons:
+        common = _same_error_everywhere(failed)
+        if common:
+            reasons.append(("same error everywhere", f"every test failed with: {common}"))
+    if name in view.timeouts:
+        reasons.append(("time limit", "hit a time limit in " + ", ".join(view.timeouts[name])))
+    if record["score"] <= 0:
+        reasons.append(("zero score", f"scored 0 of {_num(record.get('max_score', 0))}"))
+    return reasons
+
+
+def _same_error_everywhere(failed: list[dict]) -> str | None:
+    """The one line (other than the case description) that every failed test shares."""
+    def lines(test):
+        return {line for line in test.get("output", "").splitlines()
+                if line.strip() and not line.startswith("Case:")}
+    shared = set.intersection(*(lines(t) for t in failed))
+    return min(shared, key=len)[:200] if shared else None
+
+
+def _functions(view: ClassView, records: dict[str, dict]) -> list[Function]:
+    functions: dict[str, Function] = {}
+    for test in view.tests:
+        function = functions.setdefault(target_of(test), Function(target_of(test)))
+        function.tests.append(test)
+        function.max_score += view.max_scores[test]
+    for function in functions.values():
+        mine = set(function.tests)
+        totals = []
+        for record in records.values():
+            own = [t for t in record["tests"] if t["name"] in mine]
+            function.passed_all += bool(own) and all(t.get("status") == "passed" for t in own)
+            totals.append(sum(t["score"] for t in own))
+        function.mean_score = statistics.mean(totals) if totals else 0.0
+    return list(functions.values())
+
+
+def function_scores(view: ClassView, record: dict) -> dict[str, float]:
+    by_test = {t["name"]: t["score"] for t in record["tests"]}
+    return {f.name: sum(by_test.get(t, 0.0) for t in f.tests) for f in view.functions}
 
 
 def _num(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}".rstrip("0").rstrip(".")
 
 
+def flags_of(view: ClassView, name: str) -> list[str]:
+    return [f for f, names in (("grader error", view.grader_errors),
+                               ("unreadable", view.unreadable),
+                               ("timeout", view.timeouts)) if name in names]
+
+
 def write_gradebook(view: ClassView, records: dict[str, dict], path: Path) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "total", "max_score", "flags", *view.tests])
+    writer.writerow(["submission", "total", "max_score", "flags", *map(csv_cell, view.tests)])
     for name in view.names:
         by_test = {t["name"]: t["score"] for t in records[name]["tests"]}
-        flags = [f for f, names in (("grader error", view.grader_errors),
-                                    ("unreadable", view.unreadable),
-                                    ("timeout", view.timeouts)) if name in names]
-        safe = "'" + name if name[:1] in ("=", "+", "-", "@") else name  # no CSV formulas
-        writer.writerow([safe, _num(view.scores[name]), _num(records[name].get("max_score", 0)),
-                         "; ".join(flags), *(_num(by_test[t], 4) if t in by_test else ""
-                                            for t in view.tests)])
+        writer.writerow([csv_cell(name), _num(view.scores[name]),
+                         _num(records[name].get("max_score", 0)),
+                         "; ".join(flags_of(view, name)),
+                         *(_num(by_test[t], 4) if t in by_test else "" for t in view.tests)])
     write_text_atomic(path, buffer.getvalue())
 
 
@@ -93,7 +216,7 @@ def histogram_png(view: ClassView) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 3.6), dpi=100)
+    figure = Figure(figsize=(6.4, 3.2), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     top = view.max_total or 100
@@ -109,87 +232,70 @@ def histogram_png(view: ClassView) -> bytes:
     return out.getvalue()
 
 
-def summary_lines(view: ClassView, notes: list[str]) -> list[str]:
+def headline(view: ClassView) -> str:
     scores = list(view.scores.values())
-    lines = [f"{len(scores)} submissions, scores out of {_num(view.max_total)}"]
+    line = f"{len(scores)} submissions, scores out of {_num(view.max_total)}"
     if scores:
-        lines[0] += (f": mean {_num(statistics.mean(scores))}, median "
-                     f"{_num(statistics.median(scores))}, min {_num(min(scores))}, max "
-                     f"{_num(max(scores))}; full marks {sum(s >= view.max_total for s in scores)}")
-    lines += ["", "Pass rate of every test (submissions passing / all):"]
-    for test in view.tests:
-        rate = view.passed[test] / max(len(scores), 1)
-        lines.append(f"  {rate:4.0%}  {view.passed[test]:>4}/{len(scores)}  {test}")
-    lines += ["", "Mistakes the class made (known-mistake hints, by submissions):"]
-    for (target, hint), count in view.hints.most_common(TOP_HINTS) or []:
+        line += (f": mean {_num(statistics.mean(scores))}, median "
+                 f"{_num(statistics.median(scores))}, min {_num(min(scores))}, max "
+                 f"{_num(max(scores))}; full marks {sum(s >= view.max_total for s in scores)}")
+    return line
+
+
+def summary_lines(view: ClassView, notes: list[str]) -> list[str]:
+    count = max(len(view.names), 1)
+    lines = [inert_text(headline(view)), "", "Pass rate per function (submissions passing "
+             "every case), its cases under it:"]
+    for function in view.functions:
+        lines.append(f"  {function.passed_all / count:4.0%}  {function.passed_all:>4}/"
+                     f"{len(view.names)}  {function.name}  (mean {_num(function.mean_score)}"
+                     f" of {_num(function.max_score)} points)")
+        for test in function.tests:
+            case = test.split(":", 1)[-1].strip()
+            lines.append(f"          {view.passed[test] / count:4.0%}  {case}")
+    lines += ["", "Mistakes the class made (known-mistake hints: how many, who):"]
+    for target, hint, who in view.hints_by_count():
         first = hint.splitlines()[0].removeprefix("Hint: ")
-        lines.append(f"  {count:>4}  {target}: {first}")
+        lines.append(f"  {len(who):>4}  {target}: {first}")
+        lines.append(f"        {_who(who)}")
     if not view.hints:
         lines.append("  none recognised")
-    lines += ["", f"Hit a time limit ({len(view.timeouts)}):"]
-    lines += [f"  {n}: {', '.join(t)}" for n, t in sorted(view.timeouts.items())] or ["  none"]
-    lines += ["", f"Could not be read ({len(view.unreadable)}):"]
-    lines += [f"  {n}: {r}" for n, r in sorted(view.unreadable.items())] or ["  none"]
-    if view.grader_errors:
-        lines += ["", f"The grader itself failed ({len(view.grader_errors)}; their tests "
-                      "are recorded as errors, grade them again):"]
-        lines += [f"  {n}: {e}" for n, e in sorted(view.grader_errors.items())]
+    lines += ["", f"Look at first ({len(view.look_first)}):"]
+    lines += [f"  {inert_text(name)}: " + "; ".join(why for _, why in reasons)
+              for name, reasons in look_first_order(view)] or ["  none"]
     if view.stale:
         lines += ["", f"{len(view.stale)} results come from another version of the grader "
                       "(code, reference, secret or time limits changed); --regrade grades "
-                      "everything again: " + ", ".join(view.stale[:10])
-                  + (" ..." if len(view.stale) > 10 else "")]
+                      "everything again: " + _who(view.stale)]
     if notes:
-        lines += ["", "Notes:"] + [f"  {note}" for note in notes]
+        lines += ["", "Notes:"] + [f"  {inert_text(note)}" for note in notes]
     return lines
 
 
-def write_html(view: ClassView, lines: list[str], png: bytes, path: Path) -> None:
-    esc = html.escape
-    rows = "".join(
-        f"<tr><td class=n>{view.passed[t] / max(len(view.names), 1):.0%}</td>"
-        f"<td><div class=bar style='width:{100 * view.passed[t] / max(len(view.names), 1):.0f}px'>"
-        f"</div></td><td>{esc(t)}</td></tr>" for t in view.tests)
-    hints = "".join(f"<tr><td class=n>{c}</td><td>{esc(target)}</td>"
-                    f"<td class=pre>{esc(hint)}</td></tr>"
-                    for (target, hint), c in view.hints.most_common(TOP_HINTS))
-    problems = "".join(f"<tr><td>{esc(n)}</td><td>{esc(kind)}</td><td>{esc(what)}</td></tr>"
-                       for kind, items in (("time limit", {n: ", ".join(t) for n, t in
-                                                           view.timeouts.items()}),
-                                           ("could not be read", view.unreadable),
-                                           ("grader error", view.grader_errors))
-                       for n, what in sorted(items.items()))
-    grades = "".join(f"<tr><td>{esc(n)}</td><td class=n>{_num(view.scores[n])}</td></tr>"
-                     for n in view.names)
-    image = base64.b64encode(png).decode()
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>RNN homework: class report</title>
-<style>body{{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em}}
-table{{border-collapse:collapse;margin-bottom:1.5em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}}
-.n{{text-align:right;font-variant-numeric:tabular-nums}}.bar{{height:10px;background:#3b7dd8}}
-.pre{{white-space:pre-line}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head>
-<body><h1>RNN homework: class report</h1>
-<p>{esc(lines[0])}</p>
-<img alt="score histogram" src="data:image/png;base64,{image}"><p><a href="histogram.png">histogram.png</a> · <a href="grades.csv">grades.csv</a></p>
-<h2>Pass rate of every test</h2><table>{rows}</table>
-<h2>Mistakes the class made</h2><table><tr><th>submissions</th><th>function</th><th>hint</th></tr>{hints or "<tr><td>none recognised</td></tr>"}</table>
-<h2>Submissions to look at</h2><table><tr><th>submission</th><th>problem</th><th>details</th></tr>{problems or "<tr><td>none</td></tr>"}</table>
-<h2>Scores</h2><table><tr><th>submission</th><th>score</th></tr>{grades}</table>
-<h2>Summary as text</h2><pre>{esc(chr(10).join(lines))}</pre></body></html>
-"""
-    write_text_atomic(path, page)
+def _who(names: list[str], most: int = 10) -> str:
+    shown = ", ".join(inert_text(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def look_first_order(view: ClassView) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The submissions to look at first, most urgent kind first, then by name."""
+    return sorted(view.look_first.items(),
+                  key=lambda item: (min(KINDS.index(k) for k, _ in item[1]), item[0]))
 
 
 def build(records: dict[str, dict], out: Path, notes: list[str], grader: str | None = None) -> str:
-    """Write the gradebook, histogram, summary and HTML report; return the summary."""
+    """Write the gradebook, histogram, summary, HTML report and feedback pages; return
+    the summary."""
+    from autograder import batch_pages
+
     out = Path(out)
     view = analyse(records, grader)
     write_gradebook(view, records, out / "grades.csv")
     png = histogram_png(view)
     write_text_atomic(out / "histogram.png", png)
     lines = summary_lines(view, notes)
+    batch_pages.write_pages(view, records, notes, png, out)
     lines += ["", f"Written: {out / 'grades.csv'}, {out / 'report.html'}, "
-                  f"{out / 'histogram.png'}, {out / 'summary.txt'}"]
+                  f"{out / 'feedback'}/, {out / 'histogram.png'}, {out / 'summary.txt'}"]
     write_text_atomic(out / "summary.txt", "\n".join(lines) + "\n")
-    write_html(view, lines[:-2], png, out / "report.html")
     return "\n".join(lines)

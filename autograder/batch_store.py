@@ -19,7 +19,8 @@ from pathlib import Path
 
 HASHED_FILE_BYTES = 2 << 20  # larger .py files are ignored by the grader: hash their size
 GRADER_PARTS = ("autograder", "solutions")  # what a grade depends on, besides the secret
-NOT_GRADING = {"batch.py", "batch_store.py", "batch_report.py", "gradescope.py",
+NOT_GRADING = {"batch.py", "batch_store.py", "batch_report.py", "batch_pages.py",
+               "batch_dask.py", "gradescope.py",
                "selfcheck.py", "cli.py", "grade_command.py"}
 
 

@@ -21,11 +21,12 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from tqdm import tqdm
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"  # published on the CIFAR-10 page
@@ -125,7 +126,7 @@ def _download(url: str, part: Path, progress) -> None:
         print(f"resuming the download at {have / 1e6:.1f} MB")
     elif have:
         print("the server cannot resume: restarting the download")
-    bar = _ProgressBar(total, offset, progress)
+    bar = _progress_bar(total, offset, progress)
     try:
         with stream, open(part, "r+b" if offset else "wb") as out:
             out.seek(offset)
@@ -139,7 +140,7 @@ def _download(url: str, part: Path, progress) -> None:
                 if not chunk:
                     break
                 out.write(chunk)
-                bar.advance(len(chunk))
+                bar.update(len(chunk))
     finally:
         bar.close()
     if total is not None and part.stat().st_size != total:
@@ -273,41 +274,11 @@ def _offline_message(url: str, reason) -> str:
             f"A partial download is kept and resumed by the next run.")
 
 
-class _ProgressBar:
-    """`[#####-----]  45.2%  73.9 / 163.4 MB  5.1 MB/s` on one line, redrawn in place."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int | None, done: int, stream):
-        self.total, self.done, self.stream = total, done, stream
-        self.start_done, self.start = done, time.monotonic()
-        self.last_draw = 0.0
-        self._draw()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self.last_draw >= 0.1:
-            self.last_draw = now
-            self._draw()
-
-    def close(self) -> None:
-        self._draw()
-        if self.stream is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _draw(self) -> None:
-        if self.stream is None:
-            return
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        speed = (self.done - self.start_done) / elapsed / 1e6
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
-            filled = int(round(frac * self.WIDTH))
-            line = (f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {100 * frac:5.1f}%  "
-                    f"{self.done / 1e6:6.1f} / {self.total / 1e6:.1f} MB  {speed:5.1f} MB/s")
-        else:
-            line = f"{self.done / 1e6:6.1f} MB  {speed:5.1f} MB/s"
-        self.stream.write("\r" + line)
-        self.stream.flush()
+def _progress_bar(total: int | None, done: int, stream) -> tqdm:
+    """` 45.2%|█████     | 73.9M/163M [00:14<00:17, 5.10MB/s]`, redrawn in place (tqdm);
+    nothing at all when stream is None (--quiet)."""
+    return tqdm(total=total, initial=done, file=stream, disable=stream is None,
+                unit="B", unit_scale=True, unit_divisor=1000, mininterval=0.1,
+                dynamic_ncols=True, leave=True,
+                bar_format="{percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} "
+                           "[{elapsed}<{remaining}, {rate_fmt}]" if total else None)

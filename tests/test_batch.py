@@ -2,6 +2,7 @@
 resumable after SIGKILL; sharded runs merged equal one full run."""
 import csv
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tqdm import tqdm
 
 from autograder import batch, batch_store
 from autograder.config import DEFAULT
@@ -84,14 +86,15 @@ def test_every_submission_gets_a_results_file_and_a_gradebook_row(full_run):
 
 def test_summary_and_report_tell_the_instructor_what_happened(full_run):
     summary = (full_run / "summary.txt").read_text()
-    assert "5 submissions" in summary and "Pass rate of every test" in summary
+    assert "5 submissions" in summary and "Pass rate per function" in summary
     assert "np.add.at" in summary  # the hint the buggy submission earned
-    assert "hang: word_embedding_forward" in summary
-    assert "broken: The submission could not be graded" in summary
+    assert "hang: hit a time limit in word_embedding_forward" in summary
+    assert "broken: could not be read: broken.zip is not" in summary
     assert "notes.txt" in summary  # ignored, and said so
     assert (full_run / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (full_run / "report.html").read_text()
     assert "data:image/png;base64," in page and "np.add.at" in page and "hang" in page
+    assert {p.name for p in (full_run / "feedback").iterdir()} == {f"{n}.html" for n in NAMES}
 
 
 def test_shards_merged_equal_one_full_run(klass, full_run, tmp_path):
@@ -191,3 +194,22 @@ def test_shard_assignment_is_stable_and_covers_everyone():
     shards = [[n for n in names if batch_store.in_shard(n, (i, 3))] for i in range(3)]
     assert sorted(sum(shards, [])) == sorted(names) and all(len(s) > 40 for s in shards)
     assert shards == [[n for n in names if batch_store.in_shard(n, (i, 3))] for i in range(3)]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_tqdm_bar_on_a_terminal_and_one_line_elsewhere():
+    terminal, log = _Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = batch.Progress(3, up_to_date=2, stream=stream)
+        assert isinstance(progress.bar, tqdm)
+        for name in ("a", "b", "c\x1b[2J"):
+            progress.advance(name)
+        progress.finish()
+    assert "3/3" in terminal.getvalue() and "\x1b" not in terminal.getvalue()
+    assert "100%|" in terminal.getvalue()  # tqdm's bar
+    assert log.getvalue() == ("grade-all: graded 3/3 in " + log.getvalue().split(" in ")[1])
+    assert log.getvalue().count("\n") == 1 and "already graded and unchanged" in log.getvalue()

@@ -1,0 +1,180 @@
+"""grade-all on a Dask cluster: `--scheduler tcp://HOST:PORT`.
+
+Each submission is one task. The client sends the submission's bytes (a .zip as it is, a
+folder packed into a zip of its regular files), a worker unpacks them into a private
+temporary folder and grades them with grade(), which runs the student's code in its own
+sandboxed process on that worker, exactly as a local run does; the task returns the
+record. Only the client writes, with the same atomic, resumable store as a local run
+(batch.py), so the gradebook and the report are the same.
+
+A worker grades with its own installation (autograder/, solutions/, the secret): a
+worker whose grader version differs from the client's records a grader error instead of
+a grade. A worker that dies mid-task (killed, out of memory) has its task re-run on
+another worker by the scheduler; a submission that kills its worker every time (dask's
+distributed.scheduler.allowed-failures, 3 by default) gets an error record, as in a
+local run.
+"""
+import dataclasses
+import io
+import os
+import tempfile
+import traceback
+import zipfile
+from pathlib import Path
+
+from autograder import batch_store as store
+
+CONNECT_TIMEOUT = "20s"
+PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it locally)
+GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
+                  "namespaces", "max_processes", "numeric_backward_ratio")
+
+
+class ClusterError(Exception):
+    """The scheduler cannot be reached or used."""
+
+
+def pack(path: Path) -> tuple[str, bytes]:
+    """("zip", the file's bytes) for a .zip; ("folder", a zip of the folder's regular
+    files, symbolic links left out as the local grader leaves them out)."""
+    path = Path(path)
+    if path.is_file():
+        return "zip", path.read_bytes()
+    buffer, total = io.BytesIO(), 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for parent, dirs, files in os.walk(path):  # links to folders are not followed
+            for name in sorted(files):
+                file = Path(parent) / name
+                if file.is_symlink() or not file.is_file():
+                    continue
+                total += file.stat().st_size
+                if total > PACKED_BYTES:
+                    raise ValueError(f"{path} holds more than {PACKED_BYTES >> 20} MB")
+                zf.write(file, file.relative_to(path).as_posix())
+    return "folder", buffer.getvalue()
+
+
+def unpack(kind: str, data: bytes, file_name: str, into: Path) -> Path:
+    """The submission as the local grader would see it, under `into`."""
+    target = Path(into) / file_name
+    if kind == "zip":
+        target.write_bytes(data)
+        return target
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # packed by pack() on the client
+        for entry in zf.infolist():
+            parts = Path(entry.filename).parts
+            if entry.filename.startswith("/") or ".." in parts:
+                continue
+            destination = target.joinpath(*parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(zf.read(entry))
+    target.mkdir(exist_ok=True)
+    return target
+
+
+def grading_settings(config) -> dict:
+    """What a grade depends on besides the installation: sent with every task."""
+    return {name: getattr(config, name) for name in GRADING_FIELDS}
+
+
+_WORKER_GRADER = {}  # settings -> the worker's grader version, computed once
+
+
+def worker_grader(settings: dict) -> str:
+    """The grader version of the installation this worker runs (cached per process)."""
+    from autograder.config import DEFAULT
+
+    key = tuple(sorted(settings.items()))
+    if key not in _WORKER_GRADER:
+        _WORKER_GRADER[key] = store.grader_version(dataclasses.replace(DEFAULT, **settings))
+    return _WORKER_GRADER[key]
+
+
+def check_workers(client, grader: str, settings: dict) -> None:
+    """Refuse to start when a worker cannot run this grader, or runs another version of it
+    (before any task, so that no submission gets a record for a cluster's mistake)."""
+    try:
+        versions = client.run(worker_grader, settings)
+    except Exception as exc:  # noqa: BLE001 (any failure here is the cluster's set-up)
+        raise ClusterError(f"the Dask workers cannot run the grader ({_why(exc)}): start "
+                           "each worker where this project is installed, with its folder on "
+                           "PYTHONPATH (see the README)") from None
+    other = sorted(address for address, version in versions.items() if version != grader)
+    if other:
+        raise ClusterError(f"the Dask workers at {', '.join(other)} run another version of the "
+                           f"grader than this one ({grader}): install the same autograder/, "
+                           "solutions/ and grading secret on every worker")
+
+
+def grade_task(name: str, file_name: str, kind: str, data: bytes, sha: str, grader: str,
+               settings: dict) -> dict:
+    """Runs on a Dask worker: unpack, grade in the sandbox, return the record."""
+    sub = store.Submission(name, Path(file_name))
+    try:
+        from autograder.config import DEFAULT
+        from autograder.grade import grade
+
+        config = dataclasses.replace(DEFAULT, **settings)
+        mine = worker_grader(settings)
+        if mine != grader:  # a worker that joined after check_workers
+            return store.error_record(sub, sha, grader, (
+                f"this Dask worker's grader (version {mine}) differs from the client's "
+                f"({grader}): install the same autograder/, solutions/ and grading secret "
+                "on every worker"))
+        with tempfile.TemporaryDirectory(prefix="rnn-dask-") as tmp:
+            path = unpack(kind, data, file_name, Path(tmp))
+            return store.make_record(sub, sha, grader, grade(path, config))
+    except Exception:  # noqa: BLE001 (the grader's own failure: recorded, never lost)
+        return store.error_record(sub, sha, grader, traceback.format_exc())
+
+
+def connect(address: str):
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({exc}); start "
+                           "one with `dask scheduler` and workers with `dask worker`") from None
+
+
+def grade_on_cluster(todo, address: str, config, grader: str):
+    """Yield one record per (submission, hash), in the order they finish on the cluster."""
+    if not todo:
+        return
+    from distributed import as_completed
+
+    client = connect(address)
+    settings = grading_settings(config)
+    futures = {}
+    try:
+        check_workers(client, grader, settings)
+        for i, (sub, sha) in enumerate(todo):
+            try:
+                kind, data = pack(sub.path)
+            except (OSError, ValueError) as exc:
+                yield store.error_record(sub, sha, grader, f"could not send it: {exc}")
+                continue
+            future = client.submit(grade_task, sub.name, sub.path.name, kind, data, sha,
+                                   grader, settings, key=f"grade-{i}-{sha[:16]}", pure=False)
+            futures[future] = (sub, sha)
+        for future in as_completed(list(futures), loop=client.loop):
+            sub, sha = futures.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 (grade_task itself never raises)
+                if type(exc).__name__ != "KilledWorker":  # the cluster failed, not the grading
+                    raise ClusterError(f"the Dask cluster failed on {sub.name}: {_why(exc)}; "
+                                       "what was graded is kept") from None
+                yield store.error_record(sub, sha, grader, _why(exc))
+    finally:  # interrupted: the cluster stops the tasks of a client that leaves
+        for future in futures:
+            future.cancel()
+        client.close()
+
+
+def _why(exc: BaseException) -> str:
+    if type(exc).__name__ == "KilledWorker":
+        return ("the grading process died (killed, out of memory, or crashed) on every "
+                "Dask worker that tried this submission")
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

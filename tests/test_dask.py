@@ -1,0 +1,173 @@
+"""grade-all --scheduler: the same grades, gradebook and report as a local run, on a
+dask.distributed LocalCluster of two worker processes, also when a worker is killed
+mid-run; --shard auto from a Slurm job array's variables."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, batch_dask, batch_store
+from autograder.config import DEFAULT
+from conftest import ROOT, SOLUTIONS
+
+
+def _copy(folder: Path, old: str = "", new: str = "", comment: str = "") -> Path:
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    layers = folder / "rnn_layers.py"
+    text = layers.read_text()
+    if old:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    layers.write_text(text + (f"\n# {comment}\n" if comment else ""))
+    return folder
+
+
+def _grade_all(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "grade-all", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                  silence_logs=50) as local:
+        with distributed.Client(local) as client:
+            yield local.scheduler_address, client
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("class")
+    _copy(folder / "good")
+    _copy(folder / "buggy", "np.add.at(dW, x, dout)", "dW[x] += dout")
+    _copy(folder / "syntax", "def rnn_forward(", "def rnn_forward((")
+    nested = _copy(tmp_path_factory.mktemp("z") / "inner" / "my work", comment="zipped")
+    shutil.make_archive(str(folder / "zipped"), "zip", nested.parent.parent, "inner")
+    _copy(folder / "deep" / "handin" / "rnn", comment="in a sub-folder")
+    (folder / "broken.zip").write_bytes(b"not a zip file")
+    return folder
+
+
+def test_a_dask_run_gives_the_same_gradebook_and_report_as_a_local_run(klass, cluster,
+                                                                        tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "dask"
+    assert _grade_all(klass, "--output", local, "--jobs", 2).returncode == 0
+    run = _grade_all(klass, "--output", remote, "--scheduler", cluster[0])
+    assert run.returncode == 0, run.stderr
+    assert (remote / "grades.csv").read_text() == (local / "grades.csv").read_text()
+    assert (remote / "report.html").read_text() == (local / "report.html").read_text()
+    for path in (local / "results").glob("*.json"):
+        mine, theirs = (json.loads(p.read_text()) for p in (path, remote / "results" / path.name))
+        assert [t["score"] for t in mine["tests"]] == [t["score"] for t in theirs["tests"]]
+        assert [t["output"] for t in mine["tests"]] == [t["output"] for t in theirs["tests"]]
+    totals = {r["submission"]["name"]: r["score"] for r in batch_store.load_records(remote).values()}
+    assert totals["good"] == totals["zipped"] == totals["deep"] == 100
+    assert 0 < totals["buggy"] < 100 and totals["syntax"] == totals["broken"] == 0
+    again = _grade_all(klass, "--output", remote, "--scheduler", cluster[0])
+    assert "0/0" in again.stderr and "6 already graded" in again.stderr  # resumable
+
+
+def test_a_worker_killed_mid_run_loses_no_submission(cluster, tmp_path):
+    address, client = cluster
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for i in range(12):
+        _copy(subs / f"s{i:02d}", comment=f"student {i}")
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(subs),
+                             "--output", str(out), "--scheduler", address], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((out / "results").glob("*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    victim = sorted(client.run(os.getpid).values())[0]
+    os.kill(victim, signal.SIGKILL)
+    done_at_kill = len(list((out / "results").glob("*.json")))
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert 2 <= done_at_kill < 12, "the worker was not killed mid-run"
+    records = batch_store.load_records(out)
+    assert sorted(records) == [f"s{i:02d}" for i in range(12)]
+    assert all(r["score"] == 100 and not r["submission"]["grader_error"]
+               for r in records.values())
+    log = [json.loads(line)["name"] for line in (out / "grading-log.jsonl").read_text().splitlines()]
+    assert sorted(log) == sorted(records)  # each written exactly once
+
+
+def test_a_worker_with_another_grader_records_an_error_not_a_grade(tmp_path):
+    sub = _copy(tmp_path / "alice")
+    kind, data = batch_dask.pack(sub)
+    record = batch_dask.grade_task("alice", "alice", kind, data, "sha", "not-this-grader",
+                                   batch_dask.grading_settings(DEFAULT))
+    assert record["score"] == 0 and "differs from the client's" in record["submission"]["grader_error"]
+
+
+def test_pack_sends_what_the_local_grader_reads(tmp_path):
+    sub = _copy(tmp_path / "bob" / "nested")
+    (tmp_path / "bob" / "notes.txt").write_text("hello")
+    os.symlink("/etc/passwd", tmp_path / "bob" / "link.py")
+    kind, data = batch_dask.pack(tmp_path / "bob")
+    copy = batch_dask.unpack(kind, data, "bob", tmp_path / "unpacked")
+    assert copy.name == "bob" and not (copy / "link.py").exists()
+    assert (copy / "notes.txt").read_text() == "hello"
+    assert (copy / "nested" / "rnn_layers.py").read_bytes() == (sub / "rnn_layers.py").read_bytes()
+    assert batch_store.content_hash(copy) == batch_store.content_hash(tmp_path / "bob")
+
+
+def test_an_unreachable_scheduler_is_reported(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", "1s")
+    with pytest.raises(batch_dask.ClusterError, match="cannot reach the Dask scheduler"):
+        batch_dask.connect("tcp://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("env, shard", [
+    ({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4"}, (0, 4)),
+    ({"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4", "SLURM_ARRAY_TASK_MIN": "0",
+      "SLURM_ARRAY_TASK_MAX": "3"}, (3, 4)),
+    ({"SLURM_ARRAY_TASK_ID": "10", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "10"},
+     (9, 10)),
+    ({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "8",
+      "SLURM_ARRAY_TASK_STEP": "2"}, (2, 5)),
+])
+def test_shard_auto_reads_the_slurm_array(env, shard):
+    assert batch._parse_shard("auto", env) == shard
+
+
+@pytest.mark.parametrize("env", [{}, {"SLURM_ARRAY_TASK_ID": "x"},
+                                 {"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "4"},
+                                 {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "0",
+                                  "SLURM_ARRAY_TASK_MAX": "8", "SLURM_ARRAY_TASK_STEP": "2"}])
+def test_shard_auto_outside_a_slurm_array_says_why(env, tmp_path):
+    with pytest.raises(ValueError, match="auto needs SLURM_ARRAY_TASK_ID|is not one of"):
+        batch._parse_shard("auto", env)
+    run = _grade_all(tmp_path, "--output", tmp_path / "out", "--shard", "auto",
+                     env={k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+                     | env)
+    assert run.returncode == 2 and "--shard auto" in run.stderr
+
+
+class _FakeClient:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, function, *args):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, message", [
+    (RuntimeError("Error during deserialization of the task graph"), "cannot run the grader"),
+    ({"tcp://a:1": "v1", "tcp://b:2": "v2"}, "tcp://b:2 run another version"),
+])
+def test_a_cluster_that_cannot_grade_is_refused_before_any_task(answer, message):
+    with pytest.raises(batch_dask.ClusterError, match=message):
+        batch_dask.check_workers(_FakeClient(answer), "v1", {})
+    batch_dask.check_workers(_FakeClient({"tcp://a:1": "v1"}), "v1", {})  # all the same: fine
