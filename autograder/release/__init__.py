@@ -5,6 +5,7 @@ Phases, each in its own module:
     leaks.collect        the lines students must never see, from every source
     notebook.generate    the real `nbgrader generate_assignment`, in a scratch course
     leaks.scan           every released file, before anything is installed
+    notebook.register    the assignment and its cells into the course's nbgrader gradebook
     _install             swap the finished folder into place
 
 Everything is built in a temporary folder; assignment/<name> is replaced only once the
@@ -69,6 +70,7 @@ def build(config: Config, target: Path) -> list[str]:
         kit_files = kit.write_kit(stage, solution_dir)
         report = leaks.scan(stage, secrets, label=lambda p: str(p.relative_to(stage)))
         written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+        notebook.register(config.root, config.source_dir, config.assignment)
         _install(stage, target)
 
     summary = [f"release: {_show(target, config.root)}/ ({len(written)} files)"]
@@ -80,6 +82,8 @@ def build(config: Config, target: Path) -> list[str]:
         summary.append(f"  {file.name:<22} {what}")
     summary.append(f"  {'autograder/':<22} self-check kit ({len(kit_files)} files): "
                    "python -m autograder check")
+    summary.append(f"  {'gradebook':<22} {config.assignment} and its cells registered for "
+                   "nbgrader autograde (the course's nbgrader database)")
     others = sorted(set(written) - set(notebooks) - {file.name for file in files}
                     - set(kit_files))
     if others:
