@@ -31,12 +31,13 @@ FAKE_IMAGES_PER_BATCH = 900
 
 LAYER_FUNCTIONS = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
                    "word_embedding_forward", "word_embedding_backward"]
-# Every graded target and the grade_ids of its autograded test cells.
+# Every graded target and the grade_ids of its autograded cells (one per graded function).
 GRADED_TARGETS = {
-    **{name: [f"{name}_check"] for name in LAYER_FUNCTIONS},
-    "RNNClassifier": ["rnn_classifier_loss_check", "rnn_classifier_gradient_check",
-                      "rnn_classifier_train_check"],
+    **{name: [f"{name}_graded"] for name in LAYER_FUNCTIONS},
+    "RNNClassifier": ["rnn_classifier_loss_graded", "rnn_classifier_train_graded"],
 }
+# The last line of a graded cell: the grader's call for one function, with the cell's points.
+GRADING_CALL = re.compile(r'grade_function\("(?P<target>[\w.]+)", points=(?P<points>\d+)\)\Z')
 MARKERS = [("### BEGIN SOLUTION", "### END SOLUTION"),
            ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")]
 FIGURE_CALL = re.compile(r"\bplt\.(plot|subplots|figure|imshow|bar|hist|loglog|semilogy)\(")
@@ -127,12 +128,21 @@ def test_test_cells_are_locked_and_have_points(source_nb):
 
 
 @pytest.mark.parametrize("target", sorted(GRADED_TARGETS))
-def test_every_target_has_a_graded_cell_with_hidden_tests(source_nb, target):
+def test_every_target_has_graded_cells_that_call_the_grader(source_nb, target):
+    # A visible call, not a hidden-test region: nbgrader reports every cell with hidden
+    # tests as changed when it autogrades it (jupyter/nbgrader#1961).
     cells = {_grade_id(c): c for c in _test_cells(source_nb)}
     for grade_id in GRADED_TARGETS[target]:
-        assert grade_id in cells, f"{target}: no autograded test cell {grade_id!r}"
-        assert "### BEGIN HIDDEN TESTS" in cells[grade_id].source, (
-            f"{target}: {grade_id} has no hidden-test region")
+        assert grade_id in cells, f"{target}: no autograded cell {grade_id!r}"
+        call = GRADING_CALL.search(cells[grade_id].source.strip())
+        assert call and call["target"].split(".")[0] == target, f"{grade_id}: no grading call"
+        assert float(call["points"]) == _nbgrader(cells[grade_id])["points"], grade_id
+        assert "HIDDEN TESTS" not in cells[grade_id].source, grade_id
+
+
+def test_only_the_grading_cells_are_autograded(source_nb):
+    assert ({_grade_id(c) for c in _test_cells(source_nb)}
+            == {g for ids in GRADED_TARGETS.values() for g in ids})
 
 
 def _is_heading(line: str) -> bool:
@@ -291,7 +301,7 @@ def test_starter_fails_only_where_the_students_code_is_needed(executed_starter):
     assert PROVIDED_CELLS <= ids, f"cells not in the release: {PROVIDED_CELLS - ids}"
     for cell in code_cells:
         errors = _errors(cell)
-        if cell.get("id") in PROVIDED_CELLS:
+        if cell.get("id") in PROVIDED_CELLS or cell in _test_cells(nb):  # graded: autograde only
             assert not errors, (f"{_grade_id(cell)} uses no student code but failed: "
                                 f"{[(e.ename, e.evalue) for e in errors]}")
         else:

@@ -5,6 +5,8 @@ Phases, each in its own module:
     leaks.collect        the lines students must never see, from every source
     notebook.generate    the real `nbgrader generate_assignment`, in a scratch course
     leaks.scan           every released file, before anything is installed
+    notebook.register    the assignment and its cells into the course's nbgrader gradebook
+                         (only for the course's own release folder, assignment/)
     _install             swap the finished folder into place
 
 Everything is built in a temporary folder; assignment/<name> is replaced only once the
@@ -34,7 +36,8 @@ def release(config: Config, release_dir: Path | None = None) -> int:
     release_dir = Path(release_dir if release_dir is not None else config.release_dir)
     target = release_dir / config.assignment
     try:
-        lines = build(config, target)
+        own_folder = release_dir.resolve() == Path(config.release_dir).resolve()
+        lines = build(config, target, register=own_folder)
     except ReleaseError as err:
         print(f"release FAILED: {err}", file=sys.stderr)
         print(f"{_show(target, config.root)} was left unchanged.", file=sys.stderr)
@@ -43,8 +46,10 @@ def release(config: Config, release_dir: Path | None = None) -> int:
     return 0
 
 
-def build(config: Config, target: Path) -> list[str]:
-    """Build the release into a scratch folder, scan it, install it at `target`.
+def build(config: Config, target: Path, register: bool = False) -> list[str]:
+    """Build the release into a scratch folder, scan it, install it at `target`; with
+    `register`, record it in the course's nbgrader gradebook first (a release built
+    anywhere else, e.g. by the tests, leaves the instructor's gradebook alone).
 
     Returns the summary lines; raises a ReleaseError (target untouched) on any failure.
     """
@@ -69,6 +74,8 @@ def build(config: Config, target: Path) -> list[str]:
         kit_files = kit.write_kit(stage, solution_dir)
         report = leaks.scan(stage, secrets, label=lambda p: str(p.relative_to(stage)))
         written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+        if register:
+            notebook.register(config.root, config.source_dir, config.assignment)
         _install(stage, target)
 
     summary = [f"release: {_show(target, config.root)}/ ({len(written)} files)"]
@@ -80,6 +87,9 @@ def build(config: Config, target: Path) -> list[str]:
         summary.append(f"  {file.name:<22} {what}")
     summary.append(f"  {'autograder/':<22} self-check kit ({len(kit_files)} files): "
                    "python -m autograder check")
+    if register:
+        summary.append(f"  {'gradebook':<22} {config.assignment} and its cells registered for "
+                       "nbgrader autograde (the course's nbgrader database)")
     others = sorted(set(written) - set(notebooks) - {file.name for file in files}
                     - set(kit_files))
     if others:

@@ -1,8 +1,13 @@
-"""The student notebook(s): the real `nbgrader generate_assignment`, run in a scratch course.
+"""The student notebook(s): the real `nbgrader generate_assignment`, twice.
 
-nbgrader works in a throw-away course directory (a copy of source_notebooks/<name>, no
-gradebook, no user Jupyter config), so nothing stray lands in the repository and a failed
-run leaves assignment/ untouched. Its release folder is then copied to `dest`.
+generate   in a throw-away course directory (a copy of source_notebooks/<name>, no
+           gradebook, no user Jupyter config), so nothing stray lands in the repository
+           and a failed run leaves assignment/ untouched; its release folder is copied
+           to `dest`.
+register   once the release is installed: the same command in the course directory
+           itself (its nbgrader_config.py, its gradebook), writing into a throw-away
+           release folder, so that the gradebook holds the assignment, its notebooks
+           and their cells exactly as released and `nbgrader autograde` can grade.
 """
 import os
 import shutil
@@ -32,21 +37,35 @@ def generate(source_dir: Path, assignment: str, dest: Path) -> list[str]:
     return notebooks
 
 
-def _run_nbgrader(course: Path, assignment: str) -> None:
-    command = [
-        sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
-        "--force", "--no-db", "--log-level=WARN",
-        f"--CourseDirectory.root={course}",
-        "--CourseDirectory.source_directory=source",
-        "--CourseDirectory.release_directory=release",
-    ]
+def register(course_root: Path, source_dir: Path, assignment: str) -> None:
+    """Record `assignment` and its notebooks' cells in the gradebook of `course_root`."""
+    with tempfile.TemporaryDirectory(prefix="nbgrader-register-") as scratch:
+        release = Path(scratch) / "release"
+        _run_nbgrader(Path(course_root), assignment, release, [
+            f"--CourseDirectory.source_directory={Path(source_dir).resolve()}",
+            f"--CourseDirectory.release_directory={release}"])
+
+
+def _run_nbgrader(course: Path, assignment: str, release: Path | None = None,
+                  options: list[str] | None = None) -> None:
+    """Run generate_assignment in `course`; its release must appear in `release`."""
+    release = release if release is not None else course / "release"
+    if options is None:  # the scratch course: nbgrader's default layout, no gradebook
+        options = ["--no-db", f"--CourseDirectory.root={course}",
+                   "--CourseDirectory.source_directory=source",
+                   "--CourseDirectory.release_directory=release"]
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
+               "--force", "--log-level=WARN", *options]
     env = dict(os.environ)
-    # Only this course's settings: no ~/.jupyter/nbgrader_config.py, no repo config.
-    env["JUPYTER_CONFIG_DIR"] = str(course / ".jupyter")
+    # No ~/.jupyter/nbgrader_config.py: only the settings of the course run in (its own
+    # nbgrader_config.py, which nbgrader reads from the working directory).
+    env["JUPYTER_CONFIG_DIR"] = str(release.parent / ".jupyter")
     env.pop("JUPYTER_CONFIG_PATH", None)
+    # nbgrader's gradebook runs the `alembic` command of nbgrader's environment by name.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     done = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or not (course / "release" / assignment).is_dir():
+    if done.returncode != 0 or not (release / assignment).is_dir():
         output = (done.stdout + done.stderr).strip()
         tail = "\n".join(output.splitlines()[-30:])
-        raise NotebookError(f"nbgrader generate_assignment {assignment} failed "
+        raise NotebookError(f"nbgrader generate_assignment {assignment} failed in {course} "
                             f"(exit code {done.returncode}):\n{tail}")
