@@ -34,6 +34,10 @@ _GRADED: dict[Path, GradingResult] = {}
 def graded(folder: Path) -> GradingResult:
     """The grader's result for `folder`, computed once per kernel."""
     folder = Path(folder).resolve()
+    if folder == (DEFAULT.source_dir / DEFAULT.assignment).resolve():
+        # The source notebook, run in place (Jupyter, `nbgrader validate`), uses the
+        # reference in solutions/: grade that (the source folder holds no student code).
+        folder = (DEFAULT.solutions_dir / DEFAULT.assignment).resolve()
     if folder not in _GRADED:
         _GRADED[folder] = grade(folder, DEFAULT)
     return _GRADED[folder]

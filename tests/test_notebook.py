@@ -24,7 +24,7 @@ from conftest import RELEASE, ROOT, SOLUTIONS, require_cifar_subset
 
 NOTEBOOK = ROOT / "source_notebooks" / "rnn" / "RNN.ipynb"
 RELEASED_NOTEBOOK = RELEASE / "RNN.ipynb"
-EXECUTION_TIMEOUT = 120  # seconds for the whole notebook
+EXECUTION_TIMEOUT = 300  # seconds for the whole notebook (the language model: about 1 minute)
 # The notebook uses every image it finds, 1000 of them for validation: 5 fake batches of
 # 900 give 3500 / 1000 / 900 train / validation / test.
 FAKE_IMAGES_PER_BATCH = 900
@@ -54,7 +54,9 @@ TOPICS = [
     ("embedding forward", r"embedding forward.*word_embedding_forward"),
     ("embedding backward", r"embedding backward.*word_embedding_backward"),
     ("what dW[x] += dout loses", r"dw\[x\] \+= dout"),
-    ("an embedding at work", r"an embedding at work"),
+    ("embeddings at work", r"embeddings? at work"),
+    ("a hand-built RNN", r"hand-built rnn"),
+    ("character-level language model", r"character-level language model.*tang quatrains"),
     ("vanishing and exploding gradients", r"vanishing and exploding gradients"),
     ("gradient norm per time step", r"gradient reaching each time step"),
     ("clipping by value vs by norm", r"clipping.*by value.*by norm"),
@@ -76,7 +78,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # Released cells that must run with the untouched starter: they use none of the student's
 # code (setup, pure demonstrations, data loading, the self-check). Every other code cell
 # needs the student's code and must stop with a NotImplementedError naming what to do.
-PROVIDED_CELLS = {"setup", "why_rnn_parameters", "embedding_task_setup", "vanishing_plot",
+PROVIDED_CELLS = {"reference_path", "char_lm_data", "setup", "why_rnn_parameters", "embedding_task_setup", "vanishing_plot",
                   "clipping_picture", "cifar10_load", "cifar10_rows_picture", "selfcheck"}
 TODO_NAMES = LAYER_FUNCTIONS + ["RNNClassifier.loss", "RNNClassifier.train"]
 

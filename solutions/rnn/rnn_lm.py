@@ -1,0 +1,163 @@
+"""A character-level language model around your RNN layers: the parts written for you.
+字符级语言模型中已经写好的部分（无需修改）。
+
+The notebook's section on Tang quatrains trains embedding -> RNN -> an output at every
+step. Your word_embedding_* and rnn_* functions do the learning; this module provides
+the rest, which is not graded:
+
+    load_quatrains, Vocabulary      the poems, characters <-> indices
+    temporal_affine_forward/backward the scores of every character at every step
+    temporal_softmax_loss           the mean cross-entropy over every step
+    adam_update                     the optimiser
+    sample                          generate text one character at a time
+    has_quatrain_shape              5 characters，5 characters。 twice
+    Bigram                          the baseline: next character from the previous one
+
+Shape letters: N poems, T steps, H hidden, V vocabulary.
+"""
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+BOUNDARY = "\n"  # starts every input sequence and ends every target sequence
+UNKNOWN = "□"    # a character not in the vocabulary
+QUATRAIN = re.compile(r"([^，。\n]{5}，[^，。\n]{5}。){2}")
+
+
+def load_quatrains(path) -> list[str]:
+    """The poems of a `title<TAB>author<TAB>poem` file with a header line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t")[2] for line in lines if line.strip()]
+
+
+class Vocabulary:
+    """Characters <-> indices: index 0 is BOUNDARY, 1 is UNKNOWN, then the characters
+    seen at least `min_count` times in `texts`, most frequent first."""
+
+    def __init__(self, texts, min_count=1):
+        counts = Counter("".join(texts))
+        kept = sorted((c for c, n in counts.items() if n >= min_count and c not in
+                       (BOUNDARY, UNKNOWN)), key=lambda c: (-counts[c], c))
+        self.chars = [BOUNDARY, UNKNOWN] + kept
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """(len(text),) integer indices; unknown characters map to UNKNOWN."""
+        return np.array([self.index.get(c, 1) for c in text], dtype=np.int64)
+
+    def decode(self, indices) -> str:
+        return "".join(self.chars[i] for i in indices)
+
+    def sequences(self, poems) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs x (N, T) = BOUNDARY + poem and targets y (N, T) = poem + BOUNDARY."""
+        encoded = np.stack([self.encode(p) for p in poems])  # (N, T - 1)
+        boundary = np.zeros((len(poems), 1), dtype=np.int64)
+        return np.hstack([boundary, encoded]), np.hstack([encoded, boundary])
+
+
+def temporal_affine_forward(h, W, b):
+    """scores (N, T, V) = h W + b for every step; h (N, T, H), W (H, V), b (V,)."""
+    return h @ W + b, (h, W)
+
+
+def temporal_affine_backward(dscores, cache):
+    """(dh (N, T, H), dW (H, V), db (V,)) from dscores (N, T, V)."""
+    h, W = cache
+    N, T, H = h.shape
+    flat = dscores.reshape(N * T, -1)  # (N T, V)
+    return dscores @ W.T, h.reshape(N * T, H).T @ flat, flat.sum(axis=0)
+
+
+def temporal_softmax_loss(scores, y):
+    """Mean cross-entropy over all N T predictions, and dscores (N, T, V).
+
+    scores (N, T, V), y (N, T) targets in [0, V). exp(loss) is the perplexity.
+    """
+    N, T, V = scores.shape
+    flat = scores.reshape(N * T, V)
+    shifted = flat - flat.max(axis=1, keepdims=True)  # no overflow in exp
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    targets = y.reshape(N * T)
+    rows = np.arange(N * T)
+    loss = -log_probs[rows, targets].mean()
+    dflat = np.exp(log_probs)
+    dflat[rows, targets] -= 1
+    return float(loss), (dflat / (N * T)).reshape(N, T, V).astype(scores.dtype, copy=False)
+
+
+def adam_update(params, grads, state, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step on every entry of params, in place; `state` (a dict) keeps the moments."""
+    state["t"] = state.get("t", 0) + 1
+    t = state["t"]
+    for name, grad in grads.items():
+        m = state.setdefault(("m", name), np.zeros_like(grad))
+        v = state.setdefault(("v", name), np.zeros_like(grad))
+        m *= beta1
+        m += (1 - beta1) * grad
+        v *= beta2
+        v += (1 - beta2) * grad * grad
+        step = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        params[name] -= (step * m / (np.sqrt(v) + eps)).astype(params[name].dtype, copy=False)
+
+
+def sample(step, h0, num_steps, temperature, rng):
+    """Generate one sequence per row of h0, one character at a time.
+
+    step(prev (N,), h (N, H)) -> (scores (N, V), next h): one step of the model.
+    Every sequence starts from BOUNDARY (index 0); at each step the next character is
+    drawn from softmax(scores / temperature). Returns (N, num_steps) indices; a sequence
+    is over at its first BOUNDARY (the rest is still drawn, and to be ignored).
+    Temperature < 1 sharpens the distribution (safer text), > 1 flattens it.
+    """
+    N = h0.shape[0]
+    prev, h = np.zeros(N, dtype=np.int64), h0
+    out = np.empty((N, num_steps), dtype=np.int64)
+    for t in range(num_steps):
+        scores, h = step(prev, h)
+        z = scores / temperature
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        cumulative = p.cumsum(axis=1)  # inverse-CDF draw, one uniform number per row
+        u = rng.random((N, 1)) * cumulative[:, -1:]
+        prev = np.minimum((cumulative < u).sum(axis=1), p.shape[1] - 1)
+        out[:, t] = prev
+    return out
+
+
+def texts_of(indices, vocabulary) -> list[str]:
+    """Decode each row of (N, num_steps) samples up to its first BOUNDARY."""
+    texts = []
+    for row in indices:
+        stops = np.flatnonzero(row == 0)
+        texts.append(vocabulary.decode(row[:stops[0]] if len(stops) else row))
+    return texts
+
+
+def has_quatrain_shape(text: str) -> bool:
+    """True for exactly 5 characters，5 characters。 twice (24 characters in all)."""
+    return QUATRAIN.fullmatch(text) is not None
+
+
+class Bigram:
+    """P(next | previous) counted on training sequences, interpolated with the unigram
+    distribution (so an unseen pair keeps some probability):
+
+        P(c | p) = lam * count(p, c) / count(p) + (1 - lam) * P_unigram(c)
+    """
+
+    def __init__(self, x, y, V, lam=0.9):
+        pairs = np.zeros((V, V))
+        np.add.at(pairs, (x.ravel(), y.ravel()), 1)  # every (previous, next) in the data
+        unigram = (np.bincount(y.ravel(), minlength=V) + 1.0) / (y.size + V)
+        seen = pairs.sum(axis=1, keepdims=True)
+        conditional = np.divide(pairs, seen, out=np.tile(unigram, (V, 1)), where=seen > 0)
+        self.log_probs = np.log(lam * conditional + (1 - lam) * unigram)  # (V, V)
+
+    def perplexity(self, x, y) -> float:
+        """exp of the mean negative log-probability of every target in y given x."""
+        return float(np.exp(-self.log_probs[x.ravel(), y.ravel()].mean()))
