@@ -6,6 +6,8 @@ or a throwaway HTTP server on 127.0.0.1 that honours Range requests (to pin resu
 """
 import hashlib
 import http.server
+import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -73,6 +75,7 @@ def test_bad_checksum_is_refused_with_a_clear_message(archive, place, capsys):
     assert _run(archive, wrong, place) == 1
     err = capsys.readouterr().err
     assert "checksum mismatch" in err and wrong in err and _md5(archive) in err
+    assert "--md5" in err and "MD5=" in err, "does not say how to give another archive's MD5"
     assert not place.dest.exists(), "unpacked although the checksum was wrong"
     assert list(place.cache.iterdir()) == [], "the bad download was kept"
 
@@ -240,4 +243,28 @@ def test_the_verb_runs_from_the_command_line(archive, place):
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"CIFAR-10 is in {place.dest}" in done.stdout
+    assert load_cifar10(place.dest)[0].shape[0] == 100
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("with_flags", [True, False], ids=["URL-and-MD5", "defaults"])
+def test_make_data_passes_url_and_md5(archive, place, tmp_path, with_flags):
+    """`make data URL=... MD5=...` runs the verb with --url / --md5 (make -n: the command
+    it would run, then that very command, with a scratch cache and destination)."""
+    spaced = tmp_path / "a folder" / archive.name  # a path with a space survives
+    spaced.parent.mkdir()
+    shutil.copy(archive, spaced)
+    flags = [f"URL={spaced}", f"MD5={_md5(archive)}"] if with_flags else []
+    done = subprocess.run(["make", "-n", "-s", "data", "STAMP=", f"PY={sys.executable}",
+                           *flags], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    command = shlex.split(done.stdout.strip())
+    assert command[:4] == [sys.executable, "-m", "autograder", "data"]
+    if not with_flags:
+        assert command[4:] == []
+        return
+    assert command[4:] == ["--url", str(spaced), "--md5", _md5(archive)]
+    ran = subprocess.run(command + ["--dest", str(place.dest), "--cache-dir", str(place.cache)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
     assert load_cifar10(place.dest)[0].shape[0] == 100
