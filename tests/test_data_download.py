@@ -21,7 +21,7 @@ import pytest
 from autograder import data
 from autograder.config import DEFAULT
 from cifar_fake import write_fake_cifar
-from conftest import ROOT
+from conftest import ROOT, require_cifar_subset
 from data_utils import load_cifar10
 
 
@@ -268,3 +268,34 @@ def test_make_data_passes_url_and_md5(archive, place, tmp_path, with_flags):
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert load_cifar10(place.dest)[0].shape[0] == 100
+
+
+def _readme_block(after: str) -> str:
+    """The first ``` block of the README's "Data" section that follows `after`."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    data_section = text[text.index("## Data"):]
+    rest = data_section[data_section.index(after):]
+    return rest.split("```")[1].strip()
+
+
+def test_readme_gives_the_subsets_file_md5s():
+    subset = require_cifar_subset()
+    lines = _readme_block("`md5sum -c`").splitlines()
+    stated = dict(reversed(line.split()) for line in lines)
+    assert stated == {p.name: _md5(p) for p in sorted(subset.iterdir()) if p.is_file()}
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="tar is not installed")
+def test_readme_subset_archive_has_the_stated_md5(tmp_path, place):
+    subset = require_cifar_subset()
+    if "GNU tar" not in subprocess.run(["tar", "--version"], capture_output=True,
+                                       text=True).stdout:
+        pytest.skip("the README's command needs GNU tar")
+    command = _readme_block("Packed reproducibly").replace("\\\n", " ")
+    command = command.replace("/tmp/cifar-10-subset.tar", str(tmp_path / "subset.tar"))
+    subprocess.run(shlex.split(command), cwd=subset.parent, check=True)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    md5 = text.split("make data URL=/tmp/cifar-10-subset.tar MD5=")[1][:32]
+    assert _md5(tmp_path / "subset.tar") == md5
+    assert _run(tmp_path / "subset.tar", md5, place) == 0  # what `make data` runs
+    assert load_cifar10(place.dest)[0].shape == (5085, 32, 32, 3)
