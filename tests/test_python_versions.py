@@ -177,3 +177,28 @@ def test_student_kit_runs_there(gradescope, tmp_path, filled, status):
     assert done.returncode == status, done.stdout + done.stderr
     assert "Self-check on the public cases: " in done.stdout
     assert ("11 of 11 passed" in done.stdout) == filled
+
+
+def test_student_kit_runs_with_the_oldest_numpy_requirements_allows(tmp_path):
+    """requirements.txt's lower bound (student_files.NUMPY_MIN), on the oldest other
+    Python that NumPy release has wheels for (it predates 3.13)."""
+    from autograder.release.student_files import NUMPY_MIN
+
+    usable = [v for v in sorted(other_pythons()) if v <= (3, 12)]
+    if not usable:
+        pytest.skip("no second Python 3.10-3.12 on this machine (optional)")
+    venv = tmp_path / "venv"
+    subprocess.run([other_pythons()[usable[0]], "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--only-binary=:all:",
+                    f"numpy~={NUMPY_MIN}.0"], check=True, capture_output=True, timeout=600)
+    folder = tmp_path / "rnn"
+    shutil.copytree(RELEASE, folder, ignore=shutil.ignore_patterns("datasets"))
+    for name in ("rnn_layers.py", "rnn_classifier.py"):
+        shutil.copy(SOLUTIONS / name, folder / name)
+    done = subprocess.run([python, "-m", "autograder", "check"], cwd=folder,
+                          capture_output=True, text=True, timeout=300, env=_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    version = subprocess.run([python, "-c", "import numpy; print(numpy.__version__)"],
+                             capture_output=True, text=True, check=True).stdout
+    assert version.startswith(NUMPY_MIN + ".")
