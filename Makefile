@@ -39,8 +39,8 @@ autograder-zip: $(STAMP)      ## the Gradescope autograder zip
 bench: $(STAMP)               ## speed benchmarks, printed side by side
 	$(PY) bench/bench_rnn.py && $(PY) bench/bench_grader.py && $(PY) bench/bench_batch.py
 
-data: $(STAMP)                ## download CIFAR-10 (python format)
-	$(PY) -m autograder data
+data: $(STAMP)                ## download CIFAR-10 (python format): make data [URL=path-or-url MD5=md5]
+	$(PY) -m autograder data $(if $(URL),--url "$(URL)") $(if $(MD5),--md5 "$(MD5)")
 
 lock:                         ## re-pin requirements.lock from a fresh install of pyproject's pins
 	rm -rf /tmp/rnn-lock-venv && $(PYTHON_BOOT) -m venv /tmp/rnn-lock-venv

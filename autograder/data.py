@@ -202,7 +202,9 @@ def _verify(part: Path, md5: str, url: str) -> None:
             f"checksum mismatch: the file downloaded from {url} ({size} bytes) has MD5 "
             f"{actual}, expected {md5}. It was deleted; nothing was unpacked. Run the "
             f"command again to download it afresh; if it fails again, the file at that "
-            f"address is not the official cifar-10-python.tar.gz.")
+            f"address is not the official cifar-10-python.tar.gz. For another archive in "
+            f"the same format (say a smaller copy), give its MD5: --md5 MD5 "
+            f"(make data URL=... MD5=...).")
 
 
 def _unpack(archive: Path, dest: Path) -> None:

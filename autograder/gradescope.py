@@ -3,10 +3,11 @@ autograder, following https://gradescope-autograders.readthedocs.io/en/latest/sp
 
 The zip holds, at its root (Gradescope unpacks it into /autograder/source):
 
-    setup.sh            run once at image build: Python 3.11 + numpy pinned by the lock
+    setup.sh            run once at image build: the image's python3 (3.10-3.13) + a venv
+                        with NumPy at a version that has wheels for all of them
     run_autograder      run per submission: grade /autograder/submission ->
                         /autograder/results/results.json (always written)
-    requirements.lock   the project's exact pins
+    requirements.lock   the project's exact pins (for reference: setup.sh pins NumPy itself)
     autograder/         the grader package, with the grading secret
     solutions/rnn/      the hidden reference
 

@@ -8,10 +8,17 @@ computed from the reference by `make release` and ship as public_cases.bin (wire
 format: plain data, no code). The hidden cases are listed by name, so a student knows
 what else is graded. Known-mistake hints need the reference, so only the grader gives
 them.
+
+The report is one verdict per graded function, in the notebook's order: PASS, FAIL, or
+TODO (it raised NotImplementedError: not written yet), with "fix X first" where a
+function it calls fails too, points on the grader's 100-point scale (and the share the
+public cases cover), and one "Next:" line. Exit status 0 only when every case passes.
 """
 import argparse
+import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +27,7 @@ from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.child import wire
 from autograder.engine import expected_output, run_case
-from autograder.results import GradingResult
+from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
 
 PUBLIC_SEED = 2026_11_24
@@ -32,6 +39,21 @@ PUBLIC_FILE = Path(__file__).resolve().parent / "public_cases.bin"
 # value lies within that noise of a rounding boundary (about 1e-8 per value).
 QUANTUM_BITS = 24
 NOISY_KINDS = ("forward", "backward", "scores", "loss")  # the others compute exactly
+
+# Where the notebook (RNN.ipynb) teaches each graded function; CHECKS lists them in this
+# order, the notebook's (tests/test_selfcheck.py holds both to the notebook's headings).
+NOTEBOOK_SECTIONS = {
+    "rnn_step_forward": "2.1 Step forward",
+    "rnn_step_backward": "2.2 Step backward",
+    "rnn_forward": "3.1 Sequence forward",
+    "rnn_backward": "3.2 Backpropagation through time",
+    "word_embedding_forward": "4.1 Embedding forward",
+    "word_embedding_backward": "4.2 Embedding backward",
+    "RNNClassifier.loss": "7.1 Scores and loss",
+    "RNNClassifier.predict": "7.3 Training: overfit a small batch",
+    "RNNClassifier.train": "7.3 Training: overfit a small batch",
+}
+NOT_IMPLEMENTED = "Not implemented yet"  # how engine._error_line reports NotImplementedError
 
 
 def public_cases(reference) -> list[dict]:
@@ -76,7 +98,10 @@ def write_public_cases(reference, path: Path) -> None:
     Path(path).write_bytes(wire.encode(public_cases(reference)))
 
 
+# ----------------------------------------------------------------- running the cases
+
 def check(folder: Path, entries: list[dict]) -> GradingResult:
+    """Run the public cases (entries of public_cases) on the student's folder."""
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rnn-check-") as tmp:
         student_dir, _, notes = submissions.prepare(Path(folder), Path(tmp))
@@ -86,24 +111,172 @@ def check(folder: Path, entries: list[dict]) -> GradingResult:
                               e["payload"], e["expected"], student) for e in entries]
         finally:
             student.close()
-    result = GradingResult(tests, time.monotonic() - start)
-    result.output = "\n".join([_summary(result), *notes])
-    return result
+    return GradingResult(tests, time.monotonic() - start, "\n".join(notes))
 
 
-def _summary(result: GradingResult) -> str:
-    failing = sorted({t.target for t in result.tests if t.status != "passed"})
-    lines = [f"Self-check on the public cases: {sum(t.status == 'passed' for t in result.tests)}"
-             f" of {len(result.tests)} passed."]
-    if failing:
-        lines.append("Still losing points: " + ", ".join(failing) + " (details below).")
-    lines.append("The grader also runs hidden cases with other random inputs:")
+# ----------------------------------------------------------------- one verdict per function
+
+@dataclass
+class FunctionVerdict:
+    """What the public cases say about one graded function or method."""
+
+    target: str  # e.g. "rnn_step_backward", "RNNClassifier.loss"
+    state: str  # PASS | FAIL | TODO (NotImplementedError: not written yet)
+    points: float  # its points on the grader's 100-point scale, hidden cases included
+    public_points: float  # the share of them its public cases carry
+    earned: float  # the points of its public cases it earns
+    tests: list[TestResult]  # its public tests
+    fix_first: list[str]  # functions it calls that fail their own public cases
+
+    @property
+    def passed(self) -> int:
+        return sum(t.status == "passed" for t in self.tests)
+
+
+def verdicts(result: GradingResult) -> list[FunctionVerdict]:
+    """One verdict per graded function, in the notebook's order (the order of CHECKS);
+    provided code (checks worth 0 points) is left out."""
+    by_target: dict[str, FunctionVerdict] = {}
+    calls: dict[str, list[str]] = {}
     for check in CHECKS:
-        hidden = [case.label for case in check.cases if not case.public]
-        if hidden:
-            lines.append(f"  {check.target} ({check.what}): {'; '.join(hidden)}")
+        if check.points == 0:
+            continue
+        verdict = by_target.setdefault(check.target, FunctionVerdict(
+            check.target, "PASS", 0.0, 0.0, 0.0, [], []))
+        verdict.points += check.points
+        calls.setdefault(check.target, []).extend(check.calls)
+    for test in result.tests:
+        verdict = by_target.get(test.target)
+        if verdict is not None:
+            verdict.tests.append(test)
+            verdict.public_points += test.max_score
+            verdict.earned += test.score
+    for verdict in by_target.values():
+        if any(_not_written(t) for t in verdict.tests):
+            verdict.state = "TODO"
+        elif any(t.status != "passed" for t in verdict.tests):
+            verdict.state = "FAIL"
+    for verdict in by_target.values():
+        if verdict.state != "PASS":
+            verdict.fix_first = [f for f in dict.fromkeys(calls[verdict.target])
+                                 if f in by_target and by_target[f].state != "PASS"]
+    return list(by_target.values())
+
+
+def _not_written(test: TestResult) -> bool:
+    """The student's code raised NotImplementedError (engine._error_line's wording)."""
+    return test.status == "error" and f"\n{NOT_IMPLEMENTED}" in test.output
+
+
+def _provided_failures(result: GradingResult) -> list[TestResult]:
+    """Failed tests of provided code (0 points): not graded, but everything relies on it."""
+    provided = {check.target for check in CHECKS if check.points == 0}
+    return [t for t in result.tests if t.target in provided and t.status != "passed"]
+
+
+def exit_status(result: GradingResult) -> int:
+    """0 when every public case passes, 1 while anything fails."""
+    return 0 if all(t.status == "passed" for t in result.tests) else 1
+
+
+# ----------------------------------------------------------------- the report
+
+def report(result: GradingResult) -> str:
+    """What the student reads: a line per function, details, points, hidden cases, Next."""
+    functions = verdicts(result)
+    graded = [t for v in functions for t in v.tests]
+    passed = sum(v.passed for v in functions)
+    lines = [f"Self-check on the public cases: {passed} of {len(graded)} passed.",
+             f"自查（公开用例）：{len(graded)} 项中通过 {passed} 项。", ""]
+    if result.output:
+        lines += [result.output, ""]
+    lines += [TABLE_HEADER, *(_function_line(v) for v in functions), ""]
+    failing = [v for v in functions if v.state != "PASS"]
+    if failing:
+        lines.append("Still losing points: " + ", ".join(v.target for v in failing) + ".")
+        lines += [""] + [line for v in failing for line in _details(v)]
+    for test in _provided_failures(result):
+        lines += [f"Provided code changed: {test.name} fails (no points, but the graded "
+                  "functions rely on it; restore it from the release):",
+                  *_indent(test.output, 4), ""]
+    lines += _points(functions) + [""] + _hidden_cases() + [""] + _next(failing)
     return "\n".join(lines)
 
+
+TABLE_HEADER = f"  {'':<4}  {'function':<24} {'public':<6}  {'points':<13}  notebook section"
+
+
+def _function_line(v: FunctionVerdict) -> str:
+    note = f"   (fix {v.fix_first[0]} first)" if v.fix_first else ""
+    return (f"  {v.state:<4}  {v.target:<24} {f'{v.passed}/{len(v.tests)}':<6}  "
+            f"{f'{v.points:g} of 100':<13}  {_section(v.target)}{note}")
+
+
+def _details(v: FunctionVerdict) -> list[str]:
+    lines = [f"{v.target}: {v.state} (RNN.ipynb section {_section(v.target)}, "
+             f"{_module(v.target)})"]
+    for test in v.tests:
+        if _not_written(test):  # the stub's own message says where; once per function
+            line = next(x for x in test.output.splitlines() if x.startswith(NOT_IMPLEMENTED))
+            if f"  TODO    {line}" not in lines:
+                lines.append(f"  TODO    {line}")
+        elif test.status != "passed":
+            lines += [f"  {test.status.upper():<7} {test.score:.2f}/{test.max_score:.2f}  "
+                      f"{test.name}", *_indent(test.output, 10)]
+    if v.fix_first:
+        one = len(v.fix_first) == 1
+        lines.append(f"  {v.target} relies on {', '.join(v.fix_first)}, which "
+                     f"{'fails its public case' if one else 'fail their public cases'}: "
+                     f"fix {v.fix_first[0]} first.")
+    return lines + [""]
+
+
+def _points(functions: list[FunctionVerdict]) -> list[str]:
+    covered = sum(v.public_points for v in functions)
+    earned = sum(v.earned for v in functions)
+    total = sum(v.points for v in functions)
+    return [f"Points, on the grader's {total:g}-point scale: the public cases cover "
+            f"{covered:.2f} of them, and those you pass are worth {earned:.2f}; the hidden "
+            f"cases decide the other {total - covered:.2f}.",
+            f"评分满分 {total:g} 分：公开用例覆盖其中 {covered:.2f} 分，你通过的部分值 {earned:.2f} 分；"
+            f"其余 {total - covered:.2f} 分由隐藏用例决定。"]
+
+
+def _hidden_cases() -> list[str]:
+    lines = ["The grader also runs hidden cases with other random inputs:"]
+    for check in CHECKS:
+        hidden = [case.label for case in check.cases if not case.public]
+        if hidden and check.points:
+            lines.append(f"  {check.target} ({check.what}): {'; '.join(hidden)}")
+    return lines
+
+
+def _next(failing: list[FunctionVerdict]) -> list[str]:
+    if not failing:
+        return ["Next: every public case passes: submit rnn_layers.py, rnn_classifier.py "
+                "and RNN.ipynb (README.md says how); the hidden cases decide the grade.",
+                "下一步：公开用例全部通过，请提交（见 README.md）；最终成绩由隐藏用例决定。"]
+    first = failing[0]
+    what = "write" if first.state == "TODO" else "fix"
+    return [f"Next: {what} {first.target} ({_module(first.target)}), notebook section "
+            f"{_section(first.target)}.",
+            f"下一步：{first.target}（{_module(first.target)}，notebook 第 "
+            f"{_section(first.target).split()[0]} 节）。"]
+
+
+def _section(target: str) -> str:
+    return NOTEBOOK_SECTIONS.get(target, "?")
+
+
+def _module(target: str) -> str:
+    return "rnn_classifier.py" if target.startswith("RNNClassifier.") else "rnn_layers.py"
+
+
+def _indent(text: str, width: int) -> list[str]:
+    return [" " * width + line for line in text.splitlines()]
+
+
+# ----------------------------------------------------------------- command line
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=Path("."),
@@ -128,9 +301,13 @@ def run(args, config) -> int:
 
 
 def _check_and_report(folder: Path, entries: list[dict]) -> int:
+    """Exit status: 0 all public cases pass, 1 something fails, 2 nothing to check."""
+    if hasattr(sys.stdout, "reconfigure"):  # a console that cannot show the Chinese lines
+        sys.stdout.reconfigure(errors="replace")  # (say cp1252 on Windows) shows "?"
     try:
-        print(check(folder, entries).report())
+        result = check(folder, entries)
     except submissions.SubmissionError as exc:
         print(f"Cannot check {folder}: {exc}")
         return 2
-    return 0
+    print(report(result))
+    return exit_status(result)

@@ -6,6 +6,8 @@ or a throwaway HTTP server on 127.0.0.1 that honours Range requests (to pin resu
 """
 import hashlib
 import http.server
+import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,7 +21,7 @@ import pytest
 from autograder import data
 from autograder.config import DEFAULT
 from cifar_fake import write_fake_cifar
-from conftest import ROOT
+from conftest import ROOT, require_cifar_subset
 from data_utils import load_cifar10
 
 
@@ -73,6 +75,7 @@ def test_bad_checksum_is_refused_with_a_clear_message(archive, place, capsys):
     assert _run(archive, wrong, place) == 1
     err = capsys.readouterr().err
     assert "checksum mismatch" in err and wrong in err and _md5(archive) in err
+    assert "--md5" in err and "MD5=" in err, "does not say how to give another archive's MD5"
     assert not place.dest.exists(), "unpacked although the checksum was wrong"
     assert list(place.cache.iterdir()) == [], "the bad download was kept"
 
@@ -241,3 +244,58 @@ def test_the_verb_runs_from_the_command_line(archive, place):
     assert done.returncode == 0, done.stderr
     assert f"CIFAR-10 is in {place.dest}" in done.stdout
     assert load_cifar10(place.dest)[0].shape[0] == 100
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("with_flags", [True, False], ids=["URL-and-MD5", "defaults"])
+def test_make_data_passes_url_and_md5(archive, place, tmp_path, with_flags):
+    """`make data URL=... MD5=...` runs the verb with --url / --md5 (make -n: the command
+    it would run, then that very command, with a scratch cache and destination)."""
+    spaced = tmp_path / "a folder" / archive.name  # a path with a space survives
+    spaced.parent.mkdir()
+    shutil.copy(archive, spaced)
+    flags = [f"URL={spaced}", f"MD5={_md5(archive)}"] if with_flags else []
+    done = subprocess.run(["make", "-n", "-s", "data", "STAMP=", f"PY={sys.executable}",
+                           *flags], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    command = shlex.split(done.stdout.strip())
+    assert command[:4] == [sys.executable, "-m", "autograder", "data"]
+    if not with_flags:
+        assert command[4:] == []
+        return
+    assert command[4:] == ["--url", str(spaced), "--md5", _md5(archive)]
+    ran = subprocess.run(command + ["--dest", str(place.dest), "--cache-dir", str(place.cache)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert load_cifar10(place.dest)[0].shape[0] == 100
+
+
+def _readme_block(after: str) -> str:
+    """The first ``` block of the README's "Data" section that follows `after`."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    data_section = text[text.index("## Data"):]
+    rest = data_section[data_section.index(after):]
+    return rest.split("```")[1].strip()
+
+
+def test_readme_gives_the_subsets_file_md5s():
+    subset = require_cifar_subset()
+    lines = _readme_block("`md5sum -c`").splitlines()
+    stated = dict(reversed(line.split()) for line in lines)
+    assert stated == {p.name: _md5(p) for p in sorted(subset.iterdir()) if p.is_file()}
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="tar is not installed")
+def test_readme_subset_archive_has_the_stated_md5(tmp_path, place):
+    subset = require_cifar_subset()
+    if "GNU tar" not in subprocess.run(["tar", "--version"], capture_output=True,
+                                       text=True).stdout:
+        pytest.skip("the README's command needs GNU tar")
+    command = _readme_block("Packed reproducibly").replace("\\\n", " ")
+    command = command.replace("/tmp/cifar-10-subset.tar", str(tmp_path / "subset.tar"))
+    subprocess.run(shlex.split(command), cwd=subset.parent, check=True)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    md5 = text.split("make data URL=/tmp/cifar-10-subset.tar MD5=")[1][:32]
+    assert _md5(tmp_path / "subset.tar") == md5
+    assert _run(tmp_path / "subset.tar", md5, place) == 0  # what `make data` runs
+    assert load_cifar10(place.dest)[0].shape == (5085, 32, 32, 3)

@@ -267,7 +267,8 @@ def test_missing_folder_says_how_to_get_the_data(tmp_path):
     with pytest.raises(du.CifarDataError) as info:
         du.load_cifar10(missing)
     message = str(info.value)
-    assert str(missing) in message and "make data" in message and "CIFAR10_DIR" in message
+    assert str(missing) in message and "CIFAR10_DIR" in message
+    assert "python download_cifar10.py" in message and "make data" not in message  # students
 
 
 def test_parent_folder_given_suggests_the_batches_folder(fake_root):

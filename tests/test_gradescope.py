@@ -49,7 +49,14 @@ def test_scripts_are_valid_bash(autograder_zip, tmp_path):
         zf.extractall(tmp_path)
     for script in ("setup.sh", "run_autograder"):
         subprocess.run(["bash", "-n", str(tmp_path / script)], check=True)
-    assert "requirements.lock" in (tmp_path / "setup.sh").read_text()
+    setup = (tmp_path / "setup.sh").read_text()
+    # the image's own python3 and its own package sources: no PPA, no fixed minor version
+    assert 'PYTHON="${AUTOGRADER_BASE_PYTHON:-python3}"' in setup
+    assert "ppa" not in setup.lower() and "add-apt-repository" not in setup
+    assert "python3.11" not in setup
+    # NumPy pinned (not the lock's newer pin, which has no wheel for 3.10), wheels only;
+    # tests/test_python_versions.py installs it for real on other Pythons
+    assert "NUMPY_VERSION=2.2.6" in setup and '--only-binary=:all: "numpy==$NUMPY_VERSION"' in setup
 
 
 def _gradescope_root(autograder_zip: Path, tmp_path: Path, submission: Path) -> Path:

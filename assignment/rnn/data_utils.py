@@ -26,9 +26,11 @@ T, D = 32, 32 * 3                  # sequence length and features per step
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 HOW_TO_GET_DATA = (
-    "run `make data` in the project (downloads the official python version, "
-    "cifar-10-python.tar.gz) or set CIFAR10_DIR to a folder holding "
-    "data_batch_1..5 and test_batch"
+    "in the assignment folder run `python download_cifar10.py` (it downloads the official "
+    "python version, cifar-10-python.tar.gz, 163 MB, checks its MD5 and unpacks it to "
+    "datasets/cifar-10-batches-py), or set the environment variable CIFAR10_DIR to a "
+    "folder holding data_batch_1..5 and test_batch (README.md, \"Get the data\"). "
+    "缺少数据：请在作业文件夹中运行 python download_cifar10.py"
 )
 
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.config import Config
-from autograder.release import kit, leaks, notebook, starter
+from autograder.release import kit, leaks, notebook, starter, student_files
 from autograder.secret import load_secret
 from autograder.release.errors import (BannerError, LeakError, MarkerError, NotebookError,
                                        ReleaseError, StarterError)
@@ -72,6 +72,7 @@ def build(config: Config, target: Path, register: bool = False) -> list[str]:
             path.unlink(missing_ok=True)  # never write through a copied symlink
             path.write_bytes(file.data)
         kit_files = kit.write_kit(stage, solution_dir)
+        docs = student_files.write_student_files(stage)  # README.md, requirements.txt
         report = leaks.scan(stage, secrets, label=lambda p: str(p.relative_to(stage)))
         written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
         if register:
@@ -91,7 +92,7 @@ def build(config: Config, target: Path, register: bool = False) -> list[str]:
         summary.append(f"  {'gradebook':<22} {config.assignment} and its cells registered for "
                        "nbgrader autograde (the course's nbgrader database)")
     others = sorted(set(written) - set(notebooks) - {file.name for file in files}
-                    - set(kit_files))
+                    - set(kit_files) - set(docs))
     if others:
         summary.append(f"  other files from {label(source_dir)}: {', '.join(others)}")
     regions = sum(len(file.qualnames) for file in files)

@@ -29,7 +29,19 @@ The grader also runs hidden cases (other shapes, float32, edge cases).
 """
 '''
 
+# Runs before anything imports NumPy: a student without it (or with too old a Python)
+# reads what to install instead of a traceback.
 MAIN = '''import sys
+
+if sys.version_info < (3, 10):
+    sys.exit(f"The self-check needs Python 3.10 or newer; this is {sys.version.split()[0]} "
+             f"({sys.executable}).\\n自查需要 Python 3.10 或更高版本。")
+try:
+    import numpy  # noqa: F401  (the only package the self-check needs)
+except ImportError:
+    sys.exit(f"The self-check needs NumPy, which {sys.executable} cannot import.\\n"
+             "Install it in this folder with:  python -m pip install -r requirements.txt\\n"
+             "自查需要 NumPy，请先运行：python -m pip install -r requirements.txt")
 
 from autograder.selfcheck import main
 
