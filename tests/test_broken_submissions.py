@@ -5,7 +5,6 @@ must keep their points, which must lose them and what the feedback must say. Res
 are always strict JSON.
 """
 import dataclasses
-import io
 import json
 import os
 import shutil

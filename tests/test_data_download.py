@@ -115,7 +115,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     payload = b""
     ranges: list = []
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         start = 0
         header = self.headers.get("Range")
         if header and self.supports_range:

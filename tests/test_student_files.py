@@ -4,7 +4,6 @@ import re
 
 import pytest
 from packaging.requirements import Requirement
-from packaging.version import Version
 
 from autograder import data
 from autograder.checks import CHECKS
@@ -28,8 +27,8 @@ def test_released_files_are_the_filled_in_templates(tmp_path):
 
 def test_requirements_cover_numpy_matplotlib_jupyter_in_working_ranges():
     lines = (RELEASE / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    wanted = {r.name.lower(): r for r in map(Requirement, (l for l in lines
-                                                            if l and not l.startswith("#")))}
+    wanted = {r.name.lower(): r for r in map(Requirement, (line for line in lines
+                                                            if line and not line.startswith("#")))}
     assert set(wanted) == {"numpy", "matplotlib", "jupyter"}
     pins = _lock_pins()
     for name, requirement in wanted.items():  # the versions the project is tested with

@@ -63,7 +63,7 @@ def _unpickle(path: Path) -> object:
             # latin1 reads the official (Python 2) files: their str keys become str,
             # and the NumPy array inside comes back intact.
             return pickle.load(f, encoding="latin1")
-    except Exception as err:  # damaged files raise many kinds: EOFError, ValueError, ...
+    except Exception as err:  # noqa: BLE001  damaged files raise EOFError, ValueError, ...
         raise CifarDataError(
             f"cannot read CIFAR-10 batch file {path}: the file is truncated or is not a "
             f"pickle ({type(err).__name__}: {err}). To replace it, {HOW_TO_GET_DATA}"

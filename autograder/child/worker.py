@@ -19,12 +19,12 @@ import numpy as np  # noqa: F401  imported before the submission is on sys.path,
 # student's numpy.py cannot shadow it
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves it out
-import classifier_ops  # noqa: E402
-import layer_ops  # noqa: E402
-import wire  # noqa: E402
+import classifier_ops
+import layer_ops
+import wire
 
 try:
-    import jail  # noqa: E402
+    import jail
 except ImportError:  # the student's self-check kit may ship without it: no fence needed
     jail = None
 
@@ -100,7 +100,7 @@ def serve(submission_dir: str, requests, replies) -> None:
             message = wire.encode(reply)
         except Exception as exc:  # noqa: BLE001  the student's bug: an error reply
             message = wire.encode({"error": describe_error(exc, submission_dir)})
-        except BaseException as exc:  # SystemExit, KeyboardInterrupt: an error, then a restart
+        except BaseException as exc:  # noqa: BLE001  SystemExit, KeyboardInterrupt: error, restart
             message = wire.encode({"error": {**describe_error(exc, submission_dir),
                                              "fatal": True}})
             fresh_start_needed = True

@@ -4,7 +4,9 @@ A judge turns (payload, reference output, student output) into a Verdict: the fr
 of the case's points earned, feedback lines and recognised mistakes. JUDGES maps each
 `kind` of the check table to its operation and its judge.
 """
+import sys
 import time
+import traceback
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
 from autograder.results import TestResult
 from autograder.sandbox import CallTimeout, SandboxError
+from autograder.validate import InvalidReply, validate
 
 GRAD_NAMES = {name: grads for name, (_, _, grads) in layer_ops.PAIRS.items()}
 OUT_NAMES = {name: outs[0] for name, (_, outs, _) in layer_ops.PAIRS.items()}
@@ -172,54 +175,78 @@ def expected_output(check: Check, payload: dict, reference):
     return OPERATIONS[JUDGES[check.kind][0]](reference, {**payload, "numeric": False})
 
 
+INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
+                  "      无法批改这一部分：评分程序内部错误，与你的代码无关")
+MAX_STUDENT_TEXT = 300  # characters of the student's own exception message shown per test
+
+
+def call_time_limit(check: Check, reference_seconds: float, config) -> float:
+    """Seconds a student's call may take on a case: a generous multiple of the
+    reference's own time on the same case plus a floor (the process start, the import,
+    the transfer), at most the check's own limit, scaled; never below config.call_time_min."""
+    limit = min(check.timeout, config.call_time_floor
+                + config.call_time_multiple * reference_seconds)
+    return max(limit * config.timeout_scale, config.call_time_min)
+
+
 def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
              timeout_scale: float = 1.0, deadline: float | None = None,
-             redact=None) -> TestResult:
+             redact=None, time_limit: float | None = None) -> TestResult:
     """Grade one case of one check; never raises for anything the student did.
 
     reference is None in the student's self-check (public cases with stored expected
     outputs): known-mistake hints need the reference and are skipped there.
-    deadline (time.monotonic) caps the case's time limit: the global time budget.
+    time_limit: seconds for the call (call_time_limit; default check.timeout times
+    timeout_scale), capped by deadline (time.monotonic): the global time budget.
     redact(text) -> text filters the feedback (integrity.Redactor: caps it, hides any
     text of the reference that the student process may have found and sent).
     """
-    result = _run_case(check, case, payload, expected, student, reference, timeout_scale,
-                       deadline)
+    limit = check.timeout * timeout_scale if time_limit is None else time_limit
+    if deadline is not None:
+        limit = max(min(limit, deadline - time.monotonic()), 0.05)
+    try:
+        result = _run_case(check, case, payload, expected, student, reference, limit)
+    except Exception:  # noqa: BLE001  the grader's own bug: never a verdict on the student
+        traceback.print_exc(limit=-4, file=sys.stderr)
+        result = TestResult(_test_name(check, case), 0.0, check.points / len(check.cases),
+                            f"{_header(case, payload)}\n{INTERNAL_ERROR}", "error")
     if redact is not None:
         result.output = redact(result.output)
     return result
 
 
-def _run_case(check, case, payload, expected, student, reference, timeout_scale,
-              deadline) -> TestResult:
-    timeout = check.timeout * timeout_scale
-    if deadline is not None:
-        timeout = max(min(timeout, deadline - time.monotonic()), 0.05)
-    name = f"{check.target}: {check.what}, {case.label}"
+def _test_name(check: Check, case: Case) -> str:
+    return f"{check.target}: {check.what}, {case.label}"
+
+
+def _header(case: Case, payload: dict) -> str:
+    return f"Case: {case.label} ({str(payload.get('shapes', ''))[:200]})"
+
+
+def _run_case(check, case, payload, expected, student, reference, limit) -> TestResult:
+    """The student's reply: asked within `limit` seconds, validated, then judged."""
+    name, header = _test_name(check, case), _header(case, payload)
     points = check.points / len(check.cases)
     op, judge = JUDGES[check.kind]
-    header = f"Case: {case.label} ({payload.get('shapes', '')})"
     try:
-        reply = student.request(op, {**payload, "numeric": check.kind == "backward"},
-                                timeout)
+        reply = student.request(op, {**payload, "numeric": check.kind == "backward"}, limit)
     except CallTimeout:
         return TestResult(name, 0.0, points, f"{header}\nDid not finish within "
-                          f"{timeout:g} s (an infinite loop, or far too slow?).", "timeout")
+                          f"{limit:.2g} s (an infinite loop, or far too slow?).", "timeout")
     except SandboxError as exc:
-        return TestResult(name, 0.0, points, f"{header}\n{exc}", "error")
+        return TestResult(name, 0.0, points, f"{header}\n{_cut(str(exc), 400)}", "error")
     if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
         return TestResult(name, 0.0, points, f"{header}\n{_error_line(reply['error'])}", "error")
-    numeric = _numeric_differentiation(check, payload, reply["ok"])
+    try:
+        got = validate(check.target, op, payload, expected, reply["ok"])
+    except InvalidReply as exc:
+        return TestResult(name, 0.0, points, f"{header}\n{exc}", "failed")
+    numeric = _numeric_differentiation(check, payload, got)
     if numeric:
         return TestResult(name, 0.0, points, f"{header}\n{numeric}", "failed")
-    try:
-        verdict = judge(check, payload, expected, reply["ok"], reference)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        # Only a reply that did not come from our own operation code can get here.
-        return TestResult(name, 0.0, points, f"{header}\nThe student process sent a reply "
-                          f"the grader cannot read ({type(exc).__name__}).", "error")
+    verdict = judge(check, payload, expected, got, reference)
     status = "passed" if verdict.fraction >= 1 else "failed"
     text = "\n".join([header, *verdict.lines, *verdict.hints])
     return TestResult(name, points * verdict.fraction, points, text, status,
@@ -249,12 +276,18 @@ def _forward_call_limit(payload: dict) -> int:
 
 
 def _error_line(error) -> str:
-    """One line for an exception raised in the student process (data, not trusted)."""
+    """One line for an exception raised in the student process (data, not trusted),
+    capped: the student's own text must not carry the hidden inputs out wholesale."""
     error = error if isinstance(error, dict) else {}
-    kind, message = str(error.get("type", "Error"))[:80], str(error.get("message", ""))[:1500]
-    where = f" at {str(error['where'])[:200]}" if error.get("where") else ""
+    kind = _cut(str(error.get("type", "Error")), 80)
+    message = _cut(str(error.get("message", "")), MAX_STUDENT_TEXT)
+    where = f" at {_cut(str(error['where']), 120)}" if error.get("where") else ""
     if kind == "NotImplementedError":
         return f"Not implemented yet{where}: {message}"
     if error.get("student_error") is True:
         return f"Wrong return value: {message}"
     return f"{kind}{where}: {message}"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 30] + " [... cut: message too long]"

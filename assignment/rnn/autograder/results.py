@@ -1,7 +1,9 @@
 """Typed results of a grading run; the Gradescope JSON and the terminal report are views.
 
 Gradescope's results.json: top-level score, execution_time, output, tests (each with
-name, score, max_score, output, visibility). Everything written is strict JSON.
+name, score, max_score, output, visibility). Everything written is strict JSON, and
+every string passes through inert.text first (the student controls much of it: no
+escape sequence, carriage return or lone surrogate reaches a terminal or a file).
 """
 import json
 import math
@@ -9,6 +11,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autograder import inert
 
 
 @dataclass
@@ -30,6 +34,7 @@ class GradingResult:
     tests: list[TestResult]
     execution_time: float = 0.0
     output: str = ""  # overall message shown above the tests
+    grader_error: str = ""  # the grader itself cannot run (installation): exit non-zero
 
     @property
     def score(self) -> float:
@@ -41,9 +46,10 @@ class GradingResult:
 
     def to_gradescope(self) -> dict:
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
-                "output": self.output, "visibility": "visible", "stdout_visibility": "hidden",
-                "tests": [{"name": t.name, "score": _finite(t.score),
-                           "max_score": t.max_score, "output": t.output,
+                "output": inert.text(self.output), "visibility": "visible",
+                "stdout_visibility": "hidden",
+                "tests": [{"name": inert.line(t.name, None), "score": _finite(t.score),
+                           "max_score": t.max_score, "output": inert.text(t.output),
                            # Gradescope knows only passed / failed; error and timeout are failures
                            "status": "passed" if t.status == "passed" else "failed",
                            "visibility": "visible"} for t in self.tests]}
@@ -61,16 +67,23 @@ class GradingResult:
         """A readable report: one line per test, feedback under the failed ones."""
         colour = sys.stdout.isatty() if colour is None else colour
         paint = _painter(colour)
-        lines = [self.output, ""] if self.output else []
+        lines = [inert.text(self.output), ""] if self.output else []
         for t in self.tests:
             mark = paint("PASS", "32") if t.status == "passed" else paint(t.status.upper(), "31")
-            lines.append(f"{mark:>6}  {t.score:5.2f}/{t.max_score:<5.2f} {t.name}")
+            lines.append(f"{mark:>6}  {t.score:5.2f}/{t.max_score:<5.2f} {inert.line(t.name, None)}")
             if t.status != "passed":
-                lines.extend("          " + line for line in t.output.splitlines())
+                lines.extend("          " + line for line in inert.text(t.output).splitlines())
         lines.append("")
         lines.append(paint(f"Total: {self.score:.2f} / {self.max_score:.2f}", "1")
                      + f"   ({self.execution_time:.1f} s)")
         return "\n".join(lines)
+
+
+def internal_error(reason: str, execution_time: float = 0.0) -> GradingResult:
+    """Results when grading could not even start: no test, score 0, the reason."""
+    return GradingResult([], execution_time, "The autograder could not grade this "
+                         f"submission: internal error, not a verdict on your code ({reason}). "
+                         "Please tell your instructor.", grader_error=reason)
 
 
 def _finite(x: float) -> float:

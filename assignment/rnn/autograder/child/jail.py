@@ -66,7 +66,9 @@ def _call(name, *args) -> bool:
 
 
 def _mount(source, target, fstype, flags, data=None) -> bool:
-    enc = (lambda s: None if s is None else os.fsencode(s))
+    def enc(s):
+        return None if s is None else os.fsencode(s)
+
     return _call("mount", enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags),
                  enc(data))
 

@@ -17,7 +17,15 @@ import numpy as np
 
 ALLOWED_DTYPES = frozenset(["<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4",
                             "<u2", "|u1", "|b1"])
-MAX_DEPTH = 20
+MAX_DEPTH = 20  # nesting of lists and dicts a value may have
+# Bounds on what decode accepts, whoever wrote the message: the student process can
+# write any bytes to its pipe. A legitimate reply is far inside every one of them.
+MAX_MESSAGE_BYTES = 256 << 20
+MAX_HEADER_BYTES = 8 << 20  # the JSON part (structure, numbers, strings)
+MAX_ARRAYS = 20_000
+MAX_NDIM = 8
+MAX_DIM = 1 << 31  # one axis of an array
+MAX_INT = 1 << 63  # |an integer| in the JSON part
 
 
 class WireError(Exception):
@@ -33,18 +41,29 @@ def encode(value) -> bytes:
     return struct.pack("<Q", len(header)) + header + b"".join(buffers)
 
 
-def decode(message: bytes):
-    """Rebuild the value from a message; raises WireError on anything unexpected."""
+def decode(message: bytes, max_bytes: int = MAX_MESSAGE_BYTES):
+    """Rebuild the value from a message; raises WireError on anything unexpected.
+
+    Bounded whatever the bytes: nesting depth, header size, number of arrays, their
+    dimensions and sizes (each within the message), integers within int64, and no
+    NaN / Infinity / 1e400 literal (non-finite floats travel as {"$float": ...})."""
+    if len(message) > max_bytes:
+        raise WireError(f"message of {len(message)} bytes, more than {max_bytes}")
     if len(message) < 8:
         raise WireError("message shorter than its header length")
     (header_len,) = struct.unpack("<Q", message[:8])
-    if header_len > len(message) - 8:
-        raise WireError("header longer than the message")
+    if header_len > len(message) - 8 or header_len > MAX_HEADER_BYTES:
+        raise WireError("header longer than the message or than allowed")
+    raw = message[8:8 + header_len]
+    _check_nesting(raw)
     try:
-        header = json.loads(message[8:8 + header_len])
+        header = json.loads(raw, parse_int=_bounded_int, parse_float=_finite_float,
+                            parse_constant=_no_constant)
         specs, body = header["arrays"], header["body"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WireError(f"unreadable header: {exc}") from None
+    except (ValueError, KeyError, TypeError, RecursionError, MemoryError) as exc:
+        raise WireError(f"unreadable header: {str(exc)[:200]}") from None
+    if not isinstance(specs, list) or len(specs) > MAX_ARRAYS:
+        raise WireError(f"the message must describe at most {MAX_ARRAYS} arrays")
     arrays, offset = [], 8 + header_len
     for spec in specs:
         array, offset = _array_from(spec, message, offset)
@@ -54,13 +73,42 @@ def decode(message: bytes):
     return _from_json(body, arrays, 0)
 
 
+def _check_nesting(raw: bytes) -> None:
+    """Refuse JSON nested deeper than a value may be, before the parser recurses into it.
+
+    Brackets inside strings are counted too: that can only overestimate the depth (a
+    legitimate message has few brackets in its strings)."""
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    steps = ((codes == 0x5B) | (codes == 0x7B)).astype(np.int32)  # [ {
+    steps -= (codes == 0x5D) | (codes == 0x7D)  # ] }
+    if codes.size and int(np.cumsum(steps).max()) > 2 * MAX_DEPTH + 8:  # {"$dict": {}}
+        raise WireError("message nested too deeply")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20 or abs(int(text)) >= MAX_INT:
+        raise ValueError(f"integer {text[:30]} out of range")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:30]} out of range")
+    return value
+
+
+def _no_constant(text: str):
+    raise ValueError(f"{text} is not allowed")
+
+
 def _to_json(value, buffers, specs, depth):
     if depth > MAX_DEPTH:
         return {"$type": "nested too deeply"}
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, int) and type(value) in (int,):
-        return value
+    if type(value) is int:
+        return value if abs(value) < MAX_INT else {"$type": "an integer beyond int64"}
     if type(value) is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
     if isinstance(value, np.ndarray) and value.dtype.str in ALLOWED_DTYPES:
@@ -77,13 +125,15 @@ def _to_json(value, buffers, specs, depth):
 
 def _array_from(spec, message, offset):
     try:
-        dtype, shape = spec["dtype"], tuple(int(n) for n in spec["shape"])
-    except (KeyError, TypeError, ValueError):
-        raise WireError(f"bad array description {spec!r:.200}") from None
-    if dtype not in ALLOWED_DTYPES:
-        raise WireError(f"array dtype {dtype!r:.40} is not allowed")
-    if any(n < 0 for n in shape) or len(shape) > 8:
-        raise WireError(f"bad array shape {shape}")
+        dtype, shape = spec["dtype"], spec["shape"]
+    except (KeyError, TypeError):
+        raise WireError(f"bad array description {str(spec):.200}") from None
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
+        raise WireError(f"array dtype {str(dtype):.40} is not allowed")
+    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
+            or not all(type(n) is int and 0 <= n <= MAX_DIM for n in shape)):
+        raise WireError(f"bad array shape {str(shape):.100}")
+    shape = tuple(shape)
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if offset + nbytes > len(message):
         raise WireError("array bytes run past the end of the message")
