@@ -107,7 +107,8 @@ def make_record(sub: Submission, sha: str, grader: str, result, error: str = "")
         entry["status"] = test.status  # passed / failed / error / timeout, for the report
     record["max_score"] = result.max_score
     record["submission"] = {"name": sub.name, "file": sub.path.name, "content_sha256": sha,
-                            "grader_version": grader, "grader_error": error,
+                            "grader_version": grader,
+                            "grader_error": error or getattr(result, "grader_error", ""),
                             "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return record
 

@@ -143,7 +143,7 @@ def judge_overfit(check, payload, expected, got, reference) -> Verdict:
     model_payload = {"init": payload["init"], "params": got["params"], "X": payload["X"]}
     try:
         labels = classifier_ops.predict(reference, model_payload)["labels"]
-    except Exception as exc:  # params of the wrong shape: the reference cannot use them
+    except Exception as exc:  # noqa: BLE001  params of the wrong shape: the reference cannot use them
         return Verdict(0.0, [f"the trained params cannot be used: {exc}"])
     return _accuracy_verdict(float(np.mean(labels == payload["y"])))
 

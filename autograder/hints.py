@@ -167,7 +167,7 @@ def recognise(target: str, output: str, payload, expected, got, reference) -> li
             continue
         try:
             predicted = mistake.predict(payload, reference).get(output)
-        except Exception:  # a mistake that cannot be computed for this case
+        except Exception:  # noqa: BLE001  a mistake that cannot be computed for this case
             continue
         candidates = predicted if isinstance(predicted, list) else [predicted]
         if any(_matches(c, got) and not _matches(c, expected) for c in candidates):

@@ -36,7 +36,7 @@ def rules(payload, got):
     """(ok, message) for every rule, in the order a student would fix them."""
     kw, N = payload["train"], len(payload["y"])
     n_batches = -(-N // kw["batch_size"])
-    ids, labels, before = got["batch_ids"], got["batch_labels"], got["before"]
+    ids, labels = got["batch_ids"], got["batch_labels"]
     epochs_run, best_epoch = expected_run(payload["val_acc"], kw["patience"], kw["num_epochs"])
     epochs = [ids[e * n_batches:(e + 1) * n_batches] for e in range(-(-len(ids) // n_batches))]
     history = got["history"]
@@ -48,7 +48,8 @@ def rules(payload, got):
         and np.array_equal(np.sort(np.concatenate(batches)), np.arange(N)) for batches in epochs)
     out.append((walks, f"each epoch uses every one of the {N} samples exactly once, in "
                        f"batches of {kw['batch_size']} (last one smaller)"))
-    own_labels = len(ids) > 0 and all(np.array_equal(l, payload["y"][i]) for i, l in zip(ids, labels))
+    own_labels = len(ids) > 0 and all(np.array_equal(batch_labels, payload["y"][i])
+                                       for i, batch_labels in zip(ids, labels))
     out.append((own_labels, "every sample comes with its own label"))
     orders = [np.concatenate(b) for b in epochs if len(b)]
     shuffled = len(orders) > 1 and any(not np.array_equal(o, orders[0]) for o in orders[1:])

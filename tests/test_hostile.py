@@ -449,13 +449,13 @@ CLASSIFIER_REPLIES = (
         RNNClassifier.train = _train
         ''', "RNNClassifier.train: overfit a small batch",
      "RNNClassifier.train returned params['b_q'] of shape (20, 4); expected (K,) = (4,)"),
-    ("history_of_a_million_entries", '''
+    ("history_of_100000_entries", '''
         _honest_train = RNNClassifier.train
         def _train(self, *args, **kwargs):
             history = _honest_train(self, *args, **kwargs)
-            return {**history, "loss": [1.0] * 10 ** 6}
+            return {**history, "loss": [1.0] * 10 ** 5}
         RNNClassifier.train = _train
-        ''', "RNNClassifier.train: SGD", "history['loss'] with 1000000 entries"),
+        ''', "RNNClassifier.train: SGD", "history['loss'] with 100000 entries"),
     ("grads_of_the_wrong_shape", '''
         _honest_loss = RNNClassifier.loss
         def _loss(self, X, y=None):

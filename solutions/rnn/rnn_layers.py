@@ -91,21 +91,16 @@ def rnn_forward(x, h0, Wx, Wh, b):
     # 3. Keep in cache what rnn_backward needs.
     # 按时间步循环，每一步都使用同一组参数；上一步的隐藏状态是下一步的输入。
     ### BEGIN SOLUTION
-    N, T, D = x.shape
+    N, T, _ = x.shape
     H = h0.shape[1]
-    # Time-major inside, (T, N, .): every step reads and writes one contiguous block.
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
     # The input projection of every step in one product; only h_prev Wh is sequential.
-    h_tm = (x_tm.reshape(T * N, D) @ Wx).reshape(T, N, H)  # (T, N, H), overwritten below
-    h_tm += b
+    xw = x @ Wx + b  # (N, T, H)
+    h = np.empty((N, T, H), dtype=xw.dtype)
     prev_h = h0
     for t in range(T):
-        step = h_tm[t]  # (N, H): x_t Wx + b, turned into h_t in place
-        step += prev_h @ Wh
-        np.tanh(step, out=step)
-        prev_h = step
-    h = np.ascontiguousarray(h_tm.transpose(1, 0, 2))  # (N, T, H), the caller's own copy
-    cache = (x_tm, h0, Wx, Wh, h_tm)
+        prev_h = np.tanh(xw[:, t] + prev_h @ Wh)  # (N, H)
+        h[:, t] = prev_h
+    cache = (x, h0, Wx, Wh, h)
     ### END SOLUTION
     return h, cache
 
@@ -130,23 +125,21 @@ def rnn_backward(dh, cache):
     # 3. Add up dWx, dWh, db over all steps; dh0 is the dprev_h left after step 0.
     # 参数在各时间步共享，所以梯度要对所有时间步求和；dh0 是最后传回的 dprev_h。
     ### BEGIN SOLUTION
-    x_tm, h0, Wx, Wh, h_tm = cache  # time-major (T, N, D) and (T, N, H)
-    T, N, H = h_tm.shape
-    D = x_tm.shape[2]
-    # da_t = (dh_t + dprev_h) * tanh'(a_t): the dh_t part for every step at once, time-major.
-    tanh_grad = 1 - h_tm * h_tm  # (T, N, H)
-    da = np.multiply(dh.transpose(1, 0, 2), tanh_grad, out=np.empty_like(tanh_grad))
+    x, h0, Wx, Wh, h = cache
+    N, T, H = h.shape
+    D = x.shape[2]
+    da = np.empty_like(h)  # (N, T, H) gradient of every pre-activation
     dprev_h = np.zeros_like(h0)  # (N, H)
-    Wh_T = np.ascontiguousarray(Wh.T)
     for t in reversed(range(T)):
-        da[t] += dprev_h * tanh_grad[t]
-        dprev_h = da[t] @ Wh_T
+        da[:, t] = (dh[:, t] + dprev_h) * (1 - h[:, t] ** 2)
+        dprev_h = da[:, t] @ Wh.T
     dh0 = dprev_h
     # Parameter gradients of all steps at once, one product each after the loop.
-    da_flat = da.reshape(T * N, H)
-    dx = np.ascontiguousarray((da_flat @ Wx.T).reshape(T, N, D).transpose(1, 0, 2))
-    dWx = x_tm.reshape(T * N, D).T @ da_flat  # (D, H)
-    dWh = h0.T @ da[0] + h_tm[:-1].reshape((T - 1) * N, H).T @ da_flat[N:]  # (H, H)
+    h_prev = np.concatenate([h0[:, None, :], h[:, :-1]], axis=1)  # (N, T, H)
+    da_flat = da.reshape(N * T, H)
+    dx = (da_flat @ Wx.T).reshape(N, T, D)
+    dWx = x.reshape(N * T, D).T @ da_flat  # (D, H)
+    dWh = h_prev.reshape(N * T, H).T @ da_flat  # (H, H)
     db = da_flat.sum(axis=0)  # (H,)
     ### END SOLUTION
     return dx, dh0, dWx, dWh, db

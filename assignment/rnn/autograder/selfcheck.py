@@ -71,8 +71,8 @@ def public_cases(reference) -> list[dict]:
 
 def _portable(check, expected):
     """The expected output with no bit that depends on the machine that computed it."""
-    if check.kind == "overfit":  # judged on the student's own accuracy: nothing to ship
-        return {}
+    if check.kind == "overfit":  # judged on the student's own accuracy: no params shipped
+        return {"own_accuracy": 1.0}  # only the reply's form (validate.py reads it)
     return round_to_scale(expected) if check.kind in NOISY_KINDS else expected
 
 
