@@ -15,10 +15,10 @@ import csv
 import io
 import re
 import statistics
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import inert
 from autograder.batch_store import write_text_atomic
 
 UNREADABLE = ("The submission could not be graded", "is missing from the submission")
@@ -31,18 +31,9 @@ KINDS = ("grader error", "could not be read", "syntax error", "same error everyw
 
 
 def inert_text(text, keep_newlines: bool = False) -> str:
-    """Student-controlled text with every control character (C0, C1, DEL), and the
-    Unicode format characters that reorder or hide text (bidi overrides, zero-width),
-    removed; TAB becomes a space. Newlines are kept only when asked for."""
-    out = []
-    for char in str(text):
-        if char == "\n" and keep_newlines:
-            out.append(char)
-        elif char == "\t":
-            out.append(" ")
-        elif unicodedata.category(char) not in ("Cc", "Cf"):
-            out.append(char)
-    return "".join(out)
+    """Student-controlled text made inert (autograder/inert.py: no control or format
+    characters, TAB as a space); one line unless newlines are asked for."""
+    return inert.text(text) if keep_newlines else inert.line(text, max_chars=None)
 
 
 def csv_cell(value) -> str:

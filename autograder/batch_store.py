@@ -115,14 +115,14 @@ def make_record(sub: Submission, sha: str, grader: str, result, error: str = "")
 
 def error_record(sub: Submission, sha: str, grader: str, error: str) -> dict:
     """Every test at 0 (status error) when the grader itself failed on a submission."""
-    from autograder.checks import CHECKS
+    from autograder.checks import CHECKS, case_points
     from autograder.results import GradingResult, TestResult
 
     message = ("Not graded: the grader itself failed on this submission (not a verdict "
                "on the code). Your instructor has been told.")
-    tests = [TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                        check.points / len(check.cases), message, "error")
-             for check in CHECKS for case in check.cases]
+    tests = [TestResult(f"{check.target}: {check.what}, {case.label}", 0.0, points, message,
+                        "error", case=case.label, cause="internal")
+             for check in CHECKS for case, points in zip(check.cases, case_points(check))]
     return make_record(sub, sha, grader, GradingResult(tests, 0.0, message), error)
 
 

@@ -52,6 +52,9 @@ class Config:
     # A backward that takes more than this many times its own forward's time on a larger
     # hidden case is differentiating numerically: no credit for it.
     numeric_backward_ratio: float = 40.0
+    # A case earns its points only when every output of it is right; True gives the
+    # share of its outputs (or rules) that are right instead.
+    partial_credit: bool = False
     batch_jobs: int = 0  # grade-all's parallel gradings; 0 = one per CPU
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 

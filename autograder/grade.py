@@ -22,7 +22,8 @@ from autograder import integrity, isolation
 from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.config import Config
-from autograder.engine import INTERNAL_ERROR, call_time_limit, expected_output, run_case
+from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
+                               test_points)
 from autograder.reference import load_reference
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
@@ -52,7 +53,7 @@ def grade(source: Path, config: Config) -> GradingResult:
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
     tests = _every_test(tests)
-    _add_fix_first_notes(tests)
+    _conclude(tests)
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken)
     result.output = _summary(result, notes)
     return result
@@ -110,14 +111,15 @@ def _grade_case(run: _Run, check, case, rng) -> TestResult:
     try:
         payload = case.make(rng)
         began = time.perf_counter()
-        expected = expected_output(check, payload, run.reference)
+        expected = expected_output(check, payload, run.reference, case)
         reference_seconds = time.perf_counter() - began
     except Exception:  # noqa: BLE001  the grader's own case or reference failed
         traceback.print_exc(file=sys.stderr)
         return _internal_error(check, case)
     result = run_case(check, case, payload, expected, run.student, run.reference,
                       deadline=run.deadline, redact=run.redact,
-                      time_limit=call_time_limit(check, reference_seconds, run.config))
+                      time_limit=call_time_limit(check, reference_seconds, run.config),
+                      partial_credit=run.config.partial_credit)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
     return result
@@ -139,17 +141,27 @@ def _probe_numeric_backwards(tests, student, seed, config, deadline) -> None:
                 test.output += f"\n{why}"
 
 
-def _add_fix_first_notes(tests: list[TestResult]) -> None:
-    """When a test fails and a function it calls fails too, say which to fix first."""
+def _conclude(tests: list[TestResult]) -> None:
+    """The notes that need every test: hints verified across a function's cases, then
+    "fix X first" where a function it calls fails (its own hints are then withheld: the
+    evidence may come from the function it calls), then the hints shown."""
+    from autograder import hints  # instructor-only (it uses the reference)
+    hints.across(tests)
     failing = {t.target for t in tests if t.status != "passed"}
     calls = {check.target: check.calls for check in CHECKS}
     for test in tests:
         culprits = [f for f in calls.get(test.target, ()) if f in failing]
-        if test.status != "passed" and culprits:
+        if test.status == "passed":
+            continue
+        if culprits:
+            test.hints = []
             test.output += (f"\n{test.target} relies on {', '.join(culprits)}, which "
                             f"{'fails' if len(culprits) == 1 else 'fail'} "
                             f"{'its' if len(culprits) == 1 else 'their'} own tests: "
                             f"fix {culprits[0]} first.")
+        test.hints = list(dict.fromkeys(test.hints))
+        if test.hints:
+            test.output += "\n" + "\n".join(test.hints)
 
 
 def _summary(result: GradingResult, notes: list[str]) -> str:
@@ -161,12 +173,14 @@ def _summary(result: GradingResult, notes: list[str]) -> str:
 
 def _not_run(check, case, reason: str, status: str = "error") -> TestResult:
     return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                      check.points / len(check.cases), f"Not run: {reason}.", status)
+                      test_points(check, case), f"Not run: {reason}.", status,
+                      case=case.label, cause="timeout" if status == "timeout" else "not_run")
 
 
 def _internal_error(check, case) -> TestResult:
     return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                      check.points / len(check.cases), INTERNAL_ERROR, "error")
+                      test_points(check, case), INTERNAL_ERROR, "error", case=case.label,
+                      cause="internal")
 
 
 def _every_test(tests: list[TestResult]) -> list[TestResult]:

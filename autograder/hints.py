@@ -35,6 +35,20 @@ def _step_tanh_from_preactivation(p, ref):
             "db": da.sum(0)}
 
 
+def _step_tanh_prime_not_squared(p, ref):
+    """tanh' written 1 - h instead of 1 - h**2."""
+    x, prev_h, Wx, Wh, b = p["args"]
+    h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    da = p["dout"] * (1 - h)
+    return {"dx": da @ Wx.T, "dprev_h": da @ Wh.T, "dWx": x.T @ da, "dWh": prev_h.T @ da,
+            "db": da.sum(0)}
+
+
+def _long_enough(p) -> bool:
+    """T >= 3: with two steps, 'one step kept' and 'step 0 skipped' give the same sums."""
+    return p["args"][0].ndim == 3 and p["args"][0].shape[1] >= 3
+
+
 def _seq_single_step_contribution(p, ref):
     """dWx, dWh, db holding only step 0's or step T-1's share (= instead of +=)."""
     x, h0, Wx, Wh, b = p["args"]
@@ -53,16 +67,18 @@ def _seq_single_step_contribution(p, ref):
     return options
 
 
-def _seq_backward_variant(p, ref, carry=True, last_only=False):
-    """BPTT where dprev_h is not carried back (carry=False) or only dh[:, -1] is used."""
+def _seq_backward_variant(p, ref, carry=True, last_only=False, derivative=None, first=0):
+    """BPTT where dprev_h is not carried back (carry=False), only dh[:, -1] is used,
+    tanh' is derivative(h) instead of 1 - h**2, or the loop stops before step `first`."""
     x, h0, Wx, Wh, b = p["args"]
     h, _ = ref.rnn_layers.rnn_forward(x, h0, Wx, Wh, b)  # (N, T, H)
     T = h.shape[1]
     dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
     dprev = np.zeros_like(h0)
-    for t in reversed(range(T)):
+    for t in reversed(range(first, T)):
         upstream = p["dout"][:, t] if (t == T - 1 or not last_only) else 0
-        da = (upstream + (dprev if carry else 0)) * (1 - h[:, t] ** 2)
+        slope = (1 - h[:, t] ** 2) if derivative is None else derivative(h[:, t])
+        da = (upstream + (dprev if carry else 0)) * slope
         prev = h0 if t == 0 else h[:, t - 1]
         dx[:, t], dWx, dWh, db = da @ Wx.T, dWx + x[:, t].T @ da, dWh + prev.T @ da, db + da.sum(0)
         dprev = da @ Wh.T
@@ -112,10 +128,24 @@ MISTAKES = (
             _step_tanh_from_preactivation,
             "tanh' looks computed from the pre-activation a: it is 1 - tanh(a)^2 = 1 - next_h^2.",
             "tanh 的导数应为 1 - next_h^2（用激活后的值），而不是 1 - a^2。"),
+    Mistake("rnn_step_backward", ("dx", "dprev_h", "dWx", "dWh", "db"),
+            _step_tanh_prime_not_squared,
+            "tanh' is 1 - next_h**2 (squared), not 1 - next_h.",
+            "tanh 的导数是 1 - next_h**2（要平方），不是 1 - next_h。"),
+    Mistake("rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"),
+            lambda p, r: _seq_backward_variant(p, r, derivative=lambda h: 1 - h),
+            "tanh' is 1 - h_t**2 (squared), not 1 - h_t.",
+            "tanh 的导数是 1 - h_t**2（要平方），不是 1 - h_t。"),
     Mistake("rnn_backward", ("dWx", "dWh", "db"), _seq_single_step_contribution,
             "Only one time step's contribution is kept: the weights are shared by all steps, "
             "so their gradients must be summed over t (+=, not =).",
-            "参数在所有时间步共享，梯度要对 t 求和（用 +=，不是 =）。"),
+            "参数在所有时间步共享，梯度要对 t 求和（用 +=，不是 =）。", _long_enough),
+    Mistake("rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"),
+            lambda p, r: _seq_backward_variant(p, r, first=1),
+            "Step t = 0 is skipped: the backward loop must run over every step, down to 0 "
+            "(for t in reversed(range(T))).",
+            "反向循环漏掉了 t = 0：应遍历所有时间步（for t in reversed(range(T))）。",
+            _long_enough),
     Mistake("rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"),
             lambda p, r: _seq_backward_variant(p, r, carry=False),
             "The gradient from step t+1 is not carried back: at step t add dprev_h from "
@@ -136,7 +166,8 @@ MISTAKES = (
             "第一步应使用传入的 h0，而不是全零。"),
     Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq", "b_h", "b_q"), _grads_times_n,
             "The gradients are N times too large: divide dscores by N, as the loss is a mean.",
-            "损失是平均值，dscores 需要除以 N。", _clip_off),
+            "损失是平均值，dscores 需要除以 N。",
+            lambda p: _clip_off(p) and len(p["y"]) >= 3),
     Mistake("word_embedding_backward", ("dW",), _embedding_lost_repeats,
             "Repeated indices lose their gradients: dW[x] += dout keeps only one of them; "
             "use np.add.at(dW, x, dout).",
@@ -157,22 +188,38 @@ MISTAKES = (
 )
 
 
-def recognise(target: str, output: str, payload, expected, got, reference) -> list[str]:
-    """Hints of the known mistakes whose prediction for `output` matches `got` (and differs
-    from the right answer `expected`)."""
+def recognise(target: str, payload, wrong: dict, got: dict, expected: dict,
+              reference) -> list[str]:
+    """Hints of the known mistakes that explain this case: every wrong output the
+    mistake speaks of equals what the mistake gives (and differs from the right answer).
+    wrong: output -> reason; got, expected: output -> value."""
     found = []
     for mistake in MISTAKES:
-        if (mistake.target != target or output not in mistake.outputs
-                or not mistake.applies(payload)):
+        concerned = [o for o in mistake.outputs if o in wrong]
+        if mistake.target != target or not concerned or not mistake.applies(payload):
             continue
         try:
-            predicted = mistake.predict(payload, reference).get(output)
+            predicted = mistake.predict(payload, reference)
         except Exception:  # noqa: BLE001  a mistake that cannot be computed for this case
             continue
-        candidates = predicted if isinstance(predicted, list) else [predicted]
-        if any(_matches(c, got) and not _matches(c, expected) for c in candidates):
+        if _explains(predicted, concerned, got, expected):
             found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
     return found
+
+
+def _explains(predicted: dict, outputs, got: dict, expected: dict) -> bool:
+    """Every listed output matches one of the mistake's predictions for it (a list holds
+    alternatives taken together: option i of every output)."""
+    options = {o: predicted.get(o) for o in outputs}
+    if any(v is None for v in options.values()):
+        return False
+    counts = {len(v) for v in options.values() if isinstance(v, list)}
+    for i in range(max(counts, default=1)):
+        pick = {o: (v[i] if isinstance(v, list) else v) for o, v in options.items()}
+        if all(_matches(pick[o], got[o]) and not _matches(pick[o], expected[o])
+               for o in outputs):
+            return True
+    return False
 
 
 def _matches(candidate, got) -> bool:
@@ -182,3 +229,51 @@ def _matches(candidate, got) -> bool:
     same_kind = candidate.dtype == got.dtype or got.ndim == 0
     return (same_kind and candidate.shape == got.shape and np.all(np.isfinite(got))
             and relative_error(candidate, got) < 1e-6)
+
+
+# ---- hints that need several cases of one function ------------------------------------
+
+@dataclass(frozen=True)
+class Pattern:
+    """A mistake seen across the cases of one check: outputs go NaN or inf only in the
+    cases whose label contains `marker`, while every other case has finite outputs."""
+    targets: tuple[str, ...]
+    marker: str
+    en: str
+    zh: str
+
+
+PATTERNS = (
+    Pattern(("rnn_step_forward", "rnn_forward", "rnn_step_backward", "rnn_backward"),
+            "large pre-activations",
+            "NaN or inf only where |pre-activation| is large: tanh built from np.exp "
+            "overflows (past about 710 in float64, 89 in float32). Use np.tanh.",
+            "只有预激活值很大时才出现 NaN/inf：用 np.exp 手写的 tanh 会溢出，请用 np.tanh。"),
+    Pattern(("RNNClassifier.loss",), "score",
+            "NaN or inf only when scores are large or rows differ by thousands: subtract "
+            "each row's own max before np.exp (scores.max(axis=1, keepdims=True)), not "
+            "one max for the whole batch.",
+            "只有得分很大或各行相差很大时才出现 NaN/inf：np.exp 之前减去每一行自己的最大值"
+            "（axis=1, keepdims=True），而不是整个批次的最大值。"),
+)
+
+
+def across(tests) -> None:
+    """Add each pattern's hint to the tests it explains (TestResult: target, what, case,
+    wrong, status), reading only the tests' structured fields."""
+    for pattern in PATTERNS:
+        checks = {_check_of(t) for t in tests if t.target in pattern.targets}
+        for check_name in checks:
+            own = [t for t in tests if _check_of(t) == check_name]
+            marked = [t for t in own if pattern.marker in t.case]
+            others = [t for t in own if pattern.marker not in t.case]
+            broken = [t for t in marked if "nonfinite" in t.wrong.values()]
+            if broken and others and not any("nonfinite" in t.wrong.values() or t.cause
+                                             for t in others):
+                for test in broken:
+                    test.hints.append(f"Hint: {pattern.en}\n      提示：{pattern.zh}")
+
+
+def _check_of(test) -> str:
+    """"<target>: <what>" of a test named "<target>: <what>, <case label>"."""
+    return test.name.removesuffix(f", {test.case}")

@@ -309,6 +309,7 @@ def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkey
     def broken(*args):
         raise ZeroDivisionError("a bug of the grader")
     monkeypatch.setitem(engine.JUDGES, "predict", ("predict", broken))
+    monkeypatch.setitem(engine.JUDGES, "predict_each", ("predict_each", broken))
     result = grade(_reference(tmp_path / "s"), CONFIG)
     for test in result.tests:
         if test.target == "RNNClassifier.predict":

@@ -6,7 +6,7 @@ the public cases cover from checks.py, the archive's address and MD5 from data.p
 from pathlib import Path
 from string import Template
 
-from autograder.checks import CHECKS
+from autograder.checks import CHECKS, case_points
 from autograder.data import CIFAR_MD5, CIFAR_URL
 
 TEMPLATES = Path(__file__).resolve().parent / "student"
@@ -17,8 +17,8 @@ NUMPY_MIN = "1.26"  # the oldest NumPy the self-check is tested with (Python 3.1
 
 def public_points() -> float:
     """Points of the 100 that the public cases carry (a check's points split by case)."""
-    return sum(check.points / len(check.cases) for check in CHECKS
-               for case in check.cases if case.public)
+    return sum(points for check in CHECKS
+               for case, points in zip(check.cases, case_points(check)) if case.public)
 
 
 def values() -> dict[str, str]:
