@@ -22,7 +22,7 @@ from autograder import inert
 from autograder.batch_store import write_text_atomic
 
 UNREADABLE = ("The submission could not be graded", "is missing from the submission")
-SYNTAX = re.compile(r"(SyntaxError|IndentationError|TabError) at ([^\s:]+):(\d+): ?(.*)")
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TOP_HINTS = 15
 # Look at first, most urgent first: (kind, what the instructor does about it)
@@ -132,12 +132,12 @@ def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
         why = view.unreadable[name].removeprefix("The submission could not be graded: ")
         reasons.append(("could not be read", f"could not be read: {why}"))
     failed = [t for t in record["tests"] if t.get("status") != "passed"]
-    syntax = next((m for t in failed for line in t.get("output", "").splitlines()
-                   if (m := SYNTAX.search(line))), None)
+    syntax = next((t["error"] for t in failed if isinstance(t.get("error"), dict)
+                   and t["error"].get("type") in SYNTAX_ERRORS), None)
     if syntax:
-        kind, file, line, message = syntax.groups()
-        message = re.sub(r"\s*\([^()]*, line \d+\)$", "", message)
-        reasons.append(("syntax error", f"{kind} in {file} line {line}: {message}"))
+        message = re.sub(r"\s*\([^()]*, line \d+\)$", "", str(syntax.get("message", "")))
+        reasons.append(("syntax error", f"{syntax['type']} in {syntax.get('file')} line "
+                                        f"{syntax.get('line')}: {inert_text(message)}"))
     elif failed and len(failed) == len(record["tests"]) and not reasons:
         common = _same_error_everywhere(failed)
         if common:
@@ -150,12 +150,13 @@ def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
 
 
 def _same_error_everywhere(failed: list[dict]) -> str | None:
-    """The one line (other than the case description) that every failed test shares."""
-    def lines(test):
-        return {line for line in test.get("output", "").splitlines()
-                if line.strip() and not line.startswith("Case:")}
-    shared = set.intersection(*(lines(t) for t in failed))
-    return min(shared, key=len)[:200] if shared else None
+    """The one exception (type and message) that every failed test raised, if any."""
+    errors = {(str(e.get("type")), str(e.get("message", ""))) if isinstance(e, dict) and e
+              else None for e in (t.get("error") for t in failed)}
+    if len(errors) != 1 or None in errors:
+        return None
+    kind, message = errors.pop()
+    return inert_text(f"{kind}: {message}")[:200]
 
 
 def _functions(view: ClassView, records: dict[str, dict]) -> list[Function]:

@@ -22,10 +22,10 @@ def _saturating_bias(rng, H, dtype):
     float64, > 89 in float32): np.tanh saturates there, tanh built from np.exp gives NaN.
     The other half stay ordinary, so the gradients are not all zero."""
     large = rng.uniform(750, 900, H) if dtype == "float64" else rng.uniform(100, 200, H)
-    signs = rng.choice([-1.0, 1.0], H)
-    units = rng.permutation(H)[:max(1, H // 2)]
+    units = rng.permutation(H)[:max(2, H // 2)]  # both signs, always: code may fail on one
+    signs = rng.permutation(np.resize([1.0, -1.0], len(units)))
     b = 0.5 * rng.standard_normal(H)
-    b[units] = signs[units] * large[units]
+    b[units] = signs * large[units]
     return b
 
 

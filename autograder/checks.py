@@ -33,6 +33,11 @@ class Check:
     calls: tuple[str, ...] = field(default=())  # functions it calls: fix those first
 
 
+def full_name(check: "Check", case: Case) -> str:
+    """The one place a test's name is made: "<target>: <what>, <case label>"."""
+    return f"{check.target}: {check.what}, {case.label}"
+
+
 def case_points(check: "Check") -> list[float]:
     """The check's points shared by its cases, each rounded to 4 decimals, the rounding
     spread over the first cases so that they add up to exactly the check's points."""
@@ -89,8 +94,8 @@ def _embedding_cases(backward=False):
              Case("Fortran-ordered and strided inputs", partial(c.embedding, layout="mixed")))
     if backward:
         cases += (Case("large vocabulary (no time for numeric gradients)",
-                       partial(c.embedding, N=32, T=16, D=48, large_vocabulary=True,
-                               vocabulary=16384), large=True),)
+                       partial(c.embedding, N=32, T=16, D=32, large_vocabulary=True,
+                               vocabulary=8192), large=True),)
     return cases
 
 

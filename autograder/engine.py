@@ -11,7 +11,7 @@ import traceback
 import numpy as np
 
 from autograder import train_rules
-from autograder.checks import Case, Check, case_points
+from autograder.checks import Case, Check, case_points, full_name
 from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
 from autograder.results import TestResult
@@ -241,7 +241,7 @@ def call_time_limit(check: Check, reference_seconds: float, config) -> float:
     return max(limit * config.timeout_scale, config.call_time_min)
 
 
-def test_points(check: Check, case: Case) -> float:
+def case_share(check: Check, case: Case) -> float:
     """The case's share of its check's points (4 decimals; see checks.case_points)."""
     return case_points(check)[check.cases.index(case)]
 
@@ -249,7 +249,7 @@ def test_points(check: Check, case: Case) -> float:
 def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
              timeout_scale: float = 1.0, deadline: float | None = None,
              redact=None, time_limit: float | None = None,
-             partial_credit: bool = False) -> TestResult:
+             partial_credit: bool = False, explain: bool = True) -> TestResult:
     """Grade one case of one check; never raises for anything the student did.
 
     reference is None in the student's self-check (public cases with stored expected
@@ -259,17 +259,18 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
     redact(text) -> text filters the feedback (integrity.Redactor: caps it, hides any
     text of the reference that the student process may have found and sent).
     partial_credit: a case earns the share of its parts that are right, instead of its
-    points only when all are.
+    points only when all are. explain=False skips what only feedback needs (numeric
+    gradients of the student's own forward): the same verdicts, faster.
     """
     limit = check.timeout * timeout_scale if time_limit is None else time_limit
     if deadline is not None:
         limit = max(min(limit, deadline - time.monotonic()), 0.05)
     try:
         result = _run_case(check, case, payload, expected, student, reference, limit,
-                           partial_credit)
+                           partial_credit, explain)
     except Exception:  # noqa: BLE001  the grader's own bug: never a verdict on the student
         traceback.print_exc(limit=-4, file=sys.stderr)
-        result = TestResult(_test_name(check, case), 0.0, test_points(check, case),
+        result = TestResult(full_name(check, case), 0.0, case_share(check, case),
                             f"{_header(case, payload)}\n{INTERNAL_ERROR}", "error",
                             case=case.label, cause="internal")
     if redact is not None:
@@ -277,26 +278,22 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
     return result
 
 
-def _test_name(check: Check, case: Case) -> str:
-    return f"{check.target}: {check.what}, {case.label}"
-
-
 def _header(case: Case, payload: dict) -> str:
     return f"Case: {case.label} ({str(payload.get('shapes', ''))[:200]})"
 
 
 def _run_case(check, case, payload, expected, student, reference, limit,
-              partial_credit) -> TestResult:
+              partial_credit, explain) -> TestResult:
     """The student's reply: asked within `limit` seconds, validated, then judged."""
-    name, header = _test_name(check, case), _header(case, payload)
-    points = test_points(check, case)
+    name, header = full_name(check, case), _header(case, payload)
+    points = case_share(check, case)
     op, judge = JUDGES[kind_of(check, case)]
 
     def failed(text, status="failed", cause="") -> TestResult:
         return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
                           cause=cause)
 
-    numeric = check.kind == "backward" and not case.large
+    numeric = check.kind == "backward" and not case.large and explain
     try:
         reply = student.request(op, {**payload, "numeric": numeric}, limit)
     except CallTimeout:
@@ -309,7 +306,9 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     if "error" in reply:
         error = reply["error"] if isinstance(reply["error"], dict) else {}
         cause = "not_implemented" if error.get("type") == "NotImplementedError" else "exception"
-        return failed(_error_line(reply["error"]), "error", cause)
+        result = failed(_error_line(reply["error"]), "error", cause)
+        result.error = _error_fields(error)
+        return result
     try:
         got = validate(check.target, op, payload, expected, reply["ok"])
     except InvalidReply as exc:
@@ -317,7 +316,9 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     numeric_use = _numeric_differentiation(check, payload, got)
     if numeric_use:
         return failed(numeric_use, cause="numeric_gradients")
-    verdict = judge(check, payload, expected, got, reference)
+    # known-mistake predictions are computed for ordinary cases only (a large case is
+    # there against numeric differentiation: its mistakes show in the other cases)
+    verdict = judge(check, payload, expected, got, None if case.large else reference)
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
                                      {"purity", "repeat"} & set(verdict.wrong) else 0.0)
     status = "passed" if verdict.ok else "failed"
@@ -360,6 +361,16 @@ def _error_line(error) -> str:
     if error.get("student_error") is True:
         return f"Wrong return value: {message}"
     return f"{kind}{where}: {message}"
+
+
+def _error_fields(error: dict) -> dict:
+    """The student's exception as capped plain fields: type, file, line, message."""
+    where = _cut(str(error.get("where") or ""), 120)
+    file, _, rest = where.partition(":")
+    line = rest.split(" ", 1)[0]
+    return {"type": _cut(str(error.get("type", "Error")), 80), "file": file,
+            "line": int(line) if line.isdigit() else None,
+            "message": _cut(str(error.get("message", "")), MAX_STUDENT_TEXT)}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -20,10 +20,10 @@ import numpy as np
 
 from autograder import integrity, isolation
 from autograder import submission as submissions
-from autograder.checks import CHECKS
+from autograder.checks import CHECKS, full_name
 from autograder.config import Config
 from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
-                               test_points)
+                               case_share)
 from autograder.reference import load_reference
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
@@ -98,7 +98,37 @@ def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config:
     isolation.warn_if_readable(config, student.jail_status)
 
 
-def _grade_case(run: _Run, check, case, rng) -> TestResult:
+def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Config,
+          explain: bool = False) -> list[list[TestResult]]:
+    """The cases of the checks of `targets`, graded once per fingerprint (each seeds its
+    hidden cases as a submission with that content would), in one student process:
+    how a catalog shows that a bug is caught, or a correct style passes, whatever the
+    cases drawn. One list of tests per fingerprint, concluded as in grade(); explain:
+    also what only feedback needs (see engine.run_case)."""
+    reference_folder = config.solutions_dir / config.assignment
+    reference, secret = load_reference(reference_folder), load_secret()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="rnn-sweep-", ignore_cleanup_errors=True) as tmp:
+        folder, _, _ = submissions.prepare(Path(source), Path(tmp))
+        isolation.prepare_folder(folder, config)
+        student = StudentProcess(folder, settings=isolation.settings(config))
+        try:
+            for fingerprint in fingerprints:
+                seed = grading_seed(secret, fingerprint)
+                run = _Run(student, reference, config, time.monotonic() + config.time_budget,
+                           integrity.Redactor(reference_folder, secret))
+                tests = [_grade_case(run, check, case, np.random.default_rng([seed, i, j]),
+                                     explain)
+                         for i, check in enumerate(CHECKS) if check.target in targets
+                         for j, case in enumerate(check.cases)]
+                _conclude(tests)
+                runs.append(tests)
+        finally:
+            student.close()
+    return runs
+
+
+def _grade_case(run: _Run, check, case, rng, explain: bool = True) -> TestResult:
     """One case: not run when the budget is spent or a function it needs timed out
     before; otherwise the reference is timed on it, which sets the student's limit."""
     if time.monotonic() >= run.deadline:
@@ -119,7 +149,7 @@ def _grade_case(run: _Run, check, case, rng) -> TestResult:
     result = run_case(check, case, payload, expected, run.student, run.reference,
                       deadline=run.deadline, redact=run.redact,
                       time_limit=call_time_limit(check, reference_seconds, run.config),
-                      partial_credit=run.config.partial_credit)
+                      partial_credit=run.config.partial_credit, explain=explain)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
     return result
@@ -172,14 +202,14 @@ def _summary(result: GradingResult, notes: list[str]) -> str:
 
 
 def _not_run(check, case, reason: str, status: str = "error") -> TestResult:
-    return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                      test_points(check, case), f"Not run: {reason}.", status,
+    return TestResult(full_name(check, case), 0.0,
+                      case_share(check, case), f"Not run: {reason}.", status,
                       case=case.label, cause="timeout" if status == "timeout" else "not_run")
 
 
 def _internal_error(check, case) -> TestResult:
-    return TestResult(f"{check.target}: {check.what}, {case.label}", 0.0,
-                      test_points(check, case), INTERNAL_ERROR, "error", case=case.label,
+    return TestResult(full_name(check, case), 0.0,
+                      case_share(check, case), INTERNAL_ERROR, "error", case=case.label,
                       cause="internal")
 
 
@@ -187,7 +217,7 @@ def _every_test(tests: list[TestResult]) -> list[TestResult]:
     """tests, completed with an internal error for every (check, case) that has no
     result yet, so that the results always list every test, in the table's order."""
     done = {t.name: t for t in tests}
-    return [done.get(f"{check.target}: {check.what}, {case.label}")
+    return [done.get(full_name(check, case))
             or _internal_error(check, case) for check in CHECKS for case in check.cases]
 
 

@@ -29,6 +29,9 @@ class TestResult:
     # why no verdict on values: not_implemented, exception, crash, timeout, invalid,
     # numeric_gradients, internal, not_run ("" when the outputs were judged)
     cause: str = ""
+    # the student's exception, when there was one: {"type", "file", "line", "message"}
+    # (capped, from the student process: data for views, never code)
+    error: dict = field(default_factory=dict)
 
     @property
     def target(self) -> str:

@@ -138,4 +138,16 @@ def judge_train(check, payload, expected, got, reference) -> Verdict:
     assert all(ok for _, ok, _ in reference), f"reference fails train rules: {reference}"
     lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
-    return Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
+    verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
+    if "restored" in wrong and final_is_last_epoch(payload, got):
+        verdict.hints.append(BEST_COPY_HINT)
+    return verdict
+
+
+BEST_COPY_HINT = (
+    "Hint: at the end params holds the last epoch's values, not the best epoch's: when "
+    "validation improves, store copies of the parameters ({k: v.copy() for k, v in "
+    "self.params.items()}: a dict of the same arrays follows every in-place update), and "
+    "put them back when training ends, whether it stopped early or ran all num_epochs.\n"
+    "      提示：训练结束时参数是最后一个 epoch 的，而不是最好的：验证准确率提高时保存参数的副本"
+    "（v.copy()），并在训练结束时（无论是否提前停止）恢复它们。")

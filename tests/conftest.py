@@ -2,13 +2,14 @@
 import os
 import sys
 
-# The grader runs with one BLAS thread (autograder/__main__.py); so do the gradings the
-# tests run in this process (set before NumPy is imported).
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
 from pathlib import Path
 
 import pytest
+
+# The grader runs with one BLAS thread (autograder/__main__.py); so do the gradings the
+# tests run in this process (set before NumPy is first imported: pytest does not).
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions" / "rnn"

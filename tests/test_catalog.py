@@ -1,60 +1,125 @@
 """The grader against a catalog of submissions: every realistic bug loses points on the
-function that holds it, every correct variant gets full marks, and the feedback names
-the known mistakes.
+function that holds it under every fingerprint, every correct variant gets full marks
+under the same fingerprints, and each known-mistake hint appears exactly for its bugs.
 
 The catalog is data: tests/submissions/bugs.py (one small edit of the reference per
-bug) and tests/submissions/variants/<name>/ (the files a correct but differently written
-submission changes; the others come from the reference). Each submission is graded once
-per session, with a fixed grading secret so the hidden cases do not depend on the
-secret.key or RNN_GRADER_SECRET of the machine.
+bug), tests/submissions/rewrites.py (whole functions as a student writes them, one
+mistake each) and tests/submissions/variants/<name>/ (the files a correct but
+differently written submission changes; the others come from the reference).
+
+Fingerprints: the hidden cases are drawn from a seed that hashes every byte of the
+submission, so each catalog entry is regraded under FINGERPRINTS different contents
+(the submission with a comment line i appended: the same code, other cases), with
+grade.sweep (one student process per entry, the entry's own checks), two entries at
+a time. A grading secret of the catalog's own keeps the cases independent of the
+machine's secret.key.
 """
+import os
 import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.grade import grade, sweep
 from conftest import SOLUTIONS
 from submissions.bugs import BUGS, apply_bug
+from submissions.rewrites import REWRITES, apply_rewrite
 
 VARIANTS_DIR = Path(__file__).resolve().parent / "submissions" / "variants"
 VARIANTS = sorted(p.name for p in VARIANTS_DIR.iterdir() if p.is_dir())
 TARGETS = {check.target for check in CHECKS}
-BY_NAME = {bug.name: bug for bug in BUGS}
+ENTRIES = {bug.name: bug for bug in (*BUGS, *REWRITES)}
 CATALOG_SECRET = "rnn-catalog-test-secret"
+FINGERPRINTS = 20
 
-# Known mistakes whose hint must appear in the feedback of the target's failed tests.
+# Known-mistake hints: a phrase of the hint that each of these bugs must get under every
+# fingerprint; no other entry of the catalog may get that phrase.
 EXPECTED_HINTS = {
     "step_backward_tanh_prime_from_preactivation": "computed from the pre-activation",
     "backward_dWx_last_step_only": "Only one time step's contribution is kept",
     "backward_dWh_last_step_only": "Only one time step's contribution is kept",
     "backward_db_last_step_only": "Only one time step's contribution is kept",
+    "backward_loop_misses_step_0": "Step t = 0 is skipped",
     "embedding_backward_loses_repeats": "Repeated indices lose their gradients",
     "loss_summed_not_mean": "The loss looks summed over the batch",
     "loss_reg_without_half": "The L2 term lacks the 1/2",
     "loss_reg_gradient_missing": "reg * W is missing",
     "loss_clip_before_reg": "clipped before adding reg * W",
+    "loss_dscores_not_divided_by_N": "N times too large",
+    "loss_no_max_subtraction": "subtract each row's own max",
+    "train_best_params_by_reference": "the last epoch's",
+    "train_best_params_shallow_copy": "the last epoch's",
+    "train_best_params_not_restored": "the last epoch's",
+    **{r.name: r.hint for r in REWRITES if r.hint},
 }
+# What the feedback must say of these (not a hint: a verdict's own line).
+EXPECTED_NOTES = {r.name: r.note for r in REWRITES if r.note}
+
+
+def _build(kind: str, name: str, folder: Path) -> Path:
+    if kind == "bug":
+        entry = ENTRIES[name]
+        return (apply_rewrite if name in {r.name for r in REWRITES} else apply_bug)(entry, folder)
+    folder.mkdir(parents=True)
+    for path in SOLUTIONS.glob("*.py"):
+        shutil.copy(path, folder / path.name)
+    for path in (VARIANTS_DIR / name).glob("*.py"):
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _fingerprints(folder: Path) -> list[str]:
+    """The fingerprints of FINGERPRINTS contents of the submission: one comment line
+    more in rnn_layers.py each (what a resubmission with a new comment would be)."""
+    prints = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(FINGERPRINTS):
+            copy = Path(tmp) / f"v{i}"
+            shutil.copytree(folder, copy)
+            with open(copy / "rnn_layers.py", "a") as f:
+                f.write(f"\n# resubmission {i}\n")
+            prints.append(submissions.prepare(copy, Path(tmp) / f"w{i}")[1])
+    return prints
+
+
+def _targets_of(kind: str, name: str) -> set[str]:
+    if kind == "bug":
+        return set(ENTRIES[name].targets)
+    files = {p.name for p in (VARIANTS_DIR / name).glob("*.py")}
+    return {c.target for c in CHECKS
+            if ("rnn_classifier.py" in files) == c.target.startswith("RNNClassifier")}
+
+
+def _sweep_one(job):
+    """(kind, name) -> its FINGERPRINTS lists of tests (run in a worker process)."""
+    kind, name = job
+    os.environ["RNN_GRADER_SECRET"] = CATALOG_SECRET
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _build(kind, name, Path(tmp) / "submission")
+        return job, sweep(folder, _fingerprints(folder), _targets_of(kind, name), DEFAULT)
+
+
+@pytest.fixture(scope="session")
+def swept():
+    """(kind, name) -> FINGERPRINTS lists of tests, for every entry of the catalog."""
+    jobs = [("bug", name) for name in ENTRIES] + [("variant", name) for name in VARIANTS]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(_sweep_one, jobs))
 
 
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """graded(kind, name) -> GradingResult, each submission graded once per session."""
+    """graded(kind, name) -> GradingResult of a full grading, once per session."""
     results = {}
 
     def run(kind: str, name: str):
         if (kind, name) not in results:
-            folder = tmp_path_factory.mktemp(f"{kind}-{name}") / "submission"
-            if kind == "bug":
-                apply_bug(BY_NAME[name], folder)
-            else:
-                folder.mkdir()
-                for path in SOLUTIONS.glob("*.py"):
-                    shutil.copy(path, folder / path.name)
-                for path in (VARIANTS_DIR / name).glob("*.py"):
-                    shutil.copy(path, folder / path.name)
+            folder = _build(kind, name, tmp_path_factory.mktemp(f"{kind}-{name}") / "s")
             with pytest.MonkeyPatch.context() as mp:
                 mp.setenv("RNN_GRADER_SECRET", CATALOG_SECRET)
                 results[kind, name] = grade(folder, DEFAULT)
@@ -66,16 +131,17 @@ def graded(tmp_path_factory):
 # ---- the catalog itself ---------------------------------------------------------------
 
 def test_catalog_is_large_enough_and_well_formed():
-    assert len(BUGS) >= 30 and len(VARIANTS) >= 6
-    assert len(BY_NAME) == len(BUGS), "bug names must be unique"
+    assert len(ENTRIES) >= 90 and len(VARIANTS) >= 12
+    assert len(ENTRIES) == len(BUGS) + len(REWRITES), "entry names must be unique"
     for bug in BUGS:
         assert bug.targets and set(bug.targets) <= TARGETS, (bug.name, bug.targets)
         assert bug.old != bug.new, bug.name
-        assert (SOLUTIONS / bug.file).exists(), bug.name
+    for rewrite in REWRITES:
+        assert rewrite.targets and set(rewrite.targets) <= TARGETS, rewrite.name
     for name in VARIANTS:
         files = {p.name for p in (VARIANTS_DIR / name).glob("*.py")}
         assert files and files <= set(DEFAULT.student_modules), (name, files)
-    assert set(EXPECTED_HINTS) <= set(BY_NAME)
+    assert set(EXPECTED_HINTS) <= set(ENTRIES)
 
 
 def test_every_bug_snippet_occurs_exactly_once_in_the_reference():
@@ -85,43 +151,87 @@ def test_every_bug_snippet_occurs_exactly_once_in_the_reference():
     assert {name: n for name, n in counts.items() if n != 1} == {}
 
 
-# ---- verdicts ---------------------------------------------------------------------------
+def test_fingerprints_draw_different_cases():
+    """The sweep's fingerprints are really different: so are the hidden cases."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _build("variant", VARIANTS[0], Path(tmp) / "s")
+        assert len(set(_fingerprints(folder))) == FINGERPRINTS
 
-@pytest.mark.parametrize("name", [bug.name for bug in BUGS])
-def test_bug_loses_points_on_the_function_that_holds_it(graded, name):
-    bug = BY_NAME[name]
-    result = graded("bug", name)
-    if all(t.max_score == 0 for t in result.tests if t.target in bug.targets):
-        # a bug in provided code (RNNClassifier.__init__): shown as failed, worth nothing
-        assert any(t.status == "failed" for t in result.tests if t.target in bug.targets)
+
+# ---- verdicts under every fingerprint ----------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_bug_loses_points_on_its_own_function_under_every_fingerprint(swept, name):
+    runs = swept["bug", name]
+    targets = set(ENTRIES[name].targets)
+    assert len(runs) == FINGERPRINTS
+    if all(t.max_score == 0 for t in runs[0]):  # provided code (__init__): shown as failed
+        assert all(any(t.status == "failed" for t in run) for run in runs)
         return
-    assert result.score < result.max_score, f"{name} got full marks"
-    lost = [t for t in result.tests if t.target in bug.targets and t.score < t.max_score]
-    assert lost, (f"{name} lost points only on "
-                  f"{sorted({t.target for t in result.tests if t.score < t.max_score})}, "
-                  f"not on {bug.targets}")
+    missed = [i for i, run in enumerate(runs)
+              if not any(t.target in targets and t.score < t.max_score for t in run)]
+    assert missed == [], f"{name} got full marks on {targets} under fingerprints {missed}"
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_correct_variant_gets_full_marks(graded, name):
-    result = graded("variant", name)
-    failed = {t.name: t.output for t in result.tests if t.score < t.max_score}
-    assert result.score == result.max_score, failed
+def test_correct_variant_gets_full_marks_under_every_fingerprint(swept, name):
+    runs = swept["variant", name]
+    lost = {t.name: t.output for run in runs for t in run if t.score < t.max_score}
+    assert len(runs) == FINGERPRINTS and lost == {}
 
 
-# ---- feedback -----------------------------------------------------------------------------
+def test_a_variant_gets_100_in_a_full_grading(graded):
+    """Every check, the large cases and the numeric-gradient probe included."""
+    for name in ("train_array_split_batches", "train_argmax_loss_rebinding",
+                 "batch_loops_object_cache", "tanh_from_exp_stable"):
+        result = graded("variant", name)
+        assert result.score == result.max_score == 100, {
+            t.name: t.output for t in result.tests if t.score < t.max_score}
+
+
+# ---- hints: exactly for their bugs, under every fingerprint -------------------------------
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_HINTS))
-def test_known_mistake_is_named_in_the_feedback(graded, name):
-    bug = BY_NAME[name]
-    hints = [h for t in graded("bug", name).tests if t.target in bug.targets for h in t.hints]
-    assert any(EXPECTED_HINTS[name] in h for h in hints), hints
-    assert all("提示" in h for h in hints), "every hint also comes in Chinese"
+def test_known_mistake_is_named_under_every_fingerprint(swept, name):
+    phrase = EXPECTED_HINTS[name]
+    runs = swept["bug", name]
+    without = [i for i, run in enumerate(runs)
+               if not any(phrase in h for t in run if t.target in ENTRIES[name].targets
+                          for h in t.hints)]
+    assert without == [], f"no '{phrase}' under fingerprints {without}"
+    assert all("提示" in h for run in runs for t in run for h in t.hints), "hints come in Chinese"
 
+
+def test_each_hint_appears_for_its_bugs_only(swept):
+    """No entry of the catalog (bug or variant) gets a hint phrase meant for another."""
+    phrases = set(EXPECTED_HINTS.values())
+    wrongly = {}
+    for (kind, name), runs in swept.items():
+        for phrase in phrases - {EXPECTED_HINTS.get(name)}:
+            if any(phrase in h for run in runs for t in run for h in t.hints):
+                wrongly.setdefault(phrase, []).append(name)
+    assert wrongly == {}
+
+
+def test_hints_are_given_once_per_test(swept):
+    assert all(len(t.hints) == len(set(t.hints))
+               for runs in swept.values() for run in runs for t in run)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_NOTES))
+def test_verdict_says_what_is_wrong(graded, name):
+    """Purity, dtype and cache notes name the function and what it did."""
+    note = EXPECTED_NOTES[name]
+    outputs = [t.output for t in graded("bug", name).tests if t.status != "passed"]
+    assert any(note in o for o in outputs), outputs[:3]
+
+
+# ---- feedback that never misleads --------------------------------------------------------
 
 def test_transposed_gradient_is_called_a_transpose(graded):
     result = graded("bug", "step_backward_dWx_transposed")
-    outputs = [t.output for t in result.tests if t.target == "rnn_step_backward"]
+    outputs = [t.output for t in result.tests if t.target == "rnn_step_backward"
+               and t.status != "passed"]
     assert outputs and all("the transpose" in o for o in outputs)
 
 
@@ -142,6 +252,39 @@ def test_correct_code_is_never_told_it_has_a_bug(graded):
     assert claims == []
 
 
-def test_each_hint_is_given_once_per_test(graded):
-    tests = graded("bug", "step_backward_tanh_prime_from_preactivation").tests
-    assert all(len(t.hints) == len(set(t.hints)) for t in tests)
+def test_one_test_never_blames_both_passes(graded):
+    for name in ("backward_dWx_last_step_only", "step_backward_dWx_transposed",
+                 "forward_step_caches_share_the_state", "backward_tanh_prime_not_squared"):
+        for test in graded("bug", name).tests:
+            blames = sum(phrase in test.output for phrase in
+                         ("the bug is in rnn_", "fix rnn_forward first (store"))
+            assert blames <= 1, (name, test.output)
+
+
+def test_a_cache_broken_by_the_forward_is_blamed_on_the_forward(graded):
+    failed = [t for t in graded("bug", "forward_step_caches_share_the_state").tests
+              if t.target == "rnn_backward" and t.status != "passed"]
+    assert failed and all(t.blame == "rnn_forward" for t in failed)
+    assert not any("the bug is in rnn_backward" in t.output for t in failed)
+
+
+def test_a_doubled_bptt_gradient_is_not_called_a_missing_division_by_n(graded):
+    result = graded("bug", "backward_doubles_weight_gradients")
+    hints = [h for t in result.tests for h in t.hints]
+    assert not any("N times" in h for h in hints)
+    loss = [t for t in result.tests if t.target == "RNNClassifier.loss" and t.status != "passed"]
+    assert loss and all("fix rnn_backward first" in t.output for t in loss)
+
+
+def test_points_have_four_decimals_and_add_up_to_exactly_100(graded):
+    from decimal import Decimal
+    tests = graded("variant", "cs231n_step_loop").tests
+    assert all(round(t.max_score, 4) == t.max_score for t in tests)
+    assert sum(Decimal(str(t.max_score)) for t in tests) == Decimal(100)
+
+
+def test_a_case_counts_only_when_every_output_is_right(graded):
+    """dWx alone wrong costs the whole case, not a fifth of it."""
+    failed = [t for t in graded("bug", "backward_dWx_last_step_only").tests
+              if t.target == "rnn_backward" and t.status != "passed"]
+    assert failed and all(t.score == 0 and set(t.wrong) == {"dWx"} for t in failed)

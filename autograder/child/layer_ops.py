@@ -150,26 +150,34 @@ def _same_plain(a, b) -> bool:
 
 
 def _shared_state(cache, passed, state_shape) -> bool:
-    """Does the cache hold one array of a hidden state's shape (N, H) in several places
-    (the same object, not one of the arguments)? A forward that updates its state in
-    place (prev_h[:] = ..., prev_h += ...) stores the last state for every step."""
+    """Does the cache hold one array of a hidden state's shape (N, H) in the same role
+    at two time steps (the same memory at two places of the cache whose paths differ in
+    one index only, e.g. caches[2][1] and caches[3][1])? A forward that updates its state
+    in place (prev_h[:] = ..., prev_h += ...) stores that one array for every step,
+    while a correct cache may hold h_t twice, but in two roles (next_h of step t,
+    prev_h of step t+1)."""
     N, H = state_shape[0], state_shape[-1]
-    inputs = {id(a) for a in passed}
-    seen, stack, count = {}, [(cache, 0)], 0
+    inputs = {id(a) for a in passed} | {id(a.base) for a in passed if a.base is not None}
+    places: dict[tuple, list[tuple]] = {}
+    stack, count = [(cache, ())], 0
     while stack and count < MAX_CACHE_LEAVES:
-        value, depth = stack.pop()
+        value, path = stack.pop()
         count += 1
         if isinstance(value, np.ndarray):
             base = value if value.base is None else value.base
             if value.shape == (N, H) and id(value) not in inputs and id(base) not in inputs:
-                key = (id(base), value.__array_interface__["data"][0])
-                seen[key] = seen.get(key, 0) + 1
-        elif isinstance(value, (tuple, list)) and depth < 6:
-            stack.extend((v, depth + 1) for v in value)
-        elif isinstance(value, dict) and depth < 6:
-            stack.extend((v, depth + 1) for v in value.values())
-    # a correct cache may hold a state twice (next_h of step t, prev_h of step t+1)
-    return any(n > 2 for n in seen.values())
+                key = (id(base), value.__array_interface__["data"][0], value.strides)
+                places.setdefault(key, []).append(path)
+        elif isinstance(value, (tuple, list)) and len(path) < 6:
+            stack.extend((v, path + (i,)) for i, v in enumerate(value))
+        elif isinstance(value, dict) and len(path) < 6:
+            stack.extend((v, path + (str(k),)) for k, v in value.items())
+    return any(_one_index_apart(a, b) for paths in places.values() if len(paths) > 1
+               for i, a in enumerate(paths) for b in paths[i + 1:])
+
+
+def _one_index_apart(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
 
 
 class counting_forward_calls:

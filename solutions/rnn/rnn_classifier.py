@@ -110,10 +110,12 @@ class RNNClassifier:
         Inputs:
             X (N, T, D), y (N,)                   training data
             X_val (N_val, T, D), y_val (N_val,)   validation data
-        Every epoch e shuffles the training set and walks it in batches; each
-        parameter is updated as params[k] -= lr * grads[k], lr = learning_rate *
-        lr_decay ** e. Training stops after `patience` epochs without a strictly
-        better validation accuracy; params then holds the best parameters seen.
+        Every epoch e shuffles the training set and walks it in ceil(N / batch_size)
+        non-empty batches of at most batch_size; each parameter is updated as
+        params[k] - lr * grads[k] (in place, or stored under the same key), lr =
+        learning_rate * lr_decay ** e. Training stops after `patience` epochs without a
+        strictly better validation accuracy (the first epoch always counts as better);
+        params then holds a copy of the best parameters seen, early stop or not.
 
         Returns history: {"loss": one value per iteration,
                           "train_acc", "val_acc": one value per epoch}
