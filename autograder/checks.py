@@ -55,7 +55,8 @@ def _layer_cases(factory, backward=False, large=None):
              Case("N=1, D>H", partial(factory, N=1, D=7, H=3)),
              Case("D<H, longer sequence", partial(factory, T=7, D=2, H=6)),
              Case("float32", partial(factory, dtype="float32")),
-             Case("large pre-activations, float64", partial(factory, saturate=True, T=3)),
+             Case("large pre-activations, float64", partial(factory, saturate=True, T=3),
+                  public=True),
              Case("large pre-activations, float32",
                   partial(factory, saturate=True, T=3, dtype="float32")),
              Case("Fortran-ordered and strided inputs", partial(factory, layout="mixed")))
@@ -74,7 +75,8 @@ def _classifier_cases():
             Case("N=1, T=1", partial(c.classifier, N=1, T=1)),
             Case("reg=0.3", partial(c.classifier, reg=0.3)),
             Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
-            Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0)),
+            Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0),
+                 public=True),
             Case("float32, score rows that differ by hundreds",
                  partial(c.classifier, dtype="float32", row_spread=300.0)),
             Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
@@ -114,7 +116,7 @@ def _train_cases():
             Case("all epochs run, best epoch in the middle",
                  partial(script, val_acc=(0.2, 0.9, 0.5, 0.4), patience=10, num_epochs=4,
                          lr_decay=0.7)),
-            Case("batch_size divides N", partial(script, divides=True)),
+            Case("batch_size divides N", partial(script, divides=True), public=True),
             Case("validation accuracy 0 at epoch 0",
                  partial(script, val_acc=(0.0, 0.0, 0.0, 0.0, 0.0), patience=2,
                          num_epochs=5, lr_decay=0.9)))

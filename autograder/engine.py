@@ -85,8 +85,9 @@ def _blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
     if broken or got.get("shared_state"):
         verdict.blame = forward
         what = (f"changed its input {', '.join(broken)}" if broken else
-                "stores one (N, H) array for several time steps in its cache (a state "
-                "updated in place, e.g. prev_h[:] = ... or prev_h += ...)")
+                "changed an array after storing it in its cache, or stores one array for "
+                "several time steps (a state updated in place, e.g. prev_h[:] = ... or "
+                "prev_h += ...)")
         verdict.lines.append(f"{forward} {what}, so the cache {backward} reads is not what "
                              f"the forward pass computed: fix {forward} first (store a new "
                              "array per step, never modify the inputs).")

@@ -85,18 +85,19 @@ class RNNClassifier:
         Inputs:
             X (N, T, D), y (N,)                   training data
             X_val (N_val, T, D), y_val (N_val,)   validation data
-        Every epoch e shuffles the training set and walks it in batches; each
-        parameter is updated as params[k] -= lr * grads[k], lr = learning_rate *
-        lr_decay ** e. Training stops after `patience` epochs without a strictly
-        better validation accuracy; params then holds the best parameters seen.
+        Every epoch e shuffles the training set and walks it in ceil(N / batch_size)
+        non-empty batches of at most batch_size; each parameter is updated as
+        params[k] - lr * grads[k] (in place, or stored under the same key), lr =
+        learning_rate * lr_decay ** e. Training stops after `patience` epochs without a
+        strictly better validation accuracy (the first epoch always counts as better);
+        params then holds a copy of the best parameters seen, early stop or not.
 
         Returns history: {"loss": one value per iteration,
                           "train_acc", "val_acc": one value per epoch}
-        Train accuracy is measured on a fixed sample of at most 1000 training sequences.
+        Both accuracies are measured on the whole set, after every epoch.
         """
         N = X.shape[0]
         history = {"loss": [], "train_acc": [], "val_acc": []}
-        train_sample = self.rng.choice(N, size=min(N, 1000), replace=False)
         best_val_acc, best_params, epochs_without_improvement = -1.0, None, 0
         for epoch in range(num_epochs):
             start = time.perf_counter()
@@ -111,7 +112,7 @@ class RNNClassifier:
                 # 对每个参数做原地更新：params[k] -= lr * grads[k]。
                 raise NotImplementedError("RNNClassifier.train: not implemented yet (see the TODO above)")
 
-            train_acc = np.mean(self.predict(X[train_sample]) == y[train_sample])
+            train_acc = np.mean(self.predict(X) == y)
             val_acc = np.mean(self.predict(X_val) == y_val)
             history["train_acc"].append(float(train_acc))
             history["val_acc"].append(float(val_acc))

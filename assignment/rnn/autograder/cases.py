@@ -17,60 +17,105 @@ def _dims(rng, N=None, T=None, D=None, H=None):
     return N, T, D, H
 
 
-def rnn_step(rng, dtype="float64", **dims):
+def _saturating_bias(rng, H, dtype):
+    """A bias that puts half the hidden units far beyond exp's overflow (|a| > 710 in
+    float64, > 89 in float32): np.tanh saturates there, tanh built from np.exp gives NaN.
+    The other half stay ordinary, so the gradients are not all zero."""
+    large = rng.uniform(750, 900, H) if dtype == "float64" else rng.uniform(100, 200, H)
+    units = rng.permutation(H)[:max(2, H // 2)]  # both signs, always: code may fail on one
+    signs = rng.permutation(np.resize([1.0, -1.0], len(units)))
+    b = 0.5 * rng.standard_normal(H)
+    b[units] = signs * large[units]
+    return b
+
+
+def _layer_payload(function, args, dout, dtype, layout, shapes):
+    args = [a.astype(dtype) if a.dtype.kind == "f" else a for a in args]
+    return {"function": function, "args": args, "dout": dout.astype(dtype),
+            "layout": layout, "shapes": shapes}
+
+
+def rnn_step(rng, dtype="float64", saturate=False, layout="C", **dims):
     """x (N, D), prev_h (N, H), Wx (D, H), Wh (H, H), b (H,) and dnext_h (N, H)."""
     N, _, D, H = _dims(rng, **dims)
+    b = _saturating_bias(rng, H, dtype) if saturate else 0.5 * rng.standard_normal(H)
     args = [rng.standard_normal((N, D)), rng.standard_normal((N, H)),
-            0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)),
-            0.5 * rng.standard_normal(H)]
-    return {"function": "rnn_step_forward", "args": [a.astype(dtype) for a in args],
-            "dout": rng.standard_normal((N, H)).astype(dtype), "shapes": f"N={N} D={D} H={H}"}
+            0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)), b]
+    return _layer_payload("rnn_step_forward", args, rng.standard_normal((N, H)), dtype,
+                          layout, f"N={N} D={D} H={H}")
 
 
-def rnn_sequence(rng, dtype="float64", **dims):
+def rnn_sequence(rng, dtype="float64", saturate=False, layout="C", **dims):
     """x (N, T, D), h0 (N, H) nonzero, Wx (D, H), Wh (H, H), b (H,), dh (N, T, H)."""
     N, T, D, H = _dims(rng, **dims)
+    b = _saturating_bias(rng, H, dtype) if saturate else 0.5 * rng.standard_normal(H)
     args = [rng.standard_normal((N, T, D)), rng.standard_normal((N, H)),
-            0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)),
-            0.5 * rng.standard_normal(H)]
-    return {"function": "rnn_forward", "args": [a.astype(dtype) for a in args],
-            "dout": rng.standard_normal((N, T, H)).astype(dtype),
-            "shapes": f"N={N} T={T} D={D} H={H}"}
+            0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)), b]
+    return _layer_payload("rnn_forward", args, rng.standard_normal((N, T, H)), dtype,
+                          layout, f"N={N} T={T} D={D} H={H}")
 
 
-def embedding(rng, dtype="float64", repeats=True, **dims):
-    """x (N, T) indices (some repeated, some words unused), W (V, D), dout (N, T, D)."""
+def embedding(rng, dtype="float64", repeats=True, large_vocabulary=False, layout="C",
+              vocabulary=None, **dims):
+    """x (N, T) indices, W (V, D), dout (N, T, D).
+
+    repeats: some indices repeated, some words unused; with large_vocabulary, V > N*T
+    as well (most words unused); without repeats every index is distinct (V > N*T)."""
     N, T, D, _ = _dims(rng, **dims)
-    V = int(rng.integers(N * T + 2, N * T + 6)) if not repeats else int(rng.integers(3, 6))
-    if repeats:
-        x = rng.integers(0, V - 1, size=(N, T))  # word V-1 is never used
-        x.flat[-1] = x.flat[0]  # at least one repeat, even for N = T = 1
-    else:
+    if not repeats:
+        V = int(rng.integers(N * T + 2, N * T + 6))
         x = rng.permutation(V)[:N * T].reshape(N, T)
-    W = rng.standard_normal((V, D)).astype(dtype)
-    return {"function": "word_embedding_forward", "args": [x.astype(np.int64), W],
-            "dout": rng.standard_normal((N, T, D)).astype(dtype),
-            "shapes": f"N={N} T={T} V={V} D={D}"}
+    else:
+        V = int(rng.integers(N * T + 2, N * T + 8)) if large_vocabulary else int(rng.integers(3, 6))
+        V = vocabulary or V
+        used = rng.permutation(V - 1)[:max(1, min(V - 1, (N * T + 1) // 2))]
+        x = rng.choice(used, size=(N, T))  # word V-1 is never used
+        x.flat[-1] = x.flat[0]  # at least one repeat, even for N = T = 1
+    args = [x.astype(np.int64), rng.standard_normal((V, D))]
+    return _layer_payload("word_embedding_forward", args, rng.standard_normal((N, T, D)),
+                          dtype, layout, f"N={N} T={T} V={V} D={D}")
+
+
+def _last_states(params, X):
+    """h_T (N, H) of the RNN, in float64 (to shape a case, not to grade it)."""
+    h = np.zeros((X.shape[0], params["W_hh"].shape[0]))
+    for t in range(X.shape[1]):
+        h = np.tanh(X[:, t] @ params["W_xh"] + h @ params["W_hh"] + params["b_h"])
+    return h
 
 
 def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_offset=0.0,
-               **dims):
+               row_spread=0.0, distinct_labels=False, layout="C", **dims):
     """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,).
 
     score_offset is added to every score: softmax ignores it, but exp() without the
-    max subtracted first overflows."""
+    max subtracted first overflows. row_spread: W_hq is scaled so that the rows' largest
+    scores differ by at least that much (a softmax shifted by the global max instead of
+    each row's underflows to 0 / 0). distinct_labels: redrawn until the predicted
+    labels are not all the same (a constant answer cannot pass)."""
+    dims.setdefault("N", int(rng.integers(3, 6)))  # N >= 3: N times never looks like twice
     N, T, D, H = _dims(rng, **dims)
     K = int(rng.integers(3, 6))
     init = {"input_dim": D, "hidden_dim": H, "num_classes": K, "reg": reg, "clip": clip,
             "seed": 0, "dtype": dtype}
-    params = {"W_xh": rng.standard_normal((D, H)) / np.sqrt(D),
-              "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
-              "b_h": 0.3 * rng.standard_normal(H),
-              "W_hq": score_scale * rng.standard_normal((H, K)),
-              "b_q": 0.3 * rng.standard_normal(K) + score_offset}
+    for _attempt in range(200):
+        params = {"W_xh": rng.standard_normal((D, H)) / np.sqrt(D),
+                  "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
+                  "b_h": 0.3 * rng.standard_normal(H),
+                  "W_hq": score_scale * rng.standard_normal((H, K)),
+                  "b_q": 0.3 * rng.standard_normal(K) + score_offset}
+        X = rng.standard_normal((N, T, D))
+        scores = _last_states(params, X) @ params["W_hq"]
+        if row_spread:
+            spread = np.ptp(scores.max(axis=1))
+            if spread < 1e-3:
+                continue
+            params["W_hq"] *= row_spread / spread
+        if not distinct_labels or len(set(np.argmax(scores + params["b_q"], 1))) > 1:
+            break
     return {"init": init, "params": {k: v.astype(dtype) for k, v in params.items()},
-            "X": rng.standard_normal((N, T, D)).astype(dtype),
-            "y": rng.integers(K, size=N).astype(np.int64),
+            "X": X.astype(dtype), "y": rng.integers(K, size=N).astype(np.int64),
+            "layout": layout,
             "shapes": f"N={N} T={T} D={D} H={H} K={K}, reg={reg}, clip={clip}"}
 
 
@@ -83,12 +128,20 @@ def classifier_init(rng, D=None, H=None, K=10, dtype="float64"):
             "shapes": f"D={D} H={H} K={K}"}
 
 
+def _coprime_counts(rng, N, epochs):
+    """Per epoch, how many training samples the scripted model gets right: coprime with
+    N, so that no batch of fewer than N samples can show the same accuracy."""
+    counts = [c for c in range(1, N) if np.gcd(c, N) == 1]
+    return [int(c) for c in rng.choice(counts, size=epochs)]
+
+
 def train_script(rng, val_acc=(0.2, 0.4, 0.6, 0.8), patience=10, num_epochs=4,
-                 lr_decay=0.5):
-    """A controlled training run: sample i carries i in X[i, 0, 0]; val ones are negative."""
-    N = int(rng.integers(9, 14))
+                 lr_decay=0.5, divides=False):
+    """A controlled training run: sample i carries i in X[i, 0, 0]; validation sample i
+    carries -1 - i. divides: batch_size divides N (no smaller last batch)."""
     batch_size = int(rng.integers(3, 6))
-    while N % batch_size == 0:  # make the last batch smaller
+    N = int(rng.integers(9, 14))
+    while (N % batch_size == 0) != divides:
         N += 1
     D, H, K = 2, 3, 3
     X = rng.standard_normal((N, 2, D))
@@ -99,7 +152,8 @@ def train_script(rng, val_acc=(0.2, 0.4, 0.6, 0.8), patience=10, num_epochs=4,
                      "clip": None},
             "X": X, "y": rng.integers(K, size=N).astype(np.int64),
             "X_val": X_val, "y_val": rng.integers(K, size=7).astype(np.int64),
-            "val_acc": list(val_acc), "seed": int(rng.integers(1 << 30)),
+            "val_acc": list(val_acc), "train_correct": _coprime_counts(rng, N, num_epochs),
+            "seed": int(rng.integers(1 << 30)),
             "train": {"learning_rate": float(rng.uniform(0.05, 0.5)), "batch_size": batch_size,
                       "num_epochs": num_epochs, "patience": patience, "lr_decay": lr_decay,
                       "verbose": False},

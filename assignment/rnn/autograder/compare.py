@@ -20,14 +20,37 @@ class Comparison:
     ok: bool
     error: float  # scale-aware relative error (inf when not comparable)
     message: str  # one line for the student
+    reason: str = ""  # why it is wrong: missing, shape, dtype, nonfinite or value
 
 
 @dataclass
 class Verdict:
-    """A judge's decision on one case."""
-    fraction: float  # of the case's points earned
+    """A judge's decision on one case: what was checked, what is wrong and why.
+
+    A case earns its points only when every part is right (engine: all or nothing,
+    unless per-part credit is configured). `wrong` maps each wrong output (or rule) to
+    its reason; hints and the "fix X first" notes read it, never the lines' text.
+    `blame` says which pass of the student's code the evidence points to: "" (none),
+    "backward" or the name of the forward function that broke its inputs or cache."""
+    passed: int  # parts right
+    total: int  # parts checked
     lines: list[str]  # feedback, one line per thing checked
-    hints: list[str] = field(default_factory=list)  # known mistakes recognised
+    wrong: dict[str, str] = field(default_factory=dict)  # output or rule -> reason
+    hints: list[str] = field(default_factory=list)  # known mistakes, verified on this case
+    blame: str = ""
+
+    @classmethod
+    def of(cls, passed: int, total: int, lines: list[str], wrong: dict | None = None):
+        return cls(passed, total, lines, dict(wrong or {}))
+
+    @property
+    def fraction(self) -> float:
+        """Share of the parts right (per-part credit)."""
+        return self.passed / self.total if self.total else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.passed == self.total and not self.wrong
 
 
 def describe(value) -> str:
@@ -55,7 +78,7 @@ def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
     if not isinstance(got, np.ndarray):
         return Comparison(name, False, float("inf"),
                           f"{name} is {describe(got)}; expected an array of shape "
-                          f"{_shape(expected, shape_letters)}")
+                          f"{_shape(expected, shape_letters)}", "missing")
     if got.shape != expected.shape:
         hint = ""
         if got.shape == expected.shape[::-1] and got.ndim == 2:
@@ -64,30 +87,34 @@ def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
             hint = "  (one row per sample: sum over the batch axis)"
         return Comparison(name, False, float("inf"),
                           f"{name} has shape {got.shape}; expected "
-                          f"{_shape(expected, shape_letters)}{hint}")
-    if expected.dtype == np.float32 and got.dtype != np.float32:
+                          f"{_shape(expected, shape_letters)}{hint}", "shape")
+    if expected.dtype.kind == "f" and expected.ndim and got.dtype != expected.dtype:
         return Comparison(name, False, float("inf"),
-                          f"{name} has dtype {got.dtype}; float32 inputs must give float32")
+                          f"{name} has dtype {got.dtype}; {expected.dtype} inputs must give "
+                          f"{expected.dtype} (keep the inputs' dtype)", "dtype")
     if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
-        return Comparison(name, False, float("inf"), f"{name} contains NaN or inf")
+        return Comparison(name, False, float("inf"), f"{name} contains NaN or inf",
+                          "nonfinite")
     tol = max(tolerance, FLOAT32_TOLERANCE) if expected.dtype == np.float32 else tolerance
     error = relative_error(expected, got)
     verdict = "ok" if error <= tol else "WRONG"
     return Comparison(name, error <= tol, error,
-                      f"{name}: relative error {error:.1e} (tolerance {tol:.0e}) {verdict}")
+                      f"{name}: relative error {error:.1e} (tolerance {tol:.0e}) {verdict}",
+                      "" if error <= tol else "value")
 
 
 def compare_labels(name: str, expected: np.ndarray, got) -> Comparison:
     """Integer labels must match exactly."""
     if not isinstance(got, np.ndarray) or got.shape != expected.shape:
         return Comparison(name, False, float("inf"),
-                          f"{name} is {describe(got)}; expected shape {expected.shape}")
+                          f"{name} is {describe(got)}; expected shape {expected.shape}", "shape")
     if got.dtype.kind not in "iu":
         return Comparison(name, False, float("inf"),
-                          f"{name} has dtype {got.dtype}; expected integer labels")
+                          f"{name} has dtype {got.dtype}; expected integer labels", "dtype")
     wrong = int(np.sum(got != expected))
     return Comparison(name, wrong == 0, float(wrong),
-                      f"{name}: {wrong} of {expected.size} labels differ from the reference")
+                      f"{name}: {wrong} of {expected.size} labels differ from the reference",
+                      "" if wrong == 0 else "value")
 
 
 def _shape(expected: np.ndarray, letters: str) -> str:

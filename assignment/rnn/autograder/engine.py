@@ -11,7 +11,7 @@ import traceback
 import numpy as np
 
 from autograder import train_rules
-from autograder.checks import Case, Check
+from autograder.checks import Case, Check, case_points, full_name
 from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
 from autograder.results import TestResult
@@ -26,89 +26,131 @@ LETTERS = {"next_h": "N, H", "h": "N, T, H", "out": "N, T, D", "dprev_h": "N, H"
 
 
 def judge_outputs(check, payload, pairs, reference) -> Verdict:
-    """Compare named (expected, got) pairs; every output is worth the same."""
+    """Compare named (expected, got) pairs; the case is right when every output is."""
     comparisons = [compare_array(name, expected, got, check.tolerance, LETTERS.get(name, ""))
                    for name, expected, got in pairs]
-    wrong = [c.name for c in comparisons if not c.ok]
+    wrong = {c.name: c.reason for c in comparisons if not c.ok}
     lines = [c.message for c in comparisons]
     if wrong:
         lines.append(f"Wrong: {', '.join(wrong)}.")
-    found = []
-    if reference is not None:  # hints.py is instructor-only: it computes with the reference
+    verdict = Verdict.of(len(comparisons) - len(wrong), len(comparisons), lines, wrong)
+    if reference is not None and wrong:  # hints.py is instructor-only: it uses the reference
         from autograder import hints
-        found = [h for name, expected, got in pairs if name in wrong
-                 for h in hints.recognise(check.target, name, payload, expected, got, reference)]
-        found = list(dict.fromkeys(found))  # one hint may explain several outputs
-    return Verdict(sum(c.ok for c in comparisons) / len(comparisons), lines, found)
+        verdict.hints = hints.recognise(check.target, payload, wrong,
+                                        {name: got for name, _, got in pairs},
+                                        {name: expected for name, expected, _ in pairs},
+                                        reference)
+    return verdict
 
 
 def judge_forward(check, payload, expected, got, reference) -> Verdict:
     name = OUT_NAMES[payload["function"]]
-    return judge_outputs(check, payload, [(name, expected["out"], got["out"])], reference)
+    verdict = judge_outputs(check, payload, [(name, expected["out"], got["out"])], reference)
+    return _purity(verdict, check.target, got)
 
 
 def judge_backward(check, payload, expected, got, reference) -> Verdict:
     names = GRAD_NAMES[payload["function"]]
-    if len(got["grads"]) != len(names):
-        return Verdict(0.0, [f"expected {len(names)} gradients ({', '.join(names)})"])
     verdict = judge_outputs(check, payload, list(zip(names, expected["grads"], got["grads"])),
                             reference)
-    wrong = [line.split(":")[0] for line in verdict.lines if line.endswith("WRONG")]
-    verdict.lines += _self_consistency(names, got, wrong)
+    verdict = _purity(verdict, check.target, got)
+    differs = got.get("repeat_differs") or []
+    if differs:
+        verdict.wrong["repeat"] = "impure"
+        verdict.lines.append(f"Called twice on the same cache, {check.target} gave a different "
+                             f"{', '.join(differs)} the second time: it changes its cache (or "
+                             "keeps state between calls). A backward may be called more than "
+                             "once: leave the cache as the forward stored it.")
+    _blame_one_pass(verdict, payload["function"], check.target, names, got)
     return verdict
 
 
-def _self_consistency(names, got, wrong) -> list[str]:
-    """For each wrong gradient: does it agree with numeric gradients of the student's own
-    forward? That tells a wrong backward from a wrong forward."""
-    lines = []
-    for name, analytic, numeric in zip(names, got["grads"], got.get("numeric") or []):
-        if (name not in wrong or numeric is None or not isinstance(analytic, np.ndarray)
-                or analytic.shape != numeric.shape):
-            continue
-        error = relative_error(numeric, analytic)
-        if error > 1e-4:
-            lines.append(f"{name} also disagrees with numeric gradients of your own forward "
-                         f"(error {error:.1e}): the bug is in the backward pass.")
-        else:
-            lines.append(f"{name} agrees with numeric gradients of your own forward: "
-                         f"the backward fits your forward, so look at the forward pass.")
-    return lines
+def _purity(verdict: Verdict, target: str, got) -> Verdict:
+    """Fail the case when the graded function changed an array it was given."""
+    own = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == target]
+    if own:
+        verdict.wrong["purity"] = "impure"
+        verdict.lines.append(f"{target} changed {', '.join(own)}, which it was given: a "
+                             "function must never modify its inputs (work on a copy, e.g. "
+                             "a = a.copy(), or write into new arrays).")
+    return verdict
+
+
+def _blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
+    """One line saying which pass the wrong gradients point to, never both."""
+    values = [n for n in names if verdict.wrong.get(n) in ("value", "nonfinite")]
+    if not values:
+        return
+    broken = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == forward]
+    if broken or got.get("shared_state"):
+        verdict.blame = forward
+        what = (f"changed its input {', '.join(broken)}" if broken else
+                "stores one (N, H) array for several time steps in its cache (a state "
+                "updated in place, e.g. prev_h[:] = ... or prev_h += ...)")
+        verdict.lines.append(f"{forward} {what}, so the cache {backward} reads is not what "
+                             f"the forward pass computed: fix {forward} first (store a new "
+                             "array per step, never modify the inputs).")
+        return
+    numeric = dict(zip(names, got.get("numeric") or []))
+    checked = [n for n in values if isinstance(numeric.get(n), np.ndarray)]
+    if not checked:
+        return
+    grads = dict(zip(names, got["grads"]))
+    disagree = [n for n in checked if relative_error(numeric[n], grads[n]) > 1e-4]
+    if disagree:
+        verdict.blame = "backward"
+        verdict.lines.append(f"{', '.join(disagree)} also disagree{'s' if len(disagree) == 1 else ''}"
+                             f" with numeric gradients of your own {forward}: the bug is in "
+                             f"{backward}.")
+    else:
+        verdict.blame = forward
+        verdict.lines.append(f"The wrong gradients agree with numeric gradients of your own "
+                             f"{forward}: {backward} fits your forward, so the bug is in "
+                             f"{forward}.")
 
 
 def judge_scores(check, payload, expected, got, reference) -> Verdict:
-    return judge_outputs(check, payload, [("scores", expected["scores"], got["scores"])],
-                         reference)
+    verdict = judge_outputs(check, payload, [("scores", expected["scores"], got["scores"])],
+                            reference)
+    return _purity(verdict, check.target, got)
 
 
 def judge_loss(check, payload, expected, got, reference) -> Verdict:
     names = classifier_ops.PARAM_NAMES
-    missing = sorted(set(names) - set(got["grads"]))
     pairs = [("loss", np.asarray(expected["loss"]), got["loss"])]
     pairs += [(k, expected["grads"][k], got["grads"].get(k)) for k in names]
-    verdict = judge_outputs(check, payload, pairs, reference)
-    loss = got["loss"]
-    if isinstance(loss, (float, np.ndarray)) and not np.all(np.isfinite(loss)):
-        verdict.hints.append("Hint: the loss overflowed: subtract each row's max score "
-                             "before np.exp (softmax does not change).\n"
-                             "      提示：计算 softmax 前先减去每行的最大得分，避免 exp 溢出。")
-    if missing:
-        verdict.lines.append(f"grads has no entry for {', '.join(missing)}")
-    return verdict
+    return _purity(judge_outputs(check, payload, pairs, reference), check.target, got)
 
 
 def judge_predict(check, payload, expected, got, reference) -> Verdict:
     comparison = compare_labels("labels", expected["labels"], got["labels"])
-    return Verdict(float(comparison.ok), [comparison.message])
+    wrong = {} if comparison.ok else {"labels": comparison.reason}
+    verdict = Verdict.of(int(comparison.ok), 1, [comparison.message], wrong)
+    return _purity(verdict, check.target, got)
+
+
+def judge_predict_each(check, payload, expected, got, reference) -> Verdict:
+    """predict on single samples, one at a time: every answer of shape (1,) and right."""
+    lines, wrong = [], {}
+    for i, (want, have) in enumerate(zip(expected["labels"], got["labels"])):
+        comparison = compare_labels(f"predict(X[{i}:{i + 1}])", want, have)
+        if not comparison.ok:
+            wrong[comparison.name] = comparison.reason
+            lines.append(comparison.message)
+    right = len(expected["labels"]) - len(wrong)
+    lines.insert(0, f"{right} of {len(expected['labels'])} single-sample predictions "
+                    f"right{'' if wrong else ' ok'}")
+    return Verdict.of(right, len(expected["labels"]), lines, wrong)
 
 
 def judge_init(check, payload, expected, got, reference) -> Verdict:
-    lines, passed = [], 0
+    lines, wrong = [], {}
     rules = init_rules(payload, expected["params"], got)
-    for ok, message in rules:
-        passed += ok
+    for i, (ok, message) in enumerate(rules):
         lines.append(("ok    " if ok else "WRONG ") + message)
-    return Verdict(passed / len(rules), lines)
+        if not ok:
+            wrong[f"rule {i + 1}"] = "rule"
+    return Verdict.of(len(rules) - len(wrong), len(rules), lines, wrong)
 
 
 def init_rules(payload, expected, got):
@@ -144,14 +186,16 @@ def judge_overfit(check, payload, expected, got, reference) -> Verdict:
     try:
         labels = classifier_ops.predict(reference, model_payload)["labels"]
     except Exception as exc:  # noqa: BLE001  params of the wrong shape: the reference cannot use them
-        return Verdict(0.0, [f"the trained params cannot be used: {exc}"])
+        return Verdict.of(0, 1, [f"the trained params cannot be used: {exc}"],
+                          {"params": "value"})
     return _accuracy_verdict(float(np.mean(labels == payload["y"])))
 
 
 def _accuracy_verdict(accuracy: float) -> Verdict:
     ok = accuracy >= 0.95
-    return Verdict(float(ok), [f"training accuracy after train(): {accuracy:.2f} "
-                               f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"])
+    return Verdict.of(int(ok), 1, [f"training accuracy after train(): {accuracy:.2f} "
+                                   f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"],
+                      {} if ok else {"accuracy": "value"})
 
 
 JUDGES = {
@@ -161,18 +205,26 @@ JUDGES = {
     "scores": ("scores", judge_scores),
     "loss": ("loss", judge_loss),
     "predict": ("predict", judge_predict),
+    "predict_each": ("predict_each", judge_predict_each),
     "train": ("train_trace", train_rules.judge_train),
     "overfit": ("overfit", judge_overfit),
 }
 OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
               "init": classifier_ops.init, "scores": classifier_ops.scores,
               "loss": classifier_ops.loss, "predict": classifier_ops.predict,
+              "predict_each": classifier_ops.predict_each,
               "overfit": classifier_ops.overfit, "train_trace": classifier_ops.train_trace}
 
 
-def expected_output(check: Check, payload: dict, reference):
+def kind_of(check: Check, case: Case) -> str:
+    """The judge of one case: the case's own, else its check's."""
+    return case.kind or check.kind
+
+
+def expected_output(check: Check, payload: dict, reference, case: Case | None = None):
     """What the reference returns for this case (run here, in the grader's process)."""
-    return OPERATIONS[JUDGES[check.kind][0]](reference, {**payload, "numeric": False})
+    kind = kind_of(check, case) if case is not None else check.kind
+    return OPERATIONS[JUDGES[kind][0]](reference, {**payload, "numeric": False})
 
 
 INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
@@ -189,9 +241,15 @@ def call_time_limit(check: Check, reference_seconds: float, config) -> float:
     return max(limit * config.timeout_scale, config.call_time_min)
 
 
+def case_share(check: Check, case: Case) -> float:
+    """The case's share of its check's points (4 decimals; see checks.case_points)."""
+    return case_points(check)[check.cases.index(case)]
+
+
 def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
              timeout_scale: float = 1.0, deadline: float | None = None,
-             redact=None, time_limit: float | None = None) -> TestResult:
+             redact=None, time_limit: float | None = None,
+             partial_credit: bool = False, explain: bool = True) -> TestResult:
     """Grade one case of one check; never raises for anything the student did.
 
     reference is None in the student's self-check (public cases with stored expected
@@ -200,57 +258,73 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
     timeout_scale), capped by deadline (time.monotonic): the global time budget.
     redact(text) -> text filters the feedback (integrity.Redactor: caps it, hides any
     text of the reference that the student process may have found and sent).
+    partial_credit: a case earns the share of its parts that are right, instead of its
+    points only when all are. explain=False skips what only feedback needs (numeric
+    gradients of the student's own forward): the same verdicts, faster.
     """
     limit = check.timeout * timeout_scale if time_limit is None else time_limit
     if deadline is not None:
         limit = max(min(limit, deadline - time.monotonic()), 0.05)
     try:
-        result = _run_case(check, case, payload, expected, student, reference, limit)
+        result = _run_case(check, case, payload, expected, student, reference, limit,
+                           partial_credit, explain)
     except Exception:  # noqa: BLE001  the grader's own bug: never a verdict on the student
         traceback.print_exc(limit=-4, file=sys.stderr)
-        result = TestResult(_test_name(check, case), 0.0, check.points / len(check.cases),
-                            f"{_header(case, payload)}\n{INTERNAL_ERROR}", "error")
+        result = TestResult(full_name(check, case), 0.0, case_share(check, case),
+                            f"{_header(case, payload)}\n{INTERNAL_ERROR}", "error",
+                            case=case.label, cause="internal")
     if redact is not None:
         result.output = redact(result.output)
     return result
-
-
-def _test_name(check: Check, case: Case) -> str:
-    return f"{check.target}: {check.what}, {case.label}"
 
 
 def _header(case: Case, payload: dict) -> str:
     return f"Case: {case.label} ({str(payload.get('shapes', ''))[:200]})"
 
 
-def _run_case(check, case, payload, expected, student, reference, limit) -> TestResult:
+def _run_case(check, case, payload, expected, student, reference, limit,
+              partial_credit, explain) -> TestResult:
     """The student's reply: asked within `limit` seconds, validated, then judged."""
-    name, header = _test_name(check, case), _header(case, payload)
-    points = check.points / len(check.cases)
-    op, judge = JUDGES[check.kind]
+    name, header = full_name(check, case), _header(case, payload)
+    points = case_share(check, case)
+    op, judge = JUDGES[kind_of(check, case)]
+
+    def failed(text, status="failed", cause="") -> TestResult:
+        return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
+                          cause=cause)
+
+    numeric = check.kind == "backward" and not case.large and explain
     try:
-        reply = student.request(op, {**payload, "numeric": check.kind == "backward"}, limit)
+        reply = student.request(op, {**payload, "numeric": numeric}, limit)
     except CallTimeout:
-        return TestResult(name, 0.0, points, f"{header}\nDid not finish within "
-                          f"{limit:.2g} s (an infinite loop, or far too slow?).", "timeout")
+        return failed(f"Did not finish within {limit:.2g} s (an infinite loop, or far too "
+                      "slow?).", "timeout", "timeout")
     except SandboxError as exc:
-        return TestResult(name, 0.0, points, f"{header}\n{_cut(str(exc), 400)}", "error")
+        return failed(_cut(str(exc), 400), "error", "crash")
     if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
-        return TestResult(name, 0.0, points, f"{header}\n{_error_line(reply['error'])}", "error")
+        error = reply["error"] if isinstance(reply["error"], dict) else {}
+        cause = "not_implemented" if error.get("type") == "NotImplementedError" else "exception"
+        result = failed(_error_line(reply["error"]), "error", cause)
+        result.error = _error_fields(error)
+        return result
     try:
         got = validate(check.target, op, payload, expected, reply["ok"])
     except InvalidReply as exc:
-        return TestResult(name, 0.0, points, f"{header}\n{exc}", "failed")
-    numeric = _numeric_differentiation(check, payload, got)
-    if numeric:
-        return TestResult(name, 0.0, points, f"{header}\n{numeric}", "failed")
-    verdict = judge(check, payload, expected, got, reference)
-    status = "passed" if verdict.fraction >= 1 else "failed"
-    text = "\n".join([header, *verdict.lines, *verdict.hints])
-    return TestResult(name, points * verdict.fraction, points, text, status,
-                      verdict.hints)
+        return failed(str(exc), cause="invalid")
+    numeric_use = _numeric_differentiation(check, payload, got)
+    if numeric_use:
+        return failed(numeric_use, cause="numeric_gradients")
+    # known-mistake predictions are computed for ordinary cases only (a large case is
+    # there against numeric differentiation: its mistakes show in the other cases)
+    verdict = judge(check, payload, expected, got, None if case.large else reference)
+    earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
+                                     {"purity", "repeat"} & set(verdict.wrong) else 0.0)
+    status = "passed" if verdict.ok else "failed"
+    return TestResult(name, round(points * earned, 4), points,
+                      "\n".join([header, *verdict.lines]), status, list(verdict.hints),
+                      case=case.label, wrong=dict(verdict.wrong), blame=verdict.blame)
 
 
 def _numeric_differentiation(check, payload, got) -> str:
@@ -287,6 +361,16 @@ def _error_line(error) -> str:
     if error.get("student_error") is True:
         return f"Wrong return value: {message}"
     return f"{kind}{where}: {message}"
+
+
+def _error_fields(error: dict) -> dict:
+    """The student's exception as capped plain fields: type, file, line, message."""
+    where = _cut(str(error.get("where") or ""), 120)
+    file, _, rest = where.partition(":")
+    line = rest.split(" ", 1)[0]
+    return {"type": _cut(str(error.get("type", "Error")), 80), "file": file,
+            "line": int(line) if line.isdigit() else None,
+            "message": _cut(str(error.get("message", "")), MAX_STUDENT_TEXT)}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -22,7 +22,16 @@ class TestResult:
     max_score: float
     output: str  # feedback for the student
     status: str = "passed"  # passed | failed | error | timeout
-    hints: list[str] = field(default_factory=list)  # known mistakes recognised
+    hints: list[str] = field(default_factory=list)  # known mistakes, verified (shown last)
+    case: str = ""  # the case label (the part of the name after the last ", ")
+    wrong: dict[str, str] = field(default_factory=dict)  # output or rule -> reason
+    blame: str = ""  # "backward", or the forward function the evidence points to
+    # why no verdict on values: not_implemented, exception, crash, timeout, invalid,
+    # numeric_gradients, internal, not_run ("" when the outputs were judged)
+    cause: str = ""
+    # the student's exception, when there was one: {"type", "file", "line", "message"}
+    # (capped, from the student process: data for views, never code)
+    error: dict = field(default_factory=dict)
 
     @property
     def target(self) -> str:

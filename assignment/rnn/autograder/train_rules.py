@@ -33,7 +33,7 @@ def _same(a: dict, b: dict, tol=1e-9) -> bool:
 
 
 def rules(payload, got):
-    """(ok, message) for every rule, in the order a student would fix them."""
+    """(rule, ok, message) for every rule, in the order a student would fix them."""
     kw, N = payload["train"], len(payload["y"])
     n_batches = -(-N // kw["batch_size"])
     ids, labels = got["batch_ids"], got["batch_labels"]
@@ -42,37 +42,68 @@ def rules(payload, got):
     history = got["history"]
     out = []
 
-    sizes = [kw["batch_size"]] * (n_batches - 1) + [N - kw["batch_size"] * (n_batches - 1)]
     walks = bool(epochs) and all(
-        [len(b) for b in batches] == sizes
+        len(batches) == n_batches and all(0 < len(b) <= kw["batch_size"] for b in batches)
         and np.array_equal(np.sort(np.concatenate(batches)), np.arange(N)) for batches in epochs)
-    out.append((walks, f"each epoch uses every one of the {N} samples exactly once, in "
-                       f"batches of {kw['batch_size']} (last one smaller)"))
+    out.append(("batches", walks,
+                f"each epoch uses every one of the {N} samples exactly once, in {n_batches} "
+                f"non-empty batches of at most {kw['batch_size']}"))
     own_labels = len(ids) > 0 and all(np.array_equal(batch_labels, payload["y"][i])
                                        for i, batch_labels in zip(ids, labels))
-    out.append((own_labels, "every sample comes with its own label"))
+    out.append(("labels", own_labels, "every sample comes with its own label"))
     orders = [np.concatenate(b) for b in epochs if len(b)]
     shuffled = len(orders) > 1 and any(not np.array_equal(o, orders[0]) for o in orders[1:])
-    out.append((shuffled, "a fresh random order every epoch"))
+    out.append(("shuffle", shuffled, "a fresh random order every epoch"))
 
     losses = history.get("loss", [])
     ok = len(losses) == len(ids) and all(float(v) == 100.0 + i for i, v in enumerate(losses))
-    out.append((ok, f"history['loss'] holds the value returned by loss() at every iteration "
-                    f"({len(ids)} calls, {len(losses)} values)"))
-    out.append((_updates_ok(payload, got, n_batches),
-                "every step is params[k] -= lr * grads[k] with "
+    out.append(("loss_history", ok,
+                f"history['loss'] holds the value returned by loss() at every iteration "
+                f"({len(ids)} calls, {len(losses)} values)"))
+    out.append(("updates", _updates_ok(payload, got, n_batches),
+                "every step is params[k] - lr * grads[k] with "
                 "lr = learning_rate * lr_decay ** epoch"))
     per_epoch = len(history.get("val_acc", [])) == len(epochs) == len(history.get("train_acc", []))
-    out.append((per_epoch, f"history['train_acc'] and ['val_acc'] have one value per epoch "
-                           f"({len(epochs)} epochs ran)"))
-    out.append((len(epochs) == epochs_run,
+    out.append(("history_lengths", per_epoch,
+                f"history['train_acc'] and ['val_acc'] have one value per epoch "
+                f"({len(epochs)} epochs ran)"))
+    out.append(("accuracies", per_epoch and _accuracies_ok(payload, history),
+                f"history['train_acc'] is the accuracy on all {N} training samples and "
+                "['val_acc'] on the whole validation set, measured after each epoch"))
+    out.append(("stops", len(epochs) == epochs_run,
                 f"stops after {kw['patience']} epochs without a strictly better validation "
-                f"accuracy: expected {epochs_run} epochs, ran {len(epochs)}"))
+                f"accuracy (the first epoch always counts as better): expected {epochs_run} "
+                f"epochs, ran {len(epochs)}"))
     snapshots = _first_snapshot_per_epoch(got)
     restored = best_epoch in snapshots and _same(got["final"], snapshots[best_epoch])
-    out.append((restored, f"at the end params holds a copy of the best parameters "
-                          f"(those after epoch {best_epoch + 1})"))
+    out.append(("restored", restored,
+                f"at the end params holds a copy of the best parameters (those after epoch "
+                f"{best_epoch + 1}), whether training stopped early or not"))
     return out
+
+
+def _accuracies_ok(payload, history) -> bool:
+    """The scripted accuracies of every epoch, the training one over the whole set."""
+    N, N_val = len(payload["y"]), len(payload["y_val"])
+    for e, (train, val) in enumerate(zip(history["train_acc"], history["val_acc"])):
+        right = payload["train_correct"][min(e, len(payload["train_correct"]) - 1)]
+        val_right = round(payload["val_acc"][min(e, len(payload["val_acc"]) - 1)] * N_val)
+        if abs(float(train) - right / N) > 1e-9 or abs(float(val) - val_right / N_val) > 1e-9:
+            return False
+    return True
+
+
+def final_is_last_epoch(payload, got) -> bool:
+    """The mistake of an uncopied or unrestored best: params at the end equal those of
+    the last epoch, which differ from the best epoch's (verified on this run)."""
+    snapshots = _first_snapshot_per_epoch(got)
+    if not snapshots:
+        return False
+    last = snapshots[max(snapshots)]
+    _, best_epoch = expected_run(payload["val_acc"], payload["train"]["patience"],
+                                 payload["train"]["num_epochs"])
+    best = snapshots.get(best_epoch)
+    return best is not None and not _same(best, last) and _same(got["final"], last)
 
 
 def _first_snapshot_per_epoch(got) -> dict:
@@ -104,6 +135,19 @@ def _updates_ok(payload, got, n_batches) -> bool:
 def judge_train(check, payload, expected, got, reference) -> Verdict:
     results = rules(payload, got)
     reference = rules(payload, expected)
-    assert all(ok for ok, _ in reference), f"reference fails train rules: {reference}"
-    lines = [("ok    " if ok else "WRONG ") + message for ok, message in results]
-    return Verdict(sum(ok for ok, _ in results) / len(results), lines)
+    assert all(ok for _, ok, _ in reference), f"reference fails train rules: {reference}"
+    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    wrong = {rule: "rule" for rule, ok, _ in results if not ok}
+    verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
+    if "restored" in wrong and final_is_last_epoch(payload, got):
+        verdict.hints.append(BEST_COPY_HINT)
+    return verdict
+
+
+BEST_COPY_HINT = (
+    "Hint: at the end params holds the last epoch's values, not the best epoch's: when "
+    "validation improves, store copies of the parameters ({k: v.copy() for k, v in "
+    "self.params.items()}: a dict of the same arrays follows every in-place update), and "
+    "put them back when training ends, whether it stopped early or ran all num_epochs.\n"
+    "      提示：训练结束时参数是最后一个 epoch 的，而不是最好的：验证准确率提高时保存参数的副本"
+    "（v.copy()），并在训练结束时（无论是否提前停止）恢复它们。")

@@ -305,13 +305,61 @@ def _final(context, key, got, want):
     return _params(context, "params (when train() returned)", got, want)
 
 
+def _modified(context, key, got, want):
+    """Names "function:argument" of arrays a call changed: known names only."""
+    known = _known_arguments(context)
+    _bounded_list(context, "its list of changed arguments", got, len(known))
+    if not all(isinstance(m, str) and m in known for m in got):
+        raise InvalidReply(f"{context.target}: the student process named arguments the "
+                           "grader does not know")
+    return list(got)
+
+
+def _known_arguments(context) -> set[str]:
+    function = context.payload.get("function")
+    if function in layer_ops.PAIRS:
+        back = layer_ops.PAIRS[function][0]
+        names = layer_ops.ARG_NAMES[function]
+        return ({f"{function}:{n}" for n in names} | {f"{back}:{n}" for n in names}
+                | {f"{back}:{n}" for n in layer_ops.ARG_NAMES[back]})
+    keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
+    return {f"RNNClassifier.{m}:{k}" for m in ("loss", "predict") for k in keys}
+
+
+def _repeat_differs(context, key, got, want):
+    names = layer_ops.PAIRS[context.payload["function"]][2]
+    _bounded_list(context, "its list of gradients that changed", got, len(names))
+    if not all(isinstance(n, str) and n in names for n in got):
+        raise InvalidReply(f"{context.target}: the student process named unknown gradients")
+    return list(got)
+
+
+def _flag(context, key, got, want):
+    if type(got) is not bool:
+        raise InvalidReply(f"{context.target}: {key} in the student process's reply is "
+                           f"{describe(got)}; expected True or False")
+    return got
+
+
+def _labels_each(context, key, got, want):
+    _bounded_list(context, "its single-sample predictions", got, len(want))
+    if len(got) != len(want):
+        raise InvalidReply(f"{context.target} made {len(got)} single-sample predictions; "
+                           f"expected {len(want)}")
+    return [_array(context, f"predict(X[{i}:{i + 1}])", g, w, "1,")
+            for i, (g, w) in enumerate(zip(got, want))]
+
+
 RULES = {
-    "forward": {"out": _forward_out},
-    "backward": {"grads": _backward_grads, "forward_calls": _forward_calls},
+    "forward": {"out": _forward_out, "modified": _modified},
+    "backward": {"grads": _backward_grads, "forward_calls": _forward_calls,
+                 "modified": _modified, "repeat_differs": _repeat_differs,
+                 "shared_state": _flag},
     "init": {"params": _params_rule, "keys": _init_keys},
-    "scores": {"scores": _scores},
-    "loss": {"loss": _loss_value, "grads": _loss_grads},
-    "predict": {"labels": _labels},
+    "scores": {"scores": _scores, "modified": _modified},
+    "loss": {"loss": _loss_value, "grads": _loss_grads, "modified": _modified},
+    "predict": {"labels": _labels, "modified": _modified},
+    "predict_each": {"labels": _labels_each},
     "overfit": {"params": _params_rule, "own_accuracy": _accuracy},
     "train_trace": {"batch_ids": _batch_ids, "batch_labels": _batch_labels,
                     "before": _snapshots, "at_val": _snapshots, "val_epochs": _val_epochs,

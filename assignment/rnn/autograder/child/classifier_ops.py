@@ -7,16 +7,17 @@ Imports: standard library and NumPy only (this file is loaded in the student pro
 """
 import numpy as np
 
-from layer_ops import StudentError, plain, unpack
+from layer_ops import StudentError, arranged, plain, unpack
 
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
 
 def _model(modules, payload, cls=None):
-    """A model built with payload["init"], its params replaced by payload["params"]."""
+    """A model built with payload["init"], its params replaced by payload["params"]
+    (laid out as payload["layout"] asks: C order by default)."""
     model = (cls or modules.rnn_classifier.RNNClassifier)(**payload["init"])
-    for name, value in payload.get("params", {}).items():
-        model.params[name] = value.copy()
+    for i, (name, value) in enumerate(payload.get("params", {}).items()):
+        model.params[name] = arranged(value, payload.get("layout", "C"), i)
     return model
 
 
@@ -24,6 +25,26 @@ def _plain_params(params, what):
     if not isinstance(params, dict):
         raise StudentError(f"{what} is a {type(params).__name__}; expected a dict")
     return {k: plain(params[k], f"{what}[{k!r}]") for k in PARAM_NAMES if k in params}
+
+
+def _modified(method: str, model, payload, passed: dict) -> list[str]:
+    """"RNNClassifier.<method>:<what>" for X, y and every parameter the call changed."""
+    changed = [f"RNNClassifier.{method}:{k}" for k, value in passed.items()
+               if not _same(value, payload[k])]
+    params = model.params if isinstance(model.params, dict) else {}
+    return changed + [f"RNNClassifier.{method}:params[{k!r}]"
+                      for k, value in payload.get("params", {}).items()
+                      if k in params and not _same(params[k], value)]
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+def _inputs(payload, *keys) -> dict:
+    return {k: arranged(payload[k], payload.get("layout", "C"), i + 1)
+            for i, k in enumerate(keys)}
 
 
 def init(modules, payload):
@@ -34,22 +55,34 @@ def init(modules, payload):
 
 
 def scores(modules, payload):
-    """{"init", "params", "X"} -> {"scores": loss(X)}."""
-    model = _model(modules, payload)
-    return {"scores": plain(model.loss(payload["X"].copy()), "loss(X)")}
+    """{"init", "params", "X"} -> {"scores": loss(X), "modified"}."""
+    model, passed = _model(modules, payload), _inputs(payload, "X")
+    out = plain(model.loss(passed["X"]), "loss(X)")
+    return {"scores": out, "modified": _modified("loss", model, payload, passed)}
 
 
 def loss(modules, payload):
-    """{"init", "params", "X", "y"} -> {"loss", "grads"}."""
-    model = _model(modules, payload)
-    value, grads = unpack(model.loss(payload["X"].copy(), payload["y"].copy()),
-                          ("loss", "grads"), "RNNClassifier.loss")
-    return {"loss": plain(value, "the loss"), "grads": _plain_params(grads, "grads")}
+    """{"init", "params", "X", "y"} -> {"loss", "grads", "modified"}."""
+    model, passed = _model(modules, payload), _inputs(payload, "X", "y")
+    value, grads = unpack(model.loss(passed["X"], passed["y"]), ("loss", "grads"),
+                          "RNNClassifier.loss")
+    return {"loss": plain(value, "the loss"), "grads": _plain_params(grads, "grads"),
+            "modified": _modified("loss", model, payload, passed)}
 
 
 def predict(modules, payload):
     """{"init", "params", "X"} -> {"labels": predict(X)}."""
-    return {"labels": plain(_model(modules, payload).predict(payload["X"].copy()), "predict(X)")}
+    model, passed = _model(modules, payload), _inputs(payload, "X")
+    return {"labels": plain(model.predict(passed["X"]), "predict(X)"),
+            "modified": _modified("predict", model, payload, passed)}
+
+
+def predict_each(modules, payload):
+    """{"init", "params", "X"} -> {"labels": [predict(X[i:i + 1]) for every i]}: one
+    sample at a time, each answer checked on its own (a constant cannot pass them all)."""
+    model, X = _model(modules, payload), payload["X"]
+    return {"labels": [plain(model.predict(X[i:i + 1].copy()), f"predict(X[{i}:{i + 1}])")
+                       for i in range(len(X))]}
 
 
 def overfit(modules, payload):
@@ -72,21 +105,47 @@ def train_trace(modules, payload):
     """Run the submission's train() with a scripted loss and predict.
 
     payload: "init", "X" (N, T, D) whose X[:, 0, 0] holds each sample's index, "y",
-    "X_val" whose X_val[:, 0, 0] is negative, "y_val", "val_acc" (scripted validation
-    accuracy per epoch), "seed" for the scripted gradients, "train" (keyword arguments).
-    Returns what train did: the batches it drew (sample indices and labels), the
-    parameters before every loss call and at every validation, the history, the final
-    parameters.
+    "X_val" whose X_val[:, 0, 0] is -1 - its index, "y_val", "val_acc" (scripted
+    validation accuracy per epoch), "train_correct" (per epoch, how many training
+    samples, those of index below it, are predicted right), "seed" for the scripted
+    gradients, "train" (keyword arguments).
+    Accuracy may be measured with predict(X) or with the argmax of loss(X) (no labels),
+    on the whole set or in chunks: both answer by sample index. Returns what train did:
+    the batches it drew (sample indices and labels), the parameters before every loss
+    call and at every validation, the history, the final parameters.
     """
     base = modules.rnn_classifier.RNNClassifier
     y_train, y_val = payload["y"], payload["y_val"]
+    K = payload["init"]["num_classes"]
     n_batches = -(-len(y_train) // payload["train"]["batch_size"])
     record = {"batch_ids": [], "batch_labels": [], "before": [], "at_val": []}
 
+    def epoch() -> int:
+        return max(0, -(-len(record["batch_ids"]) // n_batches) - 1)
+
+    def scripted(key, e):
+        values = payload[key]
+        return values[min(e, len(values) - 1)]
+
+    def labels(model, X) -> np.ndarray:
+        """The scripted predictions for rows of X (training or validation rows)."""
+        X = np.asarray(X)
+        if X.ndim != 3 or len(X) == 0:
+            return np.zeros(0, dtype=np.int64)
+        ids = np.rint(X[:, 0, 0]).astype(np.int64)
+        if X[0, 0, 0] >= 0:  # rows of the training set
+            ids = np.clip(ids, 0, len(y_train) - 1)
+            right = ids < scripted("train_correct", epoch())
+            return np.where(right, y_train[ids], (y_train[ids] + 1) % K)
+        rows = np.clip(-1 - ids, 0, len(y_val) - 1)
+        record["at_val"].append((epoch(), _plain_params(model.params, "params")))
+        right = rows < round(scripted("val_acc", epoch()) * len(y_val))
+        return np.where(right, y_val[rows], (y_val[rows] + 1) % K)
+
     class Probe(base):
         def loss(self, X, y=None):  # the contract's parameter names: train may use keywords
-            if y is None:  # scores without labels: train() should use predict for that
-                raise StudentError("train() called loss(X) without labels; use predict")
+            if y is None:  # scores: their argmax is the scripted prediction
+                return np.eye(K)[labels(self, X)]
             ids = np.asarray(X)[:, 0, 0]
             record["batch_ids"].append(np.rint(ids).astype(np.int64))
             record["batch_labels"].append(np.asarray(y).astype(np.int64))
@@ -97,14 +156,7 @@ def train_trace(modules, payload):
             return np.float64(100.0 + i), scripted_grads(payload["seed"], i, shapes)
 
         def predict(self, X, *args, **kwargs):
-            X = np.asarray(X)
-            if X[0, 0, 0] >= 0:  # the training set, or part of it
-                return y_train[np.rint(X[:, 0, 0]).astype(np.int64)]
-            epoch = max(0, -(-len(record["batch_ids"]) // n_batches) - 1)
-            record["at_val"].append((epoch, _plain_params(self.params, "params")))
-            correct = round(payload["val_acc"][min(epoch, len(payload["val_acc"]) - 1)]
-                            * len(y_val))
-            return np.where(np.arange(len(y_val)) < correct, y_val, y_val + 1)
+            return labels(self, X)
 
     model = _model(modules, payload, cls=Probe)
     history = model.train(payload["X"].copy(), y_train.copy(), payload["X_val"].copy(),
@@ -114,7 +166,7 @@ def train_trace(modules, payload):
                            "history dict")
     return {**record,
             "at_val": [snapshot for _, snapshot in record["at_val"]],
-            "val_epochs": [epoch for epoch, _ in record["at_val"]],
+            "val_epochs": [e for e, _ in record["at_val"]],
             "history": {k: [plain(v, f"history[{k!r}]") for v in history.get(k, [])]
                         for k in ("loss", "train_acc", "val_acc")
                         if isinstance(history.get(k), (list, tuple, np.ndarray))},

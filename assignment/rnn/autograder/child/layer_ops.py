@@ -46,37 +46,138 @@ PAIRS = {
     "rnn_forward": ("rnn_backward", ("h", "cache"), ("dx", "dh0", "dWx", "dWh", "db")),
     "word_embedding_forward": ("word_embedding_backward", ("out", "cache"), ("dW",)),
 }
+# the contract's names of each function's array arguments (for "it modified x" feedback)
+ARG_NAMES = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
+             "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
+             "word_embedding_forward": ("x", "W"),
+             "rnn_step_backward": ("dnext_h",), "rnn_backward": ("dh",),
+             "word_embedding_backward": ("dout",)}
+MAX_CACHE_LEAVES = 10_000  # arrays of a cache looked at for a shared hidden state
+
+
+def arranged(value: np.ndarray, layout: str, index: int = 0) -> np.ndarray:
+    """A fresh copy of value in the memory layout a case asks for: "C" (the default),
+    "F" (Fortran order), "strided" (a view of every other element of a larger buffer),
+    or "mixed" (F for even argument positions `index`, strided for odd ones).
+    Correct code gives the same answer whatever the layout."""
+    if layout == "mixed":
+        layout = "F" if index % 2 == 0 and value.ndim > 1 else "strided"
+    if layout == "F":
+        return np.array(value, order="F", copy=True)
+    if layout == "strided" and value.ndim:
+        buffer = np.zeros(value.shape[:-1] + (2 * value.shape[-1],), dtype=value.dtype)
+        view = buffer[..., ::2]
+        view[...] = value
+        return view
+    return np.array(value, copy=True)
+
+
+def _copies(arrays, payload):
+    layout = payload.get("layout", "C")
+    return [arranged(a, layout, i) for i, a in enumerate(arrays)]
+
+
+def _same_values(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+
+
+def modified(function: str, passed, originals) -> list[str]:
+    """"function:argument" for every argument whose values the call changed."""
+    names = ARG_NAMES.get(function, ())
+    return [f"{function}:{names[i] if i < len(names) else i}"
+            for i, (now, before) in enumerate(zip(passed, originals))
+            if not _same_values(now, before)]
 
 
 def forward(modules, payload):
-    """{"function", "args"} -> {"out": the forward output}."""
+    """{"function", "args", "layout"?} -> {"out": the forward output, "modified": the
+    arguments it changed (a pure function changes none)}."""
     name = payload["function"]
     function = getattr(modules.rnn_layers, name)
-    out, _cache = unpack(function(*[a.copy() for a in payload["args"]]), PAIRS[name][1], name)
-    return {"out": plain(out, f"{name}'s {PAIRS[name][1][0]}")}
+    args = _copies(payload["args"], payload)
+    out, _cache = unpack(function(*args), PAIRS[name][1], name)
+    out = plain(out, f"{name}'s {PAIRS[name][1][0]}")
+    return {"out": out, "modified": modified(name, args, payload["args"])}
 
 
 def backward(modules, payload):
-    """{"function" (the forward one), "args", "dout", "numeric"} -> {"grads": [...]}.
+    """{"function" (the forward one), "args", "dout", "numeric", "layout"?} ->
+    {"grads": [...], "forward_calls", "modified", "repeat_differs", "shared_state"}.
 
-    With "numeric", also the centred-difference gradients of this module's own forward
-    (for feedback: does the backward agree with its own forward?).
+    The backward runs twice on the same cache (the second time with a fresh copy of
+    dout): "repeat_differs" names the gradients that came out different. "modified"
+    names every argument of either function that a call changed. "shared_state": the
+    forward's cache holds one (N, H) array for several time steps (a state updated in
+    place). With "numeric", also the centred-difference gradients of this module's own
+    forward (for feedback: does the backward agree with its own forward?).
     """
     name = payload["function"]
     back_name, out_names, grad_names = PAIRS[name]
     forward_fn = getattr(modules.rnn_layers, name)
     backward_fn = getattr(modules.rnn_layers, back_name)
     args, dout = payload["args"], payload["dout"]
-    _out, cache = unpack(forward_fn(*[a.copy() for a in args]), out_names, name)
-    with counting_forward_calls(modules.rnn_layers) as calls:
-        grads = unpack(backward_fn(dout.copy(), cache), grad_names, back_name)
-    result = {"grads": [plain(g, f"{back_name}'s {n}") for g, n in zip(grads, grad_names)],
-              "forward_calls": calls[0]}
+    passed = _copies(args, payload)
+    _out, cache = unpack(forward_fn(*passed), out_names, name)
+    changed = modified(name, passed, args)
+    by_forward = list(changed)
+    shared = name != "word_embedding_forward" and _shared_state(cache, passed, dout.shape)
+    grads = []
+    for attempt in range(2):
+        upstream = _copies([dout], payload)
+        with counting_forward_calls(modules.rnn_layers) as calls:
+            result = unpack(backward_fn(upstream[0], cache), grad_names, back_name)
+        grads.append([plain(g, f"{back_name}'s {n}") for g, n in zip(result, grad_names)])
+        changed += [m for m in modified(back_name, upstream, [dout]) if m not in changed]
+        if attempt == 0:
+            forward_calls = calls[0]
+    changed += [back_name + m[len(name):] for m in modified(name, passed, args)
+                if m not in by_forward]  # the backward changed what the cache holds
+    differs = [n for n, a, b in zip(grad_names, *grads) if not _same_plain(a, b)]
+    reply = {"grads": grads[0], "forward_calls": forward_calls, "modified": changed,
+             "repeat_differs": differs, "shared_state": bool(shared)}
     if payload.get("numeric"):  # in float64: float32 differences would be mostly noise
         args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in args]
-        result["numeric"] = numeric_gradients(forward_fn, args64, dout.astype(np.float64),
-                                              out_names, name)
-    return result
+        reply["numeric"] = numeric_gradients(forward_fn, args64, dout.astype(np.float64),
+                                             out_names, name)
+    return reply
+
+
+def _same_plain(a, b) -> bool:
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.dtype == b.dtype and _same_values(a, b)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def _shared_state(cache, passed, state_shape) -> bool:
+    """Does the cache hold one array of a hidden state's shape (N, H) in the same role
+    at two time steps (the same memory at two places of the cache whose paths differ in
+    one index only, e.g. caches[2][1] and caches[3][1])? A forward that updates its state
+    in place (prev_h[:] = ..., prev_h += ...) stores that one array for every step,
+    while a correct cache may hold h_t twice, but in two roles (next_h of step t,
+    prev_h of step t+1)."""
+    N, H = state_shape[0], state_shape[-1]
+    inputs = {id(a) for a in passed} | {id(a.base) for a in passed if a.base is not None}
+    places: dict[tuple, list[tuple]] = {}
+    stack, count = [(cache, ())], 0
+    while stack and count < MAX_CACHE_LEAVES:
+        value, path = stack.pop()
+        count += 1
+        if isinstance(value, np.ndarray):
+            base = value if value.base is None else value.base
+            if value.shape == (N, H) and id(value) not in inputs and id(base) not in inputs:
+                key = (id(base), value.__array_interface__["data"][0], value.strides)
+                places.setdefault(key, []).append(path)
+        elif isinstance(value, (tuple, list)) and len(path) < 6:
+            stack.extend((v, path + (i,)) for i, v in enumerate(value))
+        elif isinstance(value, dict) and len(path) < 6:
+            stack.extend((v, path + (str(k),)) for k, v in value.items())
+    return any(_one_index_apart(a, b) for paths in places.values() if len(paths) > 1
+               for i, a in enumerate(paths) for b in paths[i + 1:])
+
+
+def _one_index_apart(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
 
 
 class counting_forward_calls:

@@ -35,6 +35,7 @@ OPERATIONS = {
     "scores": classifier_ops.scores,
     "loss": classifier_ops.loss,
     "predict": classifier_ops.predict,
+    "predict_each": classifier_ops.predict_each,
     "overfit": classifier_ops.overfit,
     "train_trace": classifier_ops.train_trace,
 }
