@@ -77,8 +77,6 @@ def _classifier_cases():
             Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
             Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0),
                  public=True),
-            Case("float32, score rows that differ by hundreds",
-                 partial(c.classifier, dtype="float32", row_spread=300.0)),
             Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
             Case("clip inactive", partial(c.classifier, clip=50.0)),
             Case("float32", partial(c.classifier, dtype="float32", reg=0.1)),

@@ -89,9 +89,9 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_
     """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,).
 
     score_offset is added to every score: softmax ignores it, but exp() without the
-    max subtracted first overflows. row_spread: W_hq is scaled so that the rows' largest
-    scores differ by at least that much (a softmax shifted by the global max instead of
-    each row's underflows to 0 / 0). distinct_labels: redrawn until the predicted
+    max subtracted first overflows. row_spread: the rows' scores are shifted so that they
+    lie at least that far apart (a softmax shifted by the batch's max instead of each
+    row's underflows to 0 / 0). distinct_labels: redrawn until the predicted
     labels are not all the same (a constant answer cannot pass)."""
     dims.setdefault("N", int(rng.integers(3, 6)))  # N >= 3: N times never looks like twice
     N, T, D, H = _dims(rng, **dims)
@@ -105,13 +105,16 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_
                   "W_hq": score_scale * rng.standard_normal((H, K)),
                   "b_q": 0.3 * rng.standard_normal(K) + score_offset}
         X = rng.standard_normal((N, T, D))
-        scores = _last_states(params, X) @ params["W_hq"]
-        if row_spread:
-            spread = np.ptp(scores.max(axis=1))
-            if spread < 1e-3:
+        h_last = _last_states(params, X)
+        if row_spread and N > 1:
+            # one hidden unit, weighted the same for every class, shifts whole rows: the
+            # rows' scores lie thousands apart while each row's own spread stays ordinary
+            unit = int(np.argmax(np.ptp(h_last, axis=0)))
+            if np.ptp(h_last[:, unit]) < 0.5:  # a moderate weight: float64 keeps every digit
                 continue
-            params["W_hq"] *= row_spread / spread
-        if not distinct_labels or len(set(np.argmax(scores + params["b_q"], 1))) > 1:
+            params["W_hq"][unit, :] = row_spread / np.ptp(h_last[:, unit])
+        scores = h_last @ params["W_hq"] + params["b_q"]
+        if not distinct_labels or len(set(np.argmax(scores, 1))) > 1:
             break
     return {"init": init, "params": {k: v.astype(dtype) for k, v in params.items()},
             "X": X.astype(dtype), "y": rng.integers(K, size=N).astype(np.int64),

@@ -85,8 +85,9 @@ def _blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
     if broken or got.get("shared_state"):
         verdict.blame = forward
         what = (f"changed its input {', '.join(broken)}" if broken else
-                "stores one (N, H) array for several time steps in its cache (a state "
-                "updated in place, e.g. prev_h[:] = ... or prev_h += ...)")
+                "changed an array after storing it in its cache, or stores one array for "
+                "several time steps (a state updated in place, e.g. prev_h[:] = ... or "
+                "prev_h += ...)")
         verdict.lines.append(f"{forward} {what}, so the cache {backward} reads is not what "
                              f"the forward pass computed: fix {forward} first (store a new "
                              "array per step, never modify the inputs).")
@@ -117,7 +118,9 @@ def judge_scores(check, payload, expected, got, reference) -> Verdict:
 
 def judge_loss(check, payload, expected, got, reference) -> Verdict:
     names = classifier_ops.PARAM_NAMES
-    pairs = [("loss", np.asarray(expected["loss"]), got["loss"])]
+    # the reference returns the loss as a Python float: compare it at the case's dtype
+    dtype = np.dtype(payload["init"].get("dtype", "float64"))
+    pairs = [("loss", np.asarray(expected["loss"], dtype=dtype), got["loss"])]
     pairs += [(k, expected["grads"][k], got["grads"].get(k)) for k in names]
     return _purity(judge_outputs(check, payload, pairs, reference), check.target, got)
 

@@ -139,7 +139,8 @@ def judge_train(check, payload, expected, got, reference) -> Verdict:
     lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
-    if "restored" in wrong and final_is_last_epoch(payload, got):
+    # verified: the run stopped when it should, and ends on the last epoch's values
+    if "restored" in wrong and "stops" not in wrong and final_is_last_epoch(payload, got):
         verdict.hints.append(BEST_COPY_HINT)
     return verdict
 
