@@ -2,7 +2,7 @@
 参考实现的速度：与逐时间步的朴素实现、以及 PyTorch 的 nn.RNN 并排比较。
 
     make bench                                   # .venv/bin/python bench/bench_rnn.py
-    .venv/bin/python bench/bench_rnn.py --threads 1      # one BLAS / torch thread
+    .venv/bin/python bench/bench_rnn.py --threads 1 --layers-only   # 1 thread, no epoch
     /tmp/torch-venv/bin/python bench/bench_rnn.py   # the same, all in the torch venv
     .venv/bin/python bench/bench_rnn.py --train --lr 2e-2   # a full training run
 
@@ -219,7 +219,7 @@ def bench_layers(torch, naive: bool = True) -> None:
         print("ours' time / nn.RNN's, median (best); goal <= 1: " + ", ".join(ours_over_torch))
 
 
-def torch_elsewhere(threads: int) -> bool:
+def torch_elsewhere(threads: int, layers_only: bool) -> bool:
     """Run the torch rows (layers, then the epoch) in the torch venv's interpreter, with
     the same thread count; False (and a note) when there is none or it fails."""
     if not Path(TORCH_PYTHON).exists():
@@ -230,8 +230,9 @@ def torch_elsewhere(threads: int) -> bool:
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     sys.stdout.flush()
-    done = subprocess.run([TORCH_PYTHON, __file__, "--torch-side", "--threads", str(threads)],
-                          env=env, check=False)
+    command = [TORCH_PYTHON, __file__, "--torch-side", "--threads", str(threads)]
+    done = subprocess.run(command + (["--layers-only"] if layers_only else []), env=env,
+                          check=False)
     if done.returncode != 0:
         print(f"PyTorch: {TORCH_PYTHON} {Path(__file__).name} --torch-side exited with "
               f"{done.returncode}: torch rows incomplete")
@@ -305,6 +306,8 @@ def main(argv=None) -> None:
     parser.add_argument("--torch-side", action="store_true",
                         help="only the rows that need torch (what `make bench` runs in the "
                              "torch venv)")
+    parser.add_argument("--layers-only", action="store_true",
+                        help="only the rnn_forward + rnn_backward table, no training epoch")
     parser.add_argument("--train", action="store_true",
                         help="instead of the bench, train on the CIFAR-10 subset")
     parser.add_argument("--lr", type=float, default=2e-2, help="--train: learning rate")
@@ -329,14 +332,16 @@ def main(argv=None) -> None:
             sys.exit(f"--torch-side: `import torch` fails in {sys.executable}")
         print(f"torch rows, measured in {sys.executable}: {versions}", flush=True)
         bench_layers(torch, naive=False)
-        bench_epoch(torch)
+        if not args.layers_only:
+            bench_epoch(torch)
         return
     print(f"{versions}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
     layer_heading()
     bench_layers(torch)
-    if torch is None and torch_elsewhere(threads):
+    if torch is None and torch_elsewhere(threads, args.layers_only):
         return  # the torch venv also ran the epoch, side by side with torch
-    bench_epoch(torch)
+    if not args.layers_only:
+        bench_epoch(torch)
 
 
 if __name__ == "__main__":
