@@ -91,16 +91,23 @@ def rnn_forward(x, h0, Wx, Wh, b):
     # 3. Keep in cache what rnn_backward needs.
     # 按时间步循环，每一步都使用同一组参数；上一步的隐藏状态是下一步的输入。
     ### BEGIN SOLUTION
-    N, T, _ = x.shape
+    N, T, D = x.shape
     H = h0.shape[1]
+    # Time-major inside: the state of step t, hs[t] (N, H), is one contiguous block, so
+    # the sequential product of every step reads and writes memory in order.
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D), a copy: x is untouched
+    hs = np.empty((T, N, H), dtype=x.dtype)
     # The input projection of every step in one product; only h_prev Wh is sequential.
-    xw = x @ Wx + b  # (N, T, H)
-    h = np.empty((N, T, H), dtype=xw.dtype)
+    np.matmul(x_tm.reshape(T * N, D), Wx, out=hs.reshape(T * N, H))
+    hs += b  # hs[t] = x_t Wx + b
+    hWh = np.empty((N, H), dtype=hs.dtype)  # one buffer for every step's h_prev Wh
     prev_h = h0
     for t in range(T):
-        prev_h = np.tanh(xw[:, t] + prev_h @ Wh)  # (N, H)
-        h[:, t] = prev_h
-    cache = (x, h0, Wx, Wh, h)
+        np.matmul(prev_h, Wh, out=hWh)
+        hs[t] += hWh  # the pre-activation a_t
+        prev_h = np.tanh(hs[t], out=hs[t])  # h_t replaces a_t in place  (N, H)
+    h = hs.transpose(1, 0, 2)  # (N, T, H), the contract's layout: a view, no copy
+    cache = (x_tm, h0, Wx, Wh, hs)
     ### END SOLUTION
     return h, cache
 
@@ -125,21 +132,24 @@ def rnn_backward(dh, cache):
     # 3. Add up dWx, dWh, db over all steps; dh0 is the dprev_h left after step 0.
     # 参数在各时间步共享，所以梯度要对所有时间步求和；dh0 是最后传回的 dprev_h。
     ### BEGIN SOLUTION
-    x, h0, Wx, Wh, h = cache
-    N, T, H = h.shape
-    D = x.shape[2]
-    da = np.empty_like(h)  # (N, T, H) gradient of every pre-activation
+    x_tm, h0, Wx, Wh, hs = cache  # x_tm (T, N, D), hs (T, N, H): time-major
+    T, N, H = hs.shape
+    D = x_tm.shape[2]
+    da = np.empty_like(hs)  # (T, N, H) gradient of every pre-activation
     dprev_h = np.zeros_like(h0)  # (N, H)
     for t in reversed(range(T)):
-        da[:, t] = (dh[:, t] + dprev_h) * (1 - h[:, t] ** 2)
-        dprev_h = da[:, t] @ Wh.T
+        np.add(dh[:, t], dprev_h, out=da[t])  # what reaches h_t: its own dh and step t+1's
+        da[t] *= 1 - hs[t] ** 2  # through tanh: tanh'(a_t) = 1 - h_t^2
+        dprev_h = da[t] @ Wh.T  # (N, H)
     dh0 = dprev_h
     # Parameter gradients of all steps at once, one product each after the loop.
-    h_prev = np.concatenate([h0[:, None, :], h[:, :-1]], axis=1)  # (N, T, H)
-    da_flat = da.reshape(N * T, H)
-    dx = (da_flat @ Wx.T).reshape(N, T, D)
-    dWx = x.reshape(N * T, D).T @ da_flat  # (D, H)
-    dWh = h_prev.reshape(N * T, H).T @ da_flat  # (H, H)
+    da_flat = da.reshape(T * N, H)
+    dx = (da_flat @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)  # (N, T, D), a view
+    dWx = x_tm.reshape(T * N, D).T @ da_flat  # (D, H)
+    # The state before step t is h0 for t = 0 and hs[t - 1] after: two products, so
+    # that no shifted copy of hs is made.
+    dWh = h0.T @ da[0]  # (H, H)
+    dWh += hs[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, H)
     db = da_flat.sum(axis=0)  # (H,)
     ### END SOLUTION
     return dx, dh0, dWx, dWh, db
