@@ -73,6 +73,42 @@ _ROW_MAX_HINT = "subtract each row's own max"
 _SQUARED_HINT = "(squared)"
 _BEST_HINT = "the last epoch's"
 
+# A student's rnn_forward and rnn_backward with a batch-major cache (x, h0, Wx, Wh, h):
+# rewrites of one of the two bring the other, so that they never depend on the
+# reference's own cache.
+_FORWARD = '''
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, _ = x.shape
+    h = np.zeros((N, T, h0.shape[1]), dtype=x.dtype)
+    prev_h = h0
+    for t in range(T):
+        prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh + b)
+        h[:, t] = prev_h
+    return h, (x, h0, Wx, Wh, h)
+'''
+_BACKWARD = '''
+def rnn_backward(dh, cache):
+    x, h0, Wx, Wh, h = cache
+    N, T, H = h.shape
+    dx = np.zeros_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(Wh[0])
+    dprev_h = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        da = (dh[:, t] + dprev_h) * (1 - h[:, t] ** 2)
+        prev = h0 if t == 0 else h[:, t - 1]
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += prev.T @ da
+        db += da.sum(axis=0)
+        dprev_h = da @ Wh.T
+    return dx, dprev_h, dWx, dWh, db
+'''
+
+
+def _with(functions: str, other: str) -> str:
+    return textwrap.dedent(functions) + "\n" + other
+
+
 REWRITES: tuple[Rewrite, ...] = (
     # ---- numerically fragile code, right on ordinary values --------------------------
     Rewrite("step_forward_tanh_from_exp", LAYERS, '''
@@ -81,7 +117,7 @@ REWRITES: tuple[Rewrite, ...] = (
             next_h = (np.exp(a) - np.exp(-a)) / (np.exp(a) + np.exp(-a))
             return next_h, (x, prev_h, Wx, Wh, next_h)
         ''', STEP_F, _TANH_HINT),
-    Rewrite("forward_tanh_from_exp", LAYERS, '''
+    Rewrite("forward_tanh_from_exp", LAYERS, _with('''
         def rnn_forward(x, h0, Wx, Wh, b):
             N, T, _ = x.shape
             h = np.zeros((N, T, h0.shape[1]), dtype=x.dtype)
@@ -92,7 +128,7 @@ REWRITES: tuple[Rewrite, ...] = (
                 prev_h = (e - 1) / (e + 1)
                 h[:, t] = prev_h
             return h, (x, h0, Wx, Wh, h)
-        ''', SEQ_F, _TANH_HINT),
+        ''', _BACKWARD), SEQ_F, _TANH_HINT),
     Rewrite("loss_global_max_shift", CLASSIFIER, '''
         def loss(self, X, y=None):
             p = self.params
@@ -154,7 +190,7 @@ REWRITES: tuple[Rewrite, ...] = (
             da = dnext_h * (1 - next_h)
             return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
         ''', STEP_B, _SQUARED_HINT),
-    Rewrite("backward_tanh_prime_not_squared", LAYERS, '''
+    Rewrite("backward_tanh_prime_not_squared", LAYERS, _with('''
         def rnn_backward(dh, cache):
             x, h0, Wx, Wh, h = cache
             N, T, H = h.shape
@@ -170,7 +206,7 @@ REWRITES: tuple[Rewrite, ...] = (
                 db += da.sum(axis=0)
                 dprev_h = da @ Wh.T
             return dx, dprev_h, dWx, dWh, db
-        ''', SEQ_B, _SQUARED_HINT),
+        ''', _FORWARD), SEQ_B, _SQUARED_HINT),
     # ---- changing what the caller gave ------------------------------------------------
     Rewrite("step_backward_modifies_dnext_h", LAYERS, '''
         def rnn_step_backward(dnext_h, cache):
@@ -179,7 +215,7 @@ REWRITES: tuple[Rewrite, ...] = (
             da = dnext_h
             return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
         ''', STEP_B, note="rnn_step_backward changed dnext_h"),
-    Rewrite("backward_modifies_dh", LAYERS, '''
+    Rewrite("backward_modifies_dh", LAYERS, _with('''
         def rnn_backward(dh, cache):
             x, h0, Wx, Wh, h = cache
             N, T, H = h.shape
@@ -197,8 +233,8 @@ REWRITES: tuple[Rewrite, ...] = (
                 db += da.sum(axis=0)
                 dprev_h = da @ Wh.T
             return dx, dprev_h, dWx, dWh, db
-        ''', SEQ_B, note="rnn_backward changed dh"),
-    Rewrite("backward_squares_cached_h_in_place", LAYERS, '''
+        ''', _FORWARD), SEQ_B, note="rnn_backward changed dh"),
+    Rewrite("backward_squares_cached_h_in_place", LAYERS, _with('''
         def rnn_backward(dh, cache):
             x, h0, Wx, Wh, h = cache
             N, T, H = h.shape
@@ -215,8 +251,8 @@ REWRITES: tuple[Rewrite, ...] = (
                 db += da.sum(axis=0)
                 dprev_h = da @ Wh.T
             return dx, dprev_h, dWx, dWh, db
-        ''', SEQ_B, note="twice on the same cache"),
-    Rewrite("forward_updates_h0_in_place", LAYERS, '''
+        ''', _FORWARD), SEQ_B, note="twice on the same cache"),
+    Rewrite("forward_updates_h0_in_place", LAYERS, _with('''
         def rnn_forward(x, h0, Wx, Wh, b):
             N, T, _ = x.shape
             h = np.zeros((N, T, h0.shape[1]), dtype=x.dtype)
@@ -225,7 +261,7 @@ REWRITES: tuple[Rewrite, ...] = (
                 prev_h[:] = np.tanh(x[:, t] @ Wx + prev_h @ Wh + b)  # writes into h0
                 h[:, t] = prev_h
             return h, (x, h0, Wx, Wh, h)
-        ''', SEQ_F, note="rnn_forward changed h0"),
+        ''', _BACKWARD), SEQ_F, note="rnn_forward changed h0"),
     Rewrite("forward_step_caches_share_the_state", LAYERS, '''
         def rnn_forward(x, h0, Wx, Wh, b):
             N, T, _ = x.shape
@@ -317,7 +353,7 @@ REWRITES: tuple[Rewrite, ...] = (
             return np.argmax(self.loss(X), axis=0)
         ''', ("RNNClassifier.predict",)),
     # ---- time steps ----------------------------------------------------------------------
-    Rewrite("backward_doubles_weight_gradients", LAYERS, '''
+    Rewrite("backward_doubles_weight_gradients", LAYERS, _with('''
         def rnn_backward(dh, cache):
             x, h0, Wx, Wh, h = cache
             N, T, H = h.shape
@@ -333,8 +369,8 @@ REWRITES: tuple[Rewrite, ...] = (
                 db += 2 * da.sum(axis=0)
                 dprev_h = da @ Wh.T
             return dx, dprev_h, dWx, dWh, db
-        ''', SEQ_B),
-    Rewrite("backward_plus_equals_but_skips_t0", LAYERS, '''
+        ''', _FORWARD), SEQ_B),
+    Rewrite("backward_plus_equals_but_skips_t0", LAYERS, _with('''
         def rnn_backward(dh, cache):
             x, h0, Wx, Wh, h = cache
             N, T, H = h.shape
@@ -349,7 +385,7 @@ REWRITES: tuple[Rewrite, ...] = (
                 db += da.sum(axis=0)
                 dprev_h = da @ Wh.T
             return dx, dprev_h, dWx, dWh, db
-        ''', SEQ_B, "Step t = 0 is skipped"),
+        ''', _FORWARD), SEQ_B, "Step t = 0 is skipped"),
     # ---- train: the rules of revision 2 ----------------------------------------------
     Rewrite("train_best_restored_only_when_stopping_early", CLASSIFIER, '''
         def train(self, X, y, X_val, y_val, learning_rate=2e-3, batch_size=128,
