@@ -11,7 +11,10 @@ Shape letters used throughout:
     H  hidden dimension            隐藏层维度
     V  vocabulary size             词表大小
 
-Arrays keep the dtype they come in with: float32 in, float32 out.
+Arrays keep the dtype they come in with: float32 in, float32 out (and float64 in,
+float64 out). No function modifies an array it is given (inputs, upstream gradients,
+the cache), so a backward may be called twice on the same cache with the same result.
+输入数组的 dtype 保持不变；任何函数都不能修改传入的数组（包括 cache）。
 """
 import numpy as np
 
