@@ -99,12 +99,13 @@ def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config:
 
 
 def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Config,
-          explain: bool = False) -> list[list[TestResult]]:
+          explain: bool = False, large: bool = True) -> list[list[TestResult]]:
     """The cases of the checks of `targets`, graded once per fingerprint (each seeds its
     hidden cases as a submission with that content would), in one student process:
     how a catalog shows that a bug is caught, or a correct style passes, whatever the
     cases drawn. One list of tests per fingerprint, concluded as in grade(); explain:
-    also what only feedback needs (see engine.run_case)."""
+    also what only feedback needs (see engine.run_case); large=False leaves out the
+    cases sized against numeric differentiation (the same conditions, only bigger)."""
     reference_folder = config.solutions_dir / config.assignment
     reference, secret = load_reference(reference_folder), load_secret()
     runs = []
@@ -120,7 +121,7 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
                 tests = [_grade_case(run, check, case, np.random.default_rng([seed, i, j]),
                                      explain)
                          for i, check in enumerate(CHECKS) if check.target in targets
-                         for j, case in enumerate(check.cases)]
+                         for j, case in enumerate(check.cases) if large or not case.large]
                 _conclude(tests)
                 runs.append(tests)
         finally:

@@ -75,8 +75,9 @@ def _classifier_cases():
             Case("N=1, T=1", partial(c.classifier, N=1, T=1)),
             Case("reg=0.3", partial(c.classifier, reg=0.3)),
             Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
-            Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0),
-                 public=True),
+            # hidden only: its gradients carry ~1e-8 of rounding noise (scores in the
+            # thousands), far below the tolerance but too much for the release's bytes
+            Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0)),
             Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
             Case("clip inactive", partial(c.classifier, clip=50.0)),
             Case("float32", partial(c.classifier, dtype="float32", reg=0.1)),
