@@ -1,10 +1,16 @@
-"""Hostile submissions earn nothing and leave no trace (issue 6).
+"""Hostile submissions earn nothing and leave no trace (issue 6), nor take the machine
+(issue 10).
 
 Each attack of tests/submissions/hostile/attacks.py is graded inside a submission whose
 real work is partly wrong, next to the same submission without the attack: the attack
 must not raise the score (nor any test's), and nothing outside the sandbox may change
 (a canary folder, the results file, no process left behind). Deadlines are shortened
 with timeout_scale so that hangs cost little time here.
+
+The attacks on the machine's resources (memory of several processes, process floods,
+disk, System V shared memory, calls that never return) are graded under small limits
+(SMALL) on the correct reference, next to the same submission without the attack,
+which must score full marks under the same limits; see the end of the file.
 """
 import dataclasses
 import json
@@ -639,13 +645,14 @@ def _assert_contained(result, honest: dict, token: str, tmp_path: Path, children
     from autograder.child import jail
 
     data = _written(result, tmp_path / "results.json")
-    assert honest["score"] == 100, [t["output"] for t in honest["tests"] if t["score"] < t["max_score"]]
+    assert honest["score"] == 100, [t["output"] for t in honest["tests"]
+                                    if t["score"] < t["max_score"]]
     assert [t["name"] for t in data["tests"]] == [t["name"] for t in honest["tests"]]
     assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]), abs=0.011)
     scores, full = _scores(data), _scores(honest)
     changed = {name.split(":")[0] for name in scores if scores[name] != full[name]}
-    assert changed <= ATTACKED, "\n".join(
-        f"{t['name']}: {t['output']}" for t in data["tests"] if t["name"].split(":")[0] in changed - ATTACKED)
+    assert changed <= ATTACKED, "\n".join(f"{t['name']}: {t['output']}" for t in data["tests"]
+                                          if t["name"].split(":")[0] in changed - ATTACKED)
     assert all(scores[k] == 0 for k in scores if k.startswith("word_embedding_forward"))
     time.sleep(0.05)
     assert _processes_with(f"rnn{token}") == [], "a process of the submission outlived grading"
@@ -660,7 +667,8 @@ def _describe(pids) -> list[str]:
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-            found.append(f"{pid} {stat[:stat.rindex(')') + 1]} {' '.join(stat.rsplit(')', 1)[1].split()[:2])}")
+            state_and_parent = " ".join(stat.rsplit(")", 1)[1].split()[:2])
+            found.append(f"{stat[:stat.rindex(')') + 1]} {state_and_parent}")
         except OSError:
             found.append(f"{pid} (gone)")
     return found
@@ -715,10 +723,9 @@ def _pss_kib(pid: int) -> int:
 
 
 @pytest.mark.parametrize("limit", ["cgroup", "rlimit"])
-@pytest.mark.parametrize("name", [n for n in RESOURCE if n.startswith("memory_in_")
-                                  and "sysv" not in n])
+@pytest.mark.parametrize("name", [n for n in RESOURCE if n.startswith("memory_in_")])
 def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_path):
-    """Six processes (forks, multiprocessing or threads), each asking for 5/8 of the
+    """Six forks, multiprocessing processes or threads, each asking for 5/8 of the
     grading's memory cap: together they never hold more than the cap (+ 1/16 for what
     the sampling counts and the cgroup does not), yet clearly more than the honest twin
     (the measure sees them); then they are killed, and only the attacked function loses

@@ -505,10 +505,10 @@ RESOURCE_ATTACKS = (
                 filled += 1
         raise RuntimeError(f"SEEN {filled} ")
         """)),
-    # ---- processes beyond the cap: the count reached is reported ("SEEN n") -----------
+    # ---- {N} processes or threads, beyond the cap: the count reached is reported -------
     Attack("fork_flood_detached", "call", FLOOD + textwrap.dedent("""
         n = 0
-        while True:
+        for _ in range({N}):  # bounded, should the cap fail
             try:
                 pid = os.fork()
             except OSError:
@@ -524,7 +524,7 @@ RESOURCE_ATTACKS = (
         """)),
     Attack("thread_flood", "call", FLOOD + textwrap.dedent("""
         n = 0
-        while True:
+        for _ in range({N}):
             try:
                 threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
             except RuntimeError:
@@ -533,11 +533,13 @@ RESOURCE_ATTACKS = (
         raise RuntimeError(f"SEEN {n} ")
         """)),
     Attack("fork_bomb", "call", FLOOD + textwrap.dedent("""
-        while True:  # every process forks for ever, whatever fails
+        import math
+        for _ in range(math.ceil(math.log2({N}))):  # every process forks: 2 ** k of them
             try:
                 os.fork()
             except OSError:
                 pass
+        time.sleep(1000)
         """)),
     # ---- disk: files of 1 MiB until a write fails, in every writable place in sight -----
     Attack("disk_filling", "call", """
