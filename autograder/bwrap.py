@@ -16,9 +16,12 @@ Who it runs as (isolation.py decides, by what the machine allows):
 - otherwise, as root: bwrap maps the sandbox's uid 65534 onto root outside, with no
   capability left (the allow-list is then what keeps the host out of reach).
 """
+import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from functools import lru_cache
 
 SUBMISSION = "/submission"  # the copy the student works in (tmpfs)
@@ -55,19 +58,52 @@ def command(settings: dict, inner: list[str], submission_dir: str) -> list[str]:
 @lru_cache(maxsize=None)
 def works(settings_key: tuple) -> str:
     """'' when bwrap runs the interpreter with these settings here; else why not."""
-    import json
-    import sys
-
     settings = json.loads(settings_key[0])
+    info, info_w = os.pipe()  # bwrap writes {"child-pid": ...} there
     probe = command(settings, [sys.executable, "-I", "-S", "-c", "import sys"], "/")
+    probe[1:1] = ["--info-fd", str(info_w)]
     try:
-        done = subprocess.run(probe, capture_output=True, timeout=20,
+        done = subprocess.run(probe, capture_output=True, timeout=20, pass_fds=(info_w,),
                               preexec_fn=_as_student(settings))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not run: {exc}"
+    finally:
+        os.close(info_w)
+        os.set_blocking(info, False)  # written before the command starts; never wait
+        with os.fdopen(info) as f:
+            try:
+                text = f.read() or ""
+            except BlockingIOError:
+                text = ""
+    _reap(text)
     if done.returncode != 0:
         return f"bwrap failed: {done.stderr.decode(errors='replace').strip()[-300:]}"
     return ""
+
+
+def _reap(info: str) -> None:
+    """bwrap may exit before the first process of its sandbox has: that one then becomes
+    the child of the nearest child subreaper, which the grader is (sandbox.py). Wait for
+    it, so that no zombie of the probe is left among the grader's children."""
+    try:
+        pid = int(json.loads(info)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return  # gone
+        if parent != os.getpid():
+            return  # bwrap has exited (subprocess.run waited): someone else reaps it
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.002)
 
 
 def _as_student(settings: dict):

@@ -30,3 +30,40 @@ def require_cifar_subset() -> Path:
     if not (CIFAR_SUBSET / "data_batch_1").exists():
         pytest.skip(f"the real CIFAR-10 subset is not at {CIFAR_SUBSET} (optional resource)")
     return CIFAR_SUBSET
+
+
+@pytest.fixture
+def unprivileged_grader():
+    """run(args, **subprocess_kwargs): `python -m autograder ARGS`, from the repository,
+    as an unprivileged user for whom the kernel refuses user namespaces (as on Ubuntu
+    24.04): as root, uid 65534 inside a bubblewrap user namespace made with
+    --disable-userns (the way tests/test_isolation.py runs its refusal); as any other
+    user, that user itself when it has no user namespaces. Skips, saying why, elsewhere."""
+    import os
+    import shutil
+    import subprocess
+
+    from autograder import isolation
+    from autograder.config import DEFAULT
+
+    if os.geteuid() == 0:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            pytest.skip("bubblewrap is not installed: root cannot run the grader as an "
+                        "unprivileged user without user namespaces here (optional resource)")
+        prefix = [bwrap, "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--unshare-user",
+                  "--disable-userns", "--uid", "65534", "--gid", "65534", "--"]
+        probe = subprocess.run(prefix + ["/bin/true"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            pytest.skip(f"bubblewrap cannot disable user namespaces here (needs 0.8 or "
+                        f"later): {probe.stderr.strip()[-200:]}")
+    elif isolation.choose(DEFAULT)[0] == "none":
+        prefix = []
+    else:
+        pytest.skip("this user has user namespaces, so the grader does not refuse; run the "
+                    "tests as root (with bubblewrap) to see the refusal")
+
+    def run(args, **kwargs):
+        kwargs = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 300, **kwargs}
+        return subprocess.run(prefix + [sys.executable, "-m", "autograder", *args], **kwargs)
+    return run

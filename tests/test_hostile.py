@@ -1,10 +1,16 @@
-"""Hostile submissions earn nothing and leave no trace (issue 6).
+"""Hostile submissions earn nothing and leave no trace (issue 6), nor take the machine
+(issue 10).
 
 Each attack of tests/submissions/hostile/attacks.py is graded inside a submission whose
 real work is partly wrong, next to the same submission without the attack: the attack
 must not raise the score (nor any test's), and nothing outside the sandbox may change
 (a canary folder, the results file, no process left behind). Deadlines are shortened
 with timeout_scale so that hangs cost little time here.
+
+The attacks on the machine's resources (memory of several processes, process floods,
+disk, System V shared memory, calls that never return) are graded under small limits
+(SMALL) on the correct reference, next to the same submission without the attack,
+which must score full marks under the same limits; see the end of the file.
 """
 import dataclasses
 import json
@@ -22,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import submission
+from autograder import isolation, submission
 from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
 from conftest import ROOT, SOLUTIONS
-from submissions.hostile.attacks import ATTACKS, Attack, build
+from submissions.hostile.attacks import (ATTACKS, RESOURCE_ATTACKS, STALLS, Attack, build,
+                                         stall_classifier, stall_everywhere)
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.1, time_budget=60.0)
 SECRET = "rnn-hostile-test-secret-0123456789"
@@ -75,19 +82,22 @@ def _snapshot(folder: Path) -> dict:
 
 
 def _processes_with(token: str) -> list[int]:
+    """Every process of the machine whose command line or name holds token."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if token.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                if (token.encode() in Path(f"/proc/{entry}/cmdline").read_bytes()
+                        or token in Path(f"/proc/{entry}/comm").read_text()):
                     found.append(int(entry))
             except OSError:
                 pass
     return found
 
 
-def _grade(folder: Path, out: Path, cli: bool, config=CONFIG) -> dict:
-    """Results as the grader writes them: via the command line, or grade() + write_json."""
+def _grade(folder: Path, out: Path, cli: bool, config=CONFIG, graded=None) -> dict:
+    """Results as the grader writes them: via the command line, or grade() + write_json
+    (then the GradingResult is appended to `graded` when given)."""
     if cli:
         env = {**os.environ, "RNN_GRADER_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
         code = ("import dataclasses, sys; from autograder.config import DEFAULT; "
@@ -104,6 +114,8 @@ def _grade(folder: Path, out: Path, cli: bool, config=CONFIG) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RNN_GRADER_SECRET", SECRET)
         result = grade(folder, config)
+    if graded is not None:
+        graded.append(result)
     result.write_json(out)
     return json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
 
@@ -131,14 +143,46 @@ def _scores(data: dict) -> dict:
     return {t["name"]: t["score"] for t in data["tests"]}
 
 
+# Exits, crashes and floods inside word_embedding_forward: every other test is graded in a
+# fresh process, as without the attack.
+COST_ONLY_THEIR_FUNCTION = ("os_exit_in_call", "segfault", "base_exception_in_call",
+                            "output_flood", "forged_replies", "write_every_inherited_fd",
+                            "system_exit_in_call")
+
+
 @pytest.mark.parametrize("name", [a.name for a in ATTACKS if not a.name.startswith("numeric")])
-def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path):
-    _assert_harmless(BY_NAME[name], base, tmp_path)
+def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path, monkeypatch):
+    """_assert_harmless; besides, on the same grading (one grading, several asserts):
+    graded in this process, the student process is closed once, in grade()'s finally,
+    before the results exist, and no supervisor is left; the attacks of
+    COST_ONLY_THEIR_FUNCTION lose only the tests of word_embedding_forward/backward."""
+    from autograder import sandbox
+
+    closed, original = [], sandbox.StudentProcess.close
+
+    def close(self):
+        original(self)
+        closed.append(self.proc)
+    monkeypatch.setattr(sandbox.StudentProcess, "close", close)
+    graded = []
+    data = _assert_harmless(BY_NAME[name], base, tmp_path, graded=graded)
+    if not BY_NAME[name].cli:
+        assert closed == [None] and sandbox._SUPERVISORS == set()
+    if name in COST_ONLY_THEIR_FUNCTION:
+        scores, reference = _scores(data), _scores(base[False])
+        changed = {k.split(":")[0] for k in scores if scores[k] != reference[k]}
+        assert changed <= {"word_embedding_forward", "word_embedding_backward"}, changed
+        assert all(scores[k] == 0 for k in scores if k.startswith("word_embedding_forward"))
+    if name == "system_exit_in_call":  # a fresh process after it: honest work is kept
+        tests = graded[0].tests
+        assert all(t.score == t.max_score for t in tests if t.target == "rnn_forward")
+        assert all(t.status == "error" for t in tests if t.target == "word_embedding_forward")
 
 
-def _assert_harmless(attack, base, tmp_path, classifier_code: str = "") -> dict:
+def _assert_harmless(attack, base, tmp_path, classifier_code: str = "", graded=None) -> dict:
     """Grade the attack next to the base submission: nothing gained, nothing changed
-    outside, nothing secret shown, strict JSON (and exit 0 for the command)."""
+    outside, nothing secret shown, strict JSON (and exit 0 for the command). graded: a
+    list that receives the GradingResult (graded in this process only)."""
     name = attack.name
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -158,7 +202,7 @@ def _assert_harmless(attack, base, tmp_path, classifier_code: str = "") -> dict:
     original = _snapshot(folder)
     start = time.monotonic()
     try:
-        data = _grade(folder, out, attack.cli)
+        data = _grade(folder, out, attack.cli, graded=graded)
     finally:
         listener.close()
     took = time.monotonic() - start
@@ -194,19 +238,6 @@ def _assert_harmless(attack, base, tmp_path, classifier_code: str = "") -> dict:
     return data
 
 
-def test_attacks_in_a_function_cost_only_that_function(base, tmp_path):
-    """Exits, crashes and floods inside word_embedding_forward lose only the tests of
-    word_embedding_forward/backward: every other test is graded in a fresh process."""
-    reference = _scores(base[False])
-    for name in ("os_exit_in_call", "segfault", "base_exception_in_call", "output_flood",
-                 "forged_replies", "write_every_inherited_fd"):
-        folder = build(tmp_path / name, BY_NAME[name], {})
-        scores = _scores(_grade(folder, tmp_path / f"{name}.json", False))
-        changed = {k.split(":")[0] for k in scores if scores[k] != reference[k]}
-        assert changed <= {"word_embedding_forward", "word_embedding_backward"}, (name, changed)
-        assert all(scores[k] == 0 for k in scores if k.startswith("word_embedding_forward"))
-
-
 def test_a_hang_at_import_costs_one_time_limit_not_one_per_test(tmp_path):
     folder = build(tmp_path / "s", BY_NAME["infinite_loop_at_import"], {})
     start = time.monotonic()
@@ -215,16 +246,6 @@ def test_a_hang_at_import_costs_one_time_limit_not_one_per_test(tmp_path):
     assert result.score == 0
     assert took < 3 * 30 * CONFIG.timeout_scale + 5, took  # at most one limit per module
     assert any("did not finish within" in t.output for t in result.tests)
-
-
-def test_the_global_time_budget_ends_grading(tmp_path):
-    folder = build(tmp_path / "s", BY_NAME["infinite_loop_in_call_disabling_timers"], {})
-    config = dataclasses.replace(DEFAULT, timeout_scale=0.2, time_budget=1.0)
-    start = time.monotonic()
-    result = grade(folder, config)
-    assert time.monotonic() - start < 1.0 + 2 * 10 * 0.2 + 2
-    assert any("time budget ran out" in t.output for t in result.tests)
-    json.dumps(result.to_gradescope(), allow_nan=False)
 
 
 @pytest.mark.parametrize("name", ["numeric_backward_calling_forward",
@@ -325,30 +346,6 @@ def test_forged_messages_are_rejected_without_unpickling(monkeypatch):
     for message in forged:
         with pytest.raises(wire.WireError):
             wire.decode(message)
-
-
-def test_a_fresh_process_after_a_fatal_exception_and_honest_work_is_kept(tmp_path):
-    """SystemExit in one function: the next tests run in a fresh process and pass."""
-    folder = build(tmp_path / "s", BY_NAME["system_exit_in_call"], {})
-    result = grade(folder, CONFIG)
-    assert all(t.score == t.max_score for t in result.tests if t.target == "rnn_forward")
-    assert all(t.status == "error" for t in result.tests if t.target == "word_embedding_forward")
-
-
-def test_results_are_written_only_after_every_student_process_is_dead(tmp_path, monkeypatch):
-    from autograder import sandbox
-    seen = []
-    original = sandbox.StudentProcess.close
-
-    def close(self):
-        original(self)
-        seen.append(self.proc)
-    monkeypatch.setattr(sandbox.StudentProcess, "close", close)
-    folder = build(tmp_path / "s", BY_NAME["threads_atexit_and_daemons"],
-                   {"OUTSIDE": tmp_path, "TOKEN": "1234.5"})
-    grade(folder, CONFIG)
-    assert seen == [None]  # closed (killed) once, in grade()'s finally
-    assert sandbox._SUPERVISORS == set()
 
 
 def test_without_root_or_namespaces_the_backstops_still_apply(tmp_path):
@@ -518,45 +515,6 @@ def test_call_time_limits_follow_the_reference_time():
     assert call_time_limit(check, 0.001, fast) == config.call_time_min
 
 
-SLOW_EVERYWHERE = {
-    "sleeping": "import time\n        time.sleep(1000)",
-    "ignoring_signals": ("import signal\n        for s in (signal.SIGTERM, signal.SIGINT, "
-                         "signal.SIGALRM, signal.SIGXCPU, signal.SIGHUP):\n"
-                         "            signal.signal(s, signal.SIG_IGN)\n"
-                         "        while True:\n            pass"),
-}
-LAYER_SIGNATURES = ("rnn_step_forward(x, prev_h, Wx, Wh, b)", "rnn_step_backward(dnext_h, cache)",
-                    "rnn_forward(x, h0, Wx, Wh, b)", "rnn_backward(dh, cache)",
-                    "word_embedding_forward(x, W)", "word_embedding_backward(dout, cache)")
-
-
-@pytest.mark.parametrize("how", sorted(SLOW_EVERYWHERE))
-def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, tmp_path):
-    """With the default limits: every function and method never returns; grading ends
-    within the 60 s budget with complete, valid results and no process left."""
-    from autograder import sandbox
-    from autograder.child import jail
-
-    stall = SLOW_EVERYWHERE[how]
-    code = "\n".join(f"def {sig}:\n        {stall}\n" for sig in LAYER_SIGNATURES)
-    folder = build(tmp_path / "s", Attack(how, "replace", textwrap.indent(code, "        ")), {})
-    stalls = "\n".join(f"    def {m}(self, *args, **kwargs):\n        {stall}"
-                       for m in ("loss", "predict", "train"))
-    with open(folder / "rnn_classifier.py", "a") as f:
-        f.write(f"\n\nclass RNNClassifier(RNNClassifier):\n{stalls}\n")
-    before = jail.children()
-    start = time.monotonic()
-    result = grade(folder, DEFAULT)
-    took = time.monotonic() - start
-    assert took < DEFAULT.time_budget + 5, took
-    data = json.loads(json.dumps(result.to_gradescope(), allow_nan=False))
-    assert len(data["tests"]) == sum(len(c.cases) for c in __import__(
-        "autograder.checks").checks.CHECKS)
-    assert all(t.score == 0 for t in result.tests if t.max_score > 0)
-    assert any("timed out earlier" in t.output for t in result.tests)
-    assert jail.children() <= before and sandbox._SUPERVISORS == set()
-
-
 def _seen(result, marker="SEEN") -> str:
     """The value the submission put after `marker` in an exception message."""
     text = next(t.output for t in result.tests if marker in t.output)
@@ -610,3 +568,325 @@ def test_control_characters_from_the_student_never_reach_the_terminal_or_json(ba
     assert named["score"] == base[True]["score"]
     assert "Graded the files in hw[2J X" in named["output"], named["output"]
     assert _control_characters(named) == set()
+
+
+# ---- issue 10: the machine's resources ---------------------------------------------------
+# Each attack of RESOURCE_ATTACKS runs in word_embedding_forward of the correct reference,
+# under small limits (SMALL) so that it is quick, next to its honest twin: the same
+# submission without the attack, graded under the same limits, scores full marks.
+
+SMALL = dataclasses.replace(DEFAULT, timeout_scale=0.1, time_budget=8.0,
+                            memory_cap=256 << 20, max_processes=16, tmpfs_bytes=4 << 20)
+# Without cgroups: RLIMIT_NPROC x RLIMIT_AS; the address space of one process must still
+# hold Python and NumPy, hence the default cap.
+RLIMITS = dataclasses.replace(SMALL, cgroups=False, memory_cap=DEFAULT.memory_cap)
+RESOURCE = {attack.name: attack for attack in RESOURCE_ATTACKS}
+ATTACKED = {"word_embedding_forward", "word_embedding_backward"}  # the latter calls it
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    """twin(config): the results of the correct reference graded under config (once),
+    with "memory_peak_mib": what its student processes held at most (_MemoryWatch)."""
+    graded = {}
+
+    def results(config):
+        if config not in graded:
+            folder = build(tmp_path_factory.mktemp("twin") / "s", None, {}, bugs=False)
+            with _MemoryWatch() as watch:
+                result = grade(folder, config)
+            graded[config] = _written(result, folder.parent / "results.json")
+            graded[config]["memory_peak_mib"] = watch.peak
+        return graded[config]
+    return results
+
+
+def _written(result, path: Path) -> dict:
+    """The results file as the grader writes it, read back as strict JSON."""
+    result.write_json(path)
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+def _token() -> str:
+    return str(random.randint(10**6, 10**7 - 1))  # "rnn" + 7 digits: a 10-character name
+
+
+def _limits(limit: str):
+    """SMALL with a cgroup for the whole tree, or the rlimit fallback."""
+    if limit == "rlimit":
+        return RLIMITS
+    from autograder.limits import TreeLimit
+    tree = TreeLimit.create(SMALL.memory_cap, SMALL.max_processes)
+    caps = tree.caps if tree is not None else set()
+    if tree is not None:
+        tree.remove()
+    if caps != {"memory", "pids"}:
+        pytest.skip("no cgroup with the memory and pids controllers is writable here "
+                    "(optional: the rlimit fallback is tested instead)")
+    return SMALL
+
+
+def _mode(mode: str):
+    """SMALL in that isolation mode. In "user" a fresh student process preloads many
+    modules (for uid 65534): on a busy machine its import takes more than call_time_min."""
+    config = dataclasses.replace(SMALL, isolation=mode,
+                                 call_time_min=2.0 if mode == "user" else SMALL.call_time_min)
+    chosen, why_not = isolation.choose(config)
+    if chosen != mode:
+        pytest.skip(f"isolation mode {mode} is not available on this machine: {why_not}")
+    return config
+
+
+def _assert_contained(result, honest: dict, token: str, tmp_path: Path, children: set) -> dict:
+    """Graded next to its honest twin: the twin scores full marks; the results file is
+    strict JSON with every test and a consistent total; no test scores more than the
+    twin's, every function but the attacked one scores as the twin, the attacked one
+    scores 0 (the attack did run); no process of the submission is left."""
+    from autograder import sandbox
+    from autograder.child import jail
+
+    data = _written(result, tmp_path / "results.json")
+    assert honest["score"] == 100, [t["output"] for t in honest["tests"]
+                                    if t["score"] < t["max_score"]]
+    assert [t["name"] for t in data["tests"]] == [t["name"] for t in honest["tests"]]
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]), abs=0.011)
+    scores, full = _scores(data), _scores(honest)
+    changed = {name.split(":")[0] for name in scores if scores[name] != full[name]}
+    assert changed <= ATTACKED, "\n".join(f"{t['name']}: {t['output']}" for t in data["tests"]
+                                          if t["name"].split(":")[0] in changed - ATTACKED)
+    assert all(scores[k] == 0 for k in scores if k.startswith("word_embedding_forward"))
+    time.sleep(0.05)
+    assert _processes_with(f"rnn{token}") == [], "a process of the submission outlived grading"
+    assert sandbox._SUPERVISORS == set()
+    assert jail.children() <= children, _describe(jail.children() - children)
+    return data
+
+
+def _describe(pids) -> list[str]:
+    """name, state and parent of each process (for a failure message)."""
+    found = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            state_and_parent = " ".join(stat.rsplit(")", 1)[1].split()[:2])
+            found.append(f"{stat[:stat.rindex(')') + 1]} {state_and_parent}")
+        except OSError:
+            found.append(f"{pid} (gone)")
+    return found
+
+
+class _MemoryWatch:
+    """The peak of the memory (PSS, MiB) of every process below this one, sampled every
+    20 ms while the block runs: what the student processes took of the host's memory."""
+
+    def __enter__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, sum(_pss_kib(pid) for pid in _descendants()) >> 10)
+
+
+def _descendants(root: int | None = None) -> list[int]:
+    children = {}
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    found, todo = [], [root or os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            found.append(pid)
+            todo.append(pid)
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages split among their users, so that forked
+    children are not counted for what they share with their parent."""
+    for name, field in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                if line.startswith(field):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+@pytest.mark.parametrize("limit", ["cgroup", "rlimit"])
+@pytest.mark.parametrize("name", [n for n in RESOURCE if n.startswith("memory_in_")])
+def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_path):
+    """Six forks, multiprocessing processes or threads, each asking for 5/8 of the
+    grading's memory cap: together they never hold more than the cap (+ 1/16 for what
+    the sampling counts and the cgroup does not), yet clearly more than the honest twin
+    (the measure sees them); then they are killed, and only the attacked function loses
+    points."""
+    from autograder.child import jail
+
+    config, token = _limits(limit), _token()
+    cap = config.memory_cap >> 20
+    folder = build(tmp_path / "s", RESOURCE[name], {"TOKEN": token, "N": 6, "MB": cap * 5 // 8},
+                   bugs=False)
+    children = jail.children()
+    with _MemoryWatch() as watch:
+        result = grade(folder, config)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    assert watch.peak <= cap * 17 // 16, f"the student processes held {watch.peak} MiB"
+    honest = twin(config)["memory_peak_mib"]
+    assert watch.peak >= honest + 16, f"the attack held {watch.peak} MiB, the twin {honest}"
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "jail", "user"])
+def test_shared_memory_segments_do_not_outlive_the_grading(mode, twin, tmp_path):
+    """System V shared memory stays in the kernel after the processes that made it,
+    unless their IPC namespace ends with them (bwrap, jail) or the grader removes it
+    ("user"). Six segments of 32 MiB, filled and detached (held by no process): after
+    grading, the host's shared memory is what it was and no segment of them is left."""
+    from autograder.child import jail
+
+    config, token, n, mib = _mode(mode), _token(), 6, 32
+    folder = build(tmp_path / "s", RESOURCE["sysv_shared_memory_left_behind"],
+                   {"TOKEN": token, "N": n, "MB": mib}, bugs=False)
+    children, before = jail.children(), _shared_memory_mib()
+    keys = {int(token) + i for i in range(n)}
+    try:
+        result = grade(folder, config)
+        _assert_contained(result, twin(config), token, tmp_path, children)
+        assert int(_seen(result)) >= n // 2, _seen(result)  # the attack did fill segments
+        assert _shared_memory_mib() - before < n * mib // 2, (before, _shared_memory_mib())
+        assert _segments(keys) == []
+    finally:  # a grader with the hole must not leave the memory taken on this machine
+        for shmid in _segments(keys):
+            subprocess.run(["ipcrm", "-m", str(shmid)], capture_output=True)
+
+
+def _segments(keys: set) -> list[int]:
+    """The ids of the System V shared memory segments (this IPC namespace) with these keys."""
+    rows = [line.split() for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    return [int(row[1]) for row in rows if int(row[0]) in keys]
+
+
+def _shared_memory_mib() -> int:
+    """The machine's shared memory (tmpfs and System V segments of every namespace)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) >> 10
+    return 0
+
+
+@pytest.mark.parametrize("limit", ["cgroup", "rlimit"])
+@pytest.mark.parametrize("name", ["fork_flood_detached", "thread_flood", "fork_bomb"])
+def test_a_process_flood_stops_at_the_cap_and_leaves_nothing(name, limit, twin, tmp_path):
+    """Forks that detach (setsid), threads, a tree of forks: each tries four times the
+    process cap of the grading. It stops at the cap (the count the attack reports),
+    grading goes on with valid results, and nothing of it is left."""
+    from autograder.child import jail
+
+    config, token = _limits(limit), _token()
+    cap = config.max_processes if limit == "cgroup" else config.fallback_processes
+    folder = build(tmp_path / "s", RESOURCE[name], {"TOKEN": token, "N": 4 * cap},
+                   bugs=False)
+    children = jail.children()
+    result = grade(folder, config)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    if name != "fork_bomb":  # the bomb never returns: its call times out
+        assert int(_seen(result)) < cap, _seen(result)
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "jail", "user"])
+def test_disk_filling_stays_in_the_sandbox(mode, twin, tmp_path):
+    """1 MiB files until a write fails, into its own folder, /tmp, /dev/shm, /var/tmp,
+    home and a folder outside: at most the tmpfs caps are written, the submission
+    folder the grader was given is unchanged, and no file of it is left anywhere."""
+    from autograder.child import jail
+
+    config, token = _mode(mode), _token()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = build(tmp_path / "s", RESOURCE["disk_filling"],
+                   {"TOKEN": token, "MB": 64, "OUTSIDE": outside}, bugs=False)
+    original, children = _snapshot(folder), jail.children()
+    places = [Path(p) for p in ("/tmp", "/dev/shm", "/var/tmp", Path.home())] + [outside]
+    try:
+        result = grade(folder, config)
+        _assert_contained(result, twin(config), token, tmp_path, children)
+        written = eval(_seen(result))  # our own repr: {place: bytes written}
+        assert sum(written.values()) <= 3 * config.tmpfs_bytes, written  # the three tmpfs
+        assert _snapshot(folder) == original
+        assert [str(p) for place in places for p in place.glob(f"fill-{token}-*")] == []
+    finally:  # a grader with the hole must not leave the files on this machine
+        for place in places:
+            for path in place.glob(f"fill-{token}-*"):
+                path.unlink()
+
+
+@pytest.mark.parametrize("how", sorted(STALLS))
+def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, twin, tmp_path):
+    """Every function and method sleeps, or spins ignoring every catchable signal: one
+    time limit per function (1 s here) would add up to more than the time budget (3 s
+    here), which ends grading, with a valid results file listing every test at 0, and
+    no process left."""
+    from autograder import sandbox
+    from autograder.child import jail
+
+    config, token = dataclasses.replace(SMALL, time_budget=3.0), _token()
+    folder = build(tmp_path / "s", stall_everywhere(how), {"TOKEN": token}, bugs=False)
+    with open(folder / "rnn_classifier.py", "a") as f:
+        f.write("\n\n" + stall_classifier(how, {"TOKEN": token}))
+    children = jail.children()
+    start = time.monotonic()
+    result = grade(folder, config)
+    took = time.monotonic() - start
+    assert took < config.time_budget + 2, took
+    data = _written(result, tmp_path / "results.json")
+    assert [t["name"] for t in data["tests"]] == [t["name"] for t in twin(SMALL)["tests"]]
+    assert all(t["score"] == 0 for t in data["tests"])
+    outputs = [t["output"] for t in data["tests"]]
+    assert any("Did not finish within 1 s" in o for o in outputs)
+    assert any("timed out earlier" in o for o in outputs)
+    assert any("time budget ran out" in o for o in outputs)
+    time.sleep(0.05)
+    assert _processes_with(f"rnn{token}") == []
+    assert jail.children() <= children and sandbox._SUPERVISORS == set()
+
+
+def test_an_unprivileged_grader_refuses_before_any_student_code_runs(unprivileged_grader,
+                                                                    tmp_path):
+    """Not root, no user namespaces: `grade` exits 2 saying why and what to do, writes
+    no results, and the submission's code never ran; with --no-isolation it does run
+    (so the canary would show it), and the results are written."""
+    from autograder.checks import CHECKS
+
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    for path in (tmp_path, canary):
+        path.chmod(0o777)
+    folder = tmp_path / "s"  # runs at import, then ends its process: quick to grade
+    folder.mkdir()
+    (folder / "rnn_layers.py").write_text(f'open("{canary}/ran", "w").write("x")\n'
+                                          "raise SystemExit\n")
+    out = tmp_path / "out" / "results.json"
+    env = {**os.environ, "RNN_GRADER_SECRET": SECRET}
+    command = ["grade", str(folder), "--output", str(out), "--no-colour"]
+    refused = unprivileged_grader(command, env=env)
+    assert refused.returncode == 2, refused.stderr
+    message = refused.stderr
+    assert "Refusing to grade" in message and "Why:" in message and "namespaces" in message
+    for what_to_do in ("root", "container", "Gradescope", "--no-isolation"):
+        assert what_to_do in message, message
+    assert not out.exists() and not (canary / "ran").exists()
+    ran = unprivileged_grader(command + ["--no-isolation"], env=env)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert (canary / "ran").exists()
+    data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert data["score"] == 0 and len(data["tests"]) == sum(len(c.cases) for c in CHECKS)

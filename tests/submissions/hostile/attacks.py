@@ -9,6 +9,12 @@ Placeholders, filled in by the test: {SOLUTIONS} and {ROOT} where the grader kee
 reference and itself, {OUTSIDE} a folder outside the sandbox that must
 stay unchanged, {OUT} the results.json path of the run, {TOKEN} a unique number,
 {PORT} a local TCP port and {UNIX} a unix socket path that must receive nothing.
+
+RESOURCE_ATTACKS (issue 10) go for the machine rather than the score: memory taken by
+several processes together, process floods, disk filling, calls that never return.
+They are built on the correct reference (build(..., bugs=False)), so that the same
+submission without the attack scores full marks. Every process they start is named
+"rnn{TOKEN}" (MARK), so that a survivor is found by name after grading.
 """
 import shutil
 import textwrap
@@ -29,20 +35,19 @@ class Attack:
     files: tuple = ()  # (file name, content) shipped next to the modules
 
 
-def build(folder: Path, attack: "Attack | None", fill: dict) -> Path:
-    """The base (partly wrong) submission in `folder`, with the attack when given."""
+def build(folder: Path, attack: "Attack | None", fill: dict, bugs: bool = True) -> Path:
+    """The base (partly wrong) submission in `folder`, with the attack when given;
+    bugs=False: the correct reference instead of the base."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in SOLUTIONS.glob("*.py"):
         shutil.copy(path, folder / path.name)
     layers = folder / "rnn_layers.py"
     text = layers.read_text()
-    for old, new in REAL_BUGS:
+    for old, new in REAL_BUGS if bugs else ():
         assert text.count(old) == 1
         text = text.replace(old, new)
     if attack is not None:
-        code = textwrap.dedent(attack.code).strip("\n")
-        for key, value in fill.items():
-            code = code.replace("{" + key + "}", str(value))
+        code = fill_in(textwrap.dedent(attack.code).strip("\n"), fill)
         if attack.where == "import":
             text += "\n\n" + code + "\n"
         elif attack.where == "replace":
@@ -55,6 +60,13 @@ def build(folder: Path, attack: "Attack | None", fill: dict) -> Path:
             (folder / name).write_text(textwrap.dedent(content).replace("{OUTSIDE}", str(fill["OUTSIDE"])))
     layers.write_text(text)
     return folder
+
+
+def fill_in(code: str, fill: dict) -> str:
+    """code with every {KEY} of fill replaced by its value."""
+    for key, value in fill.items():
+        code = code.replace("{" + key + "}", str(value))
+    return code
 
 
 FAKE = '{"score": 100, "tests": [{"name": "x", "score": 100, "max_score": 100}]}'
@@ -400,4 +412,149 @@ ATTACKS = (
         def rnn_step_backward(dnext_h, cache):
             return tuple(_numeric(_step, [c.copy() for c in cache], dnext_h))
         '''),
+)
+
+
+# ---- issue 10: the machine's resources (see the module's docstring) ---------------------
+
+MARK = """
+import ctypes as _ctypes
+_ctypes.CDLL(None).prctl(15, b"rnn{TOKEN}", 0, 0, 0)  # PR_SET_NAME, inherited by forks
+"""
+# Each process holds up to {MB} MiB (16 MiB arrays, every page written), then sleeps;
+# {N} of them together ask for several times the grading's memory cap.
+HOARD = MARK + """
+import time
+def _hoard(mb={MB}):
+    hoard = []
+    try:
+        for _ in range(mb // 16):
+            hoard.append(np.ones(2 << 20))
+    except MemoryError:
+        pass
+    time.sleep(1000)
+"""
+FLOOD = MARK + """
+import os, threading, time
+"""
+# Every function and method of the submission, replaced by one that never returns.
+SIGNATURES = ("rnn_step_forward(x, prev_h, Wx, Wh, b)", "rnn_step_backward(dnext_h, cache)",
+              "rnn_forward(x, h0, Wx, Wh, b)", "rnn_backward(dh, cache)",
+              "word_embedding_forward(x, W)", "word_embedding_backward(dout, cache)")
+STALLS = {
+    "sleeping": "time.sleep(1000)",
+    "ignoring_signals": ("for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, "
+                         "signal.SIGXCPU, signal.SIGHUP, signal.SIGUSR1):\n"
+                         "    signal.signal(s, signal.SIG_IGN)\n"
+                         "while True:\n    pass"),
+}
+
+
+def stall_everywhere(how: str) -> Attack:
+    """Every layer function never returns (the classifier's methods: see stall_classifier)."""
+    body = textwrap.indent(MARK + "import signal, time\n" + STALLS[how], "    ")
+    return Attack(f"{how}_in_every_call", "replace",
+                  "\n".join(f"def {signature}:\n{body}" for signature in SIGNATURES))
+
+
+def stall_classifier(how: str, fill: dict) -> str:
+    """Code appended to rnn_classifier.py: every method of RNNClassifier never returns."""
+    body = textwrap.indent(MARK + "import signal, time\n" + STALLS[how], "        ")
+    methods = "\n".join(f"    def {m}(self, *args, **kwargs):\n{body}"
+                         for m in ("loss", "predict", "train"))
+    return fill_in(f"class RNNClassifier(RNNClassifier):\n{methods}\n", fill)
+
+
+RESOURCE_ATTACKS = (
+    # ---- memory: several processes, each under any per-process limit ----------------
+    Attack("memory_in_forked_processes", "call", HOARD + textwrap.dedent("""
+        import os
+        for _ in range({N}):
+            if os.fork() == 0:
+                try:
+                    _hoard()
+                finally:
+                    os._exit(0)
+        time.sleep(1000)
+        """)),
+    Attack("memory_in_multiprocessing", "call", HOARD + textwrap.dedent("""
+        import multiprocessing
+        for _ in range({N}):
+            multiprocessing.Process(target=_hoard).start()
+        time.sleep(1000)
+        """)),
+    Attack("memory_in_threads", "call", HOARD + textwrap.dedent("""
+        import threading
+        for _ in range({N}):
+            threading.Thread(target=_hoard, daemon=True).start()
+        time.sleep(1000)
+        """)),
+    # System V shared memory, filled then detached: memory that no process holds, kept
+    # by the kernel after its process ended; the count of segments filled is reported
+    Attack("sysv_shared_memory_left_behind", "call", MARK + textwrap.dedent("""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.shmat.restype = ctypes.c_void_p
+        filled = 0
+        for key in range({TOKEN}, {TOKEN} + {N}):
+            shmid = libc.shmget(key, {MB} << 20, 0o1600)  # IPC_CREAT, owner only
+            address = libc.shmat(shmid, None, 0) if shmid >= 0 else None
+            if address not in (None, ctypes.c_void_p(-1).value):
+                ctypes.memset(address, 1, {MB} << 20)
+                libc.shmdt(ctypes.c_void_p(address))
+                filled += 1
+        raise RuntimeError(f"SEEN {filled} ")
+        """)),
+    # ---- {N} processes or threads, beyond the cap: the count reached is reported -------
+    Attack("fork_flood_detached", "call", FLOOD + textwrap.dedent("""
+        n = 0
+        for _ in range({N}):  # bounded, should the cap fail
+            try:
+                pid = os.fork()
+            except OSError:
+                break
+            if pid == 0:
+                try:
+                    os.setsid()  # out of the process group, as a daemon would
+                    time.sleep(1000)
+                finally:
+                    os._exit(0)
+            n += 1
+        raise RuntimeError(f"SEEN {n} ")
+        """)),
+    Attack("thread_flood", "call", FLOOD + textwrap.dedent("""
+        n = 0
+        for _ in range({N}):
+            try:
+                threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()
+            except RuntimeError:
+                break
+            n += 1
+        raise RuntimeError(f"SEEN {n} ")
+        """)),
+    Attack("fork_bomb", "call", FLOOD + textwrap.dedent("""
+        import math
+        for _ in range(math.ceil(math.log2({N}))):  # every process forks: 2 ** k of them
+            try:
+                os.fork()
+            except OSError:
+                pass
+        time.sleep(1000)
+        """)),
+    # ---- disk: files of 1 MiB until a write fails, in every writable place in sight -----
+    Attack("disk_filling", "call", """
+        import os
+        written = {}
+        chunk = b"x" * (1 << 20)
+        for place in (".", "/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~"),
+                      "{OUTSIDE}"):
+            written[place] = 0
+            for i in range({MB}):
+                try:
+                    with open(os.path.join(place, "fill-{TOKEN}-%d" % i), "wb") as f:
+                        written[place] += f.write(chunk)
+                except OSError:
+                    break
+        raise RuntimeError("SEEN " + repr(written).replace(" ", "") + " ")
+        """),
 )
