@@ -35,12 +35,19 @@ def _grade_all(*args, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def cluster():
+    """Two single-threaded worker processes with nannies, as `dask worker --nthreads 1`
+    starts them, with the settings batch_dask recommends."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                                  silence_logs=50) as local:
-        with distributed.Client(local) as client:
-            yield local.scheduler_address, client
+    import dask
+
+    # set for the cluster's whole life: a nanny restarts a killed worker with the settings
+    # of that moment, as `dask worker` does with those of its environment
+    with dask.config.set(batch_dask.WORKER_CONFIG), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", scheduler_port=0,
+                                     dashboard_address=None, silence_logs=50) as local, \
+            distributed.Client(local) as client:
+        yield local.scheduler_address, client
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +215,12 @@ def test_a_cluster_that_cannot_grade_is_refused_before_any_task(answer, message)
         batch_dask.check_workers(_FakeClient(answer), "v1", {})
     batch_dask.check_workers(_FakeClient({"tcp://a:1": ("v1", "")}), "v1", {})  # all fine
 
+
+def test_the_recommended_worker_settings_are_dask_settings_and_reach_the_workers(cluster):
+    import dask
+
+    from_environment = dask.config.collect_env(batch_dask.worker_environment())
+    for key, value in batch_dask.WORKER_CONFIG.items():
+        dask.config.get(key)  # a setting this version of Dask has
+        assert dask.config.get(key, config=from_environment) == value
+        assert set(cluster[1].run(dask.config.get, key).values()) == {value}
