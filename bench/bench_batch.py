@@ -196,6 +196,8 @@ def report(args, runs: dict) -> None:
     print(f"  with start-up    min {min(with_start) / min(two):5.2f}x  median "
           f"{statistics.median(with_start) / statistics.median(two):5.2f}x   "
           "(dask + its cluster's start-up / --jobs 2)")
+    for mode, wall in walls.items():  # in the order they ran: a busy spell shows
+        print(f"  runs of {mode + ':':<17}" + " ".join(f"{w:5.1f}" for w in wall))
     grades = {tuple(run[1]) for done in runs.values() for run in done}
     totals = runs["--jobs 2"][0][1]
     print(f"  {'same grades' if len(grades) == 1 else 'GRADES DIFFER'} in every run, "
