@@ -21,9 +21,11 @@ and no idle cluster slows the local runs down. The cluster's start-up (spawning 
 nannies' workers, importing Dask, registering) is timed apart and printed: the goal is
 on the command, as a course's cluster runs before grade-all and is shared by its runs,
 and the ratio with the start-up added is printed next to it.
-It prints the min and the median of each, their ratios, and next to each mode the share
-of a CPU that other processes (or the hypervisor) took meanwhile, since a busy machine
-slows every mode without saying so. The goals: jobs 2 <= 60 s, speed-up >= 1.8x, the
+It prints the min and the median of each, their ratios, the ratios of neighbouring runs
+(on a shared machine the load changes over minutes: a run and the one just before it
+see about the same), every run's time, and next to each mode the share of a CPU that
+other processes (or the hypervisor) took meanwhile, since a busy machine slows every
+mode without saying so. The goals: jobs 2 <= 60 s, speed-up >= 1.8x, the
 cluster at most 15 % slower than --jobs 2.
 It is a benchmark, not a test: nothing fails on a slow machine.
 """
@@ -192,6 +194,9 @@ def report(args, runs: dict) -> None:
     print(f"  cluster / local  min {min(dask) / min(two):5.2f}x  median "
           f"{statistics.median(dask) / statistics.median(two):5.2f}x   "
           "(dask, 2 workers / --jobs 2; goal <= 1.15x)")
+    paired = [d / t for d, t in zip(dask, two)]  # runs next to each other: the same load
+    print(f"  paired runs      min {min(paired):5.2f}x  median {statistics.median(paired):5.2f}x"
+          "   (each dask run / the --jobs 2 run just before it)")
     with_start = [wall + start for wall, start in zip(dask, started)]
     print(f"  with start-up    min {min(with_start) / min(two):5.2f}x  median "
           f"{statistics.median(with_start) / statistics.median(two):5.2f}x   "
