@@ -35,12 +35,19 @@ def _grade_all(*args, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def cluster():
+    """Two single-threaded worker processes with nannies, as `dask worker --nthreads 1`
+    starts them, with the settings batch_dask recommends."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                                  silence_logs=50) as local:
-        with distributed.Client(local) as client:
-            yield local.scheduler_address, client
+    import dask
+
+    # set for the cluster's whole life: a nanny restarts a killed worker with the settings
+    # of that moment, as `dask worker` does with those of its environment
+    with dask.config.set(batch_dask.WORKER_CONFIG), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", scheduler_port=0,
+                                     dashboard_address=None, silence_logs=50) as local, \
+            distributed.Client(local) as client:
+        yield local.scheduler_address, client
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +115,39 @@ def test_a_worker_with_another_grader_records_an_error_not_a_grade(tmp_path):
     assert record["score"] == 0 and "differs from the client's" in record["submission"]["grader_error"]
 
 
+@pytest.fixture
+def no_isolation_here(monkeypatch):
+    """A worker where nothing can isolate the student's code (not root, no namespaces)."""
+    from autograder import isolation
+
+    monkeypatch.setattr(isolation, "choose", lambda config: ("none", ["no namespaces (test)"]))
+    monkeypatch.setattr(batch_dask, "_WORKER_GRADER", {})
+
+
+def test_a_worker_that_cannot_isolate_runs_nothing_of_the_submission(tmp_path, monkeypatch,
+                                                                     no_isolation_here):
+    import autograder.grade
+
+    monkeypatch.setattr(autograder.grade, "grade", lambda *a: pytest.fail("graded anyway"))
+    sub = _copy(tmp_path / "alice")
+    kind, data = batch_dask.pack(sub)
+    settings = batch_dask.grading_settings(DEFAULT)
+    grader, why = batch_dask.worker_grader(settings)
+    assert grader == batch_store.grader_version(DEFAULT) and "no namespaces (test)" in why
+    record = batch_dask.grade_task("alice", "alice", kind, data, "sha", grader, settings)
+    assert record["score"] == 0
+    assert "cannot isolate the student's code" in record["submission"]["grader_error"]
+    assert "no namespaces (test)" in record["submission"]["grader_error"]
+
+
+def test_no_isolation_reaches_the_workers(no_isolation_here):
+    import dataclasses
+
+    trusting = batch_dask.grading_settings(dataclasses.replace(DEFAULT, allow_no_isolation=True))
+    assert trusting["allow_no_isolation"] is True
+    assert batch_dask.worker_grader(trusting) == (batch_store.grader_version(DEFAULT), "")
+
+
 def test_pack_sends_what_the_local_grader_reads(tmp_path):
     sub = _copy(tmp_path / "bob" / "nested")
     (tmp_path / "bob" / "notes.txt").write_text("hello")
@@ -165,9 +205,22 @@ class _FakeClient:
 
 @pytest.mark.parametrize("answer, message", [
     (RuntimeError("Error during deserialization of the task graph"), "cannot run the grader"),
-    ({"tcp://a:1": "v1", "tcp://b:2": "v2"}, "tcp://b:2 run another version"),
+    ({"tcp://a:1": ("v1", ""), "tcp://b:2": ("v2", "")}, "tcp://b:2 run another version"),
+    ({"tcp://a:1": ("v1", ""), "tcp://b:2": "v1"}, "tcp://b:2 run another version"),  # older
+    ({"tcp://a:1": ("v1", ""), "tcp://b:2": ("v1", "Refusing to grade: no namespaces")},
+     "tcp://b:2 cannot isolate the student's code; tcp://b:2 says: Refusing to grade"),
 ])
 def test_a_cluster_that_cannot_grade_is_refused_before_any_task(answer, message):
     with pytest.raises(batch_dask.ClusterError, match=message):
         batch_dask.check_workers(_FakeClient(answer), "v1", {})
-    batch_dask.check_workers(_FakeClient({"tcp://a:1": "v1"}), "v1", {})  # all the same: fine
+    batch_dask.check_workers(_FakeClient({"tcp://a:1": ("v1", "")}), "v1", {})  # all fine
+
+
+def test_the_recommended_worker_settings_are_dask_settings_and_reach_the_workers(cluster):
+    import dask
+
+    from_environment = dask.config.collect_env(batch_dask.worker_environment())
+    for key, value in batch_dask.WORKER_CONFIG.items():
+        dask.config.get(key)  # a setting this version of Dask has
+        assert dask.config.get(key, config=from_environment) == value
+        assert set(cluster[1].run(dask.config.get, key).values()) == {value}
