@@ -18,6 +18,7 @@ import json
 import os
 import queue
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,9 +82,10 @@ class StudentProcess:
         self.broken_imports: dict[str, str] = {}  # module -> why importing it fails for good
         self.jail_status = ""  # what child/jail.py applied (reported by the student process)
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
+        self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
 
     def start(self) -> None:
-        begin = time.perf_counter()
+        begin, self.started_at = time.perf_counter(), time.time()
         _become_subreaper()
         self._children_before = jail.children()  # the grader's own, left alone by kill()
         if self.log is None:
@@ -286,6 +288,8 @@ class StudentProcess:
         if self.tree is not None:
             self.tree.remove()
             self.tree = None
+        if self.settings.get("mode") == "user" and self.settings.get("uid") is not None:
+            remove_student_leftovers(self.settings["uid"], self.started_at)
         self.channel.close()
         self.proc = None
 
@@ -294,6 +298,55 @@ class StudentProcess:
         if self.log is not None:
             self.log.close()
             self.log = None
+
+
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # writable by any user of the host
+# System V IPC objects outlive their processes; /proc/sysvipc lists them. Per kind: the
+# columns of the id, the creator's uid and the last change (ctime), and how to remove.
+SYSV_IPC = {"shm": (1, 9, 13, "shmctl"), "sem": (1, 6, 9, "semctl"), "msg": (1, 9, 13, "msgctl")}
+IPC_RMID = 0
+
+
+def remove_student_leftovers(uid: int, since: float) -> None:
+    """Mode "user" (no private root, no IPC namespace): remove what the student's uid
+    made since `since` that would outlive it on the host: entries at the top of the
+    shared writable folders (child/jail.py lets it write no byte into a file, but it can
+    still make entries), and System V shared memory, semaphores and message queues
+    (memory the host would keep for good). Run after every process of that uid in this
+    grading is dead. A grading running at the same time as the same uid loses its own
+    there too; an honest submission needs none of them."""
+    for folder in SHARED_FOLDERS:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid != uid or info.st_ctime < since - 1:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+    for kind, (id_column, creator_column, ctime_column, control) in SYSV_IPC.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = [line.split() for line in f.readlines()[1:]]
+            remove = getattr(ctypes.CDLL(None, use_errno=True), control)
+        except (OSError, AttributeError):
+            continue
+        for row in rows:
+            try:
+                if int(row[creator_column]) == uid and int(row[ctime_column]) >= since - 1:
+                    if kind == "sem":
+                        remove(int(row[id_column]), 0, IPC_RMID)
+                    else:
+                        remove(int(row[id_column]), IPC_RMID, None)
+            except (IndexError, ValueError):
+                continue
 
 
 def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):

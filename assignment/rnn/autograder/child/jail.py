@@ -15,7 +15,8 @@ settings["mode"] (chosen by the grader's autograder/isolation.py, by capability)
   tmpfs at /submission, a private /tmp and /dev/shm, /dev/null & co., a /proc of the
   new PID namespace; pivot_root into it, detach the host's root, drop to uid/gid.
 - "user": root without namespaces (e.g. Gradescope's containers): only drop to the
-  unprivileged uid, which reads what is world-readable (see isolation.py).
+  unprivileged uid, which reads what is world-readable (see isolation.py), and write
+  no byte to any file (its files would be the host's: _write_nothing).
 - "none": nothing (the student's own self-check, or --no-isolation).
 
 In "jail" and "user" the parent stays behind as a tiny supervisor (the grader's user):
@@ -101,6 +102,9 @@ def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, st
         status.append("jail")
     if _drop_privileges(settings):
         status.append(f"uid {os.getuid()}")
+    if not isolated:
+        _write_nothing(keep_fds)
+        status.append("no files")
     return submission_dir, "+".join(status) or "none"
 
 
@@ -222,6 +226,23 @@ def _drop_privileges(settings) -> bool:
     if nproc and switched and resource is not None:  # root ignores RLIMIT_NPROC
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     return switched
+
+
+def _write_nothing(keep_fds: tuple) -> None:
+    """Without a private root (mode "user") every file the student writes lands on the
+    host's disks: its folder, and /tmp, /var/tmp, /dev/shm (memory), which are shared
+    with the host and outlive the grading. So not one byte may be written to any file
+    (RLIMIT_FSIZE 0: the worker ignores SIGXFSZ, a write fails with EFBIG; ftruncate and
+    fallocate are refused too), and the student's prints go to /dev/null rather than to
+    the grader's log file. The empty entries it can still make, the grader removes
+    (sandbox.remove_student_leftovers)."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        if fd not in keep_fds:
+            os.dup2(null, fd)
+    os.close(null)
+    if resource is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
 
 def children() -> set[int]:
