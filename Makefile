@@ -22,7 +22,7 @@ release: $(STAMP)             ## solutions/ + source_notebooks/ -> assignment/ (
 
 test: $(STAMP)                ## lint (ruff, configured in pyproject.toml), then the whole test suite
 	$(VENV)/bin/ruff check --output-format concise .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile  # two processes (pytest-xdist), a file in one
 
 grade: $(STAMP)               ## grade one submission: make grade SUBMISSION=path/to/folder-or.zip
 	$(PY) -m autograder grade $(SUBMISSION) --output $(OUTPUT)/results.json
@@ -44,7 +44,7 @@ data: $(STAMP)                ## download CIFAR-10 (python format): make data [U
 
 lock:                         ## re-pin requirements.lock from a fresh install of pyproject's pins
 	rm -rf /tmp/rnn-lock-venv && $(PYTHON_BOOT) -m venv /tmp/rnn-lock-venv
-	/tmp/rnn-lock-venv/bin/pip install --quiet numpy matplotlib pytest nbgrader jupyter \
+	/tmp/rnn-lock-venv/bin/pip install --quiet numpy matplotlib pytest pytest-xdist nbgrader jupyter \
 	  jinja2 tqdm dask distributed ruff
 	{ echo "# Exact pins of every package in the project virtual environment (pip freeze)."; \
 	  echo "# Regenerate: make lock"; /tmp/rnn-lock-venv/bin/pip freeze; } > requirements.lock
