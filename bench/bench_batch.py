@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +130,8 @@ def local_cluster(dask_defaults: bool = False):
     if not dask_defaults:
         from autograder.batch_dask import WORKER_CONFIG as settings
 
+    # the scheduler's HTTP server (health checks) moves off 8787 if another cluster has it
+    warnings.filterwarnings("ignore", message="Port 8787 is already in use")
     start = time.perf_counter()
     # for the cluster's whole life: a nanny restarts a worker with the settings of then
     with dask.config.set(settings), \
