@@ -732,9 +732,9 @@ def _own_memory_kib(pid: int) -> int:
 @pytest.mark.parametrize("name", [n for n in RESOURCE if n.startswith("memory_in_")])
 def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_path):
     """Six forks, multiprocessing processes or threads, each asking for 5/8 of the
-    grading's memory cap: together they never hold more than the cap, yet clearly more
-    than the honest twin (the measure sees them); then they are killed, and only the
-    attacked function loses points."""
+    grading's memory cap: together they never hold more than the cap, yet the processes
+    clearly more than the honest twin (the measure sees them); then they are killed, and
+    only the attacked function loses points."""
     from autograder.child import jail
 
     config, token = _limits(limit), _token()
@@ -746,8 +746,10 @@ def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_pat
         result = grade(folder, config)
     _assert_contained(result, twin(config), token, tmp_path, children)
     assert watch.peak <= cap, f"the student processes held {watch.peak} MiB"
-    honest = twin(config)["memory_peak_mib"]
-    assert watch.peak >= honest + 16, f"the attack held {watch.peak} MiB, the twin {honest}"
+    if name != "memory_in_threads":  # threads share one address space, whose limit (and,
+        # without cgroups, the thread count) stops them at a varying point, maybe at once
+        honest = twin(config)["memory_peak_mib"]
+        assert watch.peak >= honest + 16, f"the attack held {watch.peak} MiB, the twin {honest}"
 
 
 @pytest.mark.parametrize("mode", ["bwrap", "jail", "user"])
