@@ -167,6 +167,6 @@ def overfit_batch(rng, N=20, T=4, D=6, H=48, K=4):
     """A small random batch the student's train must learn by heart."""
     return {"init": {"input_dim": D, "hidden_dim": H, "num_classes": K, "seed": 0},
             "X": rng.standard_normal((N, T, D)), "y": rng.integers(K, size=N).astype(np.int64),
-            "train": {"learning_rate": 0.5, "batch_size": 10, "num_epochs": 80,
-                      "patience": 80, "lr_decay": 1.0, "verbose": False},
+            "train": {"learning_rate": 0.5, "batch_size": 10, "num_epochs": 40,
+                      "patience": 40, "lr_decay": 1.0, "verbose": False},
             "shapes": f"N={N} T={T} D={D} H={H} K={K}"}

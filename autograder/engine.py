@@ -227,7 +227,13 @@ def kind_of(check: Check, case: Case) -> str:
 def expected_output(check: Check, payload: dict, reference, case: Case | None = None):
     """What the reference returns for this case (run here, in the grader's process)."""
     kind = kind_of(check, case) if case is not None else check.kind
-    return OPERATIONS[JUDGES[kind][0]](reference, {**payload, "numeric": False})
+    return OPERATIONS[JUDGES[kind][0]](reference, _request(payload, case))
+
+
+def _request(payload: dict, case: Case | None) -> dict:
+    """What the operation is asked: a large case runs its backward once (the repeated
+    call is checked on the ordinary cases)."""
+    return {**payload, "repeat": not (case is not None and case.large)}
 
 
 INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
@@ -296,9 +302,8 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
                           cause=cause)
 
-    numeric = check.kind == "backward" and not case.large and explain
     try:
-        reply = student.request(op, {**payload, "numeric": numeric}, limit)
+        reply = student.request(op, _request(payload, case), limit)
     except CallTimeout:
         return failed(f"Did not finish within {limit:.2g} s (an infinite loop, or far too "
                       "slow?).", "timeout", "timeout")
@@ -322,12 +327,30 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     # known-mistake predictions are computed for ordinary cases only (a large case is
     # there against numeric differentiation: its mistakes show in the other cases)
     verdict = judge(check, payload, expected, got, None if case.large else reference)
+    if explain and check.kind == "backward" and not case.large and not verdict.blame:
+        _explain_backward(verdict, check, payload, got, student, limit)
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
                                      {"purity", "repeat"} & set(verdict.wrong) else 0.0)
     status = "passed" if verdict.ok else "failed"
     return TestResult(name, round(points * earned, 4), points,
                       "\n".join([header, *verdict.lines]), status, list(verdict.hints),
                       case=case.label, wrong=dict(verdict.wrong), blame=verdict.blame)
+
+
+def _explain_backward(verdict, check, payload, got, student, limit) -> None:
+    """Wrong gradients: ask the student process for numeric gradients of its own
+    forward, to say which pass is wrong (only then: it costs 2 forwards per input)."""
+    names = GRAD_NAMES[payload["function"]]
+    if not any(verdict.wrong.get(n) in ("value", "nonfinite") for n in names):
+        return
+    try:
+        reply = student.request("numeric", payload, limit)
+        numeric = validate(check.target, "numeric", payload, {"numeric": None},
+                           reply["ok"])["numeric"]
+    except (CallTimeout, SandboxError, InvalidReply, KeyError, TypeError):
+        return  # no explanation: the verdict stands as it is
+    _blame_one_pass(verdict, payload["function"], check.target, names,
+                    {**got, "numeric": numeric})
 
 
 def _numeric_differentiation(check, payload, got) -> str:

@@ -102,15 +102,14 @@ def forward(modules, payload):
 
 
 def backward(modules, payload):
-    """{"function" (the forward one), "args", "dout", "numeric", "layout"?} ->
+    """{"function" (the forward one), "args", "dout", "layout"?, "repeat"?} ->
     {"grads": [...], "forward_calls", "modified", "repeat_differs", "shared_state"}.
 
     The backward runs twice on the same cache (the second time with a fresh copy of
     dout): "repeat_differs" names the gradients that came out different. "modified"
     names every argument of either function that a call changed. "shared_state": the
     forward's cache holds one (N, H) array for several time steps (a state updated in
-    place). With "numeric", also the centred-difference gradients of this module's own
-    forward (for feedback: does the backward agree with its own forward?).
+    place). "repeat": False runs the backward once (large cases).
     """
     name = payload["function"]
     back_name, out_names, grad_names = PAIRS[name]
@@ -125,7 +124,7 @@ def backward(modules, payload):
     shared = name != "word_embedding_forward" and (
         overwritten() or _shared_state(cache, passed, dout.shape))
     grads = []
-    for attempt in range(2):
+    for attempt in range(2 if payload.get("repeat", True) else 1):
         upstream = _copies([dout], payload)
         with counting_forward_calls(modules.rnn_layers) as calls:
             result = unpack(backward_fn(upstream[0], cache), grad_names, back_name)
@@ -135,14 +134,22 @@ def backward(modules, payload):
             forward_calls = calls[0]
     changed += [back_name + m[len(name):] for m in modified(name, passed, args)
                 if m not in by_forward]  # the backward changed what the cache holds
-    differs = [n for n, a, b in zip(grad_names, *grads) if not _same_plain(a, b)]
+    differs = [n for n, a, b in zip(grad_names, grads[0], grads[-1]) if not _same_plain(a, b)]
     reply = {"grads": grads[0], "forward_calls": forward_calls, "modified": changed,
              "repeat_differs": differs, "shared_state": bool(shared)}
-    if payload.get("numeric"):  # in float64: float32 differences would be mostly noise
-        args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in args]
-        reply["numeric"] = numeric_gradients(forward_fn, args64, dout.astype(np.float64),
-                                             out_names, name)
     return reply
+
+
+def numeric(modules, payload):
+    """{"function" (the forward one), "args", "dout"} -> {"numeric": centred differences
+    of this module's own forward, in float64 (float32 differences would be mostly
+    noise)}: asked only when a backward's gradients are wrong, to tell which pass."""
+    name = payload["function"]
+    forward_fn = getattr(modules.rnn_layers, name)
+    args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in payload["args"]]
+    return {"numeric": numeric_gradients(forward_fn, args64,
+                                         payload["dout"].astype(np.float64),
+                                         PAIRS[name][1], name)}
 
 
 def _same_plain(a, b) -> bool:
