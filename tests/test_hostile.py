@@ -745,7 +745,10 @@ def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_pat
     with _MemoryWatch() as watch:
         result = grade(folder, config)
     _assert_contained(result, twin(config), token, tmp_path, children)
-    assert watch.peak <= cap, f"the student processes held {watch.peak} MiB"
+    # the watch reads one process after another, not all at one instant: memory that
+    # moves between processes meanwhile (one exits, another allocates) can be counted
+    # twice, so it may overshoot by a little; without the cap the attack takes 960 MiB
+    assert watch.peak <= cap + cap // 8, f"the student processes held {watch.peak} MiB"
     if name != "memory_in_threads":  # threads share one address space, whose limit (and,
         # without cgroups, the thread count) stops them at a varying point, maybe at once
         honest = twin(config)["memory_peak_mib"]
