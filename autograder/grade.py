@@ -69,6 +69,7 @@ class _Run:
     redact: object
     # function -> the function whose time-out stops it (itself, or one it calls)
     timed_out: dict[str, str] = field(default_factory=dict)
+    explain: bool = True  # also what only feedback needs (see engine.run_case)
 
 
 def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config: Config,
@@ -89,9 +90,7 @@ def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config:
     run = _Run(student, reference, config, start + config.time_budget,
                integrity.Redactor(reference_folder, secret))
     try:
-        for i, check in enumerate(CHECKS):
-            for j, case in enumerate(check.cases):
-                tests.append(_grade_case(run, check, case, np.random.default_rng([seed, i, j])))
+        _grade_cases(run, seed, tests)
         _probe_numeric_backwards(tests, student, seed, config, run.deadline)
     finally:
         student.close()
@@ -108,6 +107,7 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
     cases sized against numeric differentiation (the same conditions, only bigger)."""
     reference_folder = config.solutions_dir / config.assignment
     reference, secret = load_reference(reference_folder), load_secret()
+    redact = integrity.Redactor(reference_folder, secret)
     runs = []
     with tempfile.TemporaryDirectory(prefix="rnn-sweep-", ignore_cleanup_errors=True) as tmp:
         folder, _, _ = submissions.prepare(Path(source), Path(tmp))
@@ -115,13 +115,12 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
         student = StudentProcess(folder, settings=isolation.settings(config))
         try:
             for fingerprint in fingerprints:
-                seed = grading_seed(secret, fingerprint)
                 run = _Run(student, reference, config, time.monotonic() + config.time_budget,
-                           integrity.Redactor(reference_folder, secret))
-                tests = [_grade_case(run, check, case, np.random.default_rng([seed, i, j]),
-                                     explain)
-                         for i, check in enumerate(CHECKS) if check.target in targets
-                         for j, case in enumerate(check.cases) if large or not case.large]
+                           redact, explain=explain)
+                tests: list[TestResult] = []
+                _grade_cases(run, grading_seed(secret, fingerprint), tests,
+                             lambda check, case: check.target in targets
+                             and (large or not case.large))
                 _conclude(tests)
                 runs.append(tests)
         finally:
@@ -129,7 +128,17 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
     return runs
 
 
-def _grade_case(run: _Run, check, case, rng, explain: bool = True) -> TestResult:
+def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
+                 chosen=lambda check, case: True) -> None:
+    """Every chosen case of the table, in its order, appended to `tests` as it is
+    graded; case j of check i draws its inputs from the seed [seed, i, j]."""
+    for i, check in enumerate(CHECKS):
+        for j, case in enumerate(check.cases):
+            if chosen(check, case):
+                tests.append(_grade_case(run, check, case, np.random.default_rng([seed, i, j])))
+
+
+def _grade_case(run: _Run, check, case, rng) -> TestResult:
     """One case: not run when the budget is spent or a function it needs timed out
     before; otherwise the reference is timed on it, which sets the student's limit."""
     if time.monotonic() >= run.deadline:
@@ -150,7 +159,7 @@ def _grade_case(run: _Run, check, case, rng, explain: bool = True) -> TestResult
     result = run_case(check, case, payload, expected, run.student, run.reference,
                       deadline=run.deadline, redact=run.redact,
                       time_limit=call_time_limit(check, reference_seconds, run.config),
-                      partial_credit=run.config.partial_credit, explain=explain)
+                      partial_credit=run.config.partial_credit, explain=run.explain)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
     return result

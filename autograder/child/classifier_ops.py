@@ -7,7 +7,7 @@ Imports: standard library and NumPy only (this file is loaded in the student pro
 """
 import numpy as np
 
-from layer_ops import StudentError, arranged, plain, unpack
+from layer_ops import StudentError, arranged, plain, same_values, unpack
 
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
@@ -30,16 +30,11 @@ def _plain_params(params, what):
 def _modified(method: str, model, payload, passed: dict) -> list[str]:
     """"RNNClassifier.<method>:<what>" for X, y and every parameter the call changed."""
     changed = [f"RNNClassifier.{method}:{k}" for k, value in passed.items()
-               if not _same(value, payload[k])]
+               if not same_values(value, payload[k])]
     params = model.params if isinstance(model.params, dict) else {}
     return changed + [f"RNNClassifier.{method}:params[{k!r}]"
                       for k, value in payload.get("params", {}).items()
-                      if k in params and not _same(params[k], value)]
-
-
-def _same(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+                      if k in params and not same_values(params[k], value)]
 
 
 def _inputs(payload, *keys) -> dict:

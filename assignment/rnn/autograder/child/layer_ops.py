@@ -77,7 +77,8 @@ def _copies(arrays, payload):
     return [arranged(a, layout, i) for i, a in enumerate(arrays)]
 
 
-def _same_values(a, b) -> bool:
+def same_values(a, b) -> bool:
+    """Same shape and values (NaN equal to NaN)."""
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
@@ -87,7 +88,7 @@ def modified(function: str, passed, originals) -> list[str]:
     names = ARG_NAMES.get(function, ())
     return [f"{function}:{names[i] if i < len(names) else i}"
             for i, (now, before) in enumerate(zip(passed, originals))
-            if not _same_values(now, before)]
+            if not same_values(now, before)]
 
 
 def forward(modules, payload):
@@ -154,7 +155,7 @@ def numeric(modules, payload):
 
 def _same_plain(a, b) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        return a.dtype == b.dtype and _same_values(a, b)
+        return a.dtype == b.dtype and same_values(a, b)
     return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
@@ -222,7 +223,7 @@ class watching_step_caches:
         return self.overwritten
 
     def overwritten(self) -> bool:
-        return any(not _same_values(a, copy) for a, copy in self.seen)
+        return any(not same_values(a, copy) for a, copy in self.seen)
 
     def __exit__(self, *exc):
         if self.original is not None:
