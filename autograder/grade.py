@@ -94,7 +94,8 @@ def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config:
         _probe_numeric_backwards(tests, student, seed, config, run.deadline)
     finally:
         student.close()
-    isolation.warn_if_readable(config, student.jail_status)
+    # the jail the student process reported, else (no import succeeded) the one asked for
+    isolation.warn_if_readable(config, student.jail_status or student.settings.get("mode", ""))
 
 
 def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Config,
@@ -131,16 +132,43 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
 def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
                  chosen=lambda check, case: True) -> None:
     """Every chosen case of the table, in its order, appended to `tests` as it is
-    graded; case j of check i draws its inputs from the seed [seed, i, j]."""
-    for i, check in enumerate(CHECKS):
-        for j, case in enumerate(check.cases):
-            if chosen(check, case):
-                tests.append(_grade_case(run, check, case, np.random.default_rng([seed, i, j])))
+    graded; case j of check i draws its inputs from the seed [seed, i, j]. The student
+    process boots while the reference answers every case (two processes at work)."""
+    run.student.boot()
+    todo = [(check, case, np.random.default_rng([seed, i, j]))
+            for i, check in enumerate(CHECKS) for j, case in enumerate(check.cases)
+            if chosen(check, case)]
+    answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
+    for (check, case, _), answer in zip(todo, answers):
+        tests.append(_grade_case(run, check, case, answer))
 
 
-def _grade_case(run: _Run, check, case, rng) -> TestResult:
+@dataclass
+class _Answer:
+    """One case's hidden inputs and the reference's reply, made before the student's call;
+    seconds: the reference's own time on it (it sets the student's time limit)."""
+    payload: dict | None = None
+    expected: object = None
+    seconds: float = 0.0
+
+
+def _prepare(run: _Run, check, case, rng) -> _Answer:
+    """The case's inputs and the reference's reply; an empty _Answer when the grader's
+    own case or reference fails."""
+    try:
+        payload = case.make(rng)
+        began = time.perf_counter()
+        expected = expected_output(check, payload, run.reference, case)
+        return _Answer(payload, expected, time.perf_counter() - began)
+    except Exception:  # noqa: BLE001  the grader's own case or reference failed
+        traceback.print_exc(file=sys.stderr)
+        return _Answer()
+
+
+def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
     """One case: not run when the budget is spent or a function it needs timed out
-    before; otherwise the reference is timed on it, which sets the student's limit."""
+    before; otherwise graded against the reference's answer, whose time sets the
+    student's limit."""
     if time.monotonic() >= run.deadline:
         return _not_run(check, case, "the grading time budget ran out", "timeout")
     late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out]
@@ -148,17 +176,11 @@ def _grade_case(run: _Run, check, case, rng) -> TestResult:
         run.timed_out.setdefault(check.target, late[0])  # so that its callers stop too
         return _not_run(check, case, f"{late[0]} timed out earlier (one time limit per "
                                      "function, not one per test)", "timeout")
-    try:
-        payload = case.make(rng)
-        began = time.perf_counter()
-        expected = expected_output(check, payload, run.reference, case)
-        reference_seconds = time.perf_counter() - began
-    except Exception:  # noqa: BLE001  the grader's own case or reference failed
-        traceback.print_exc(file=sys.stderr)
+    if answer.payload is None:
         return _internal_error(check, case)
-    result = run_case(check, case, payload, expected, run.student, run.reference,
-                      deadline=run.deadline, redact=run.redact,
-                      time_limit=call_time_limit(check, reference_seconds, run.config),
+    result = run_case(check, case, answer.payload, answer.expected, run.student,
+                      run.reference, deadline=run.deadline, redact=run.redact,
+                      time_limit=call_time_limit(check, answer.seconds, run.config),
                       partial_credit=run.config.partial_credit, explain=run.explain)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target

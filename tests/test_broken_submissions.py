@@ -189,6 +189,19 @@ def test_import_time_failures_are_reported_per_test(tmp_path, code, message):
     _strict(result)
 
 
+def test_an_import_that_raises_runs_once_per_process(tmp_path):
+    """A module slow to fail costs its time once: every test reports the first failure."""
+    folder = _reference(tmp_path / "s")
+    (folder / "counter.py").write_text("imports = 0\n")
+    (folder / "rnn_layers.py").write_text(
+        "import counter\ncounter.imports += 1\n"
+        "raise ValueError(f'import number {counter.imports}')\n")
+    result = grade(folder, CONFIG)
+    layer_tests = [t for t in result.tests if t.target in LAYERS]
+    assert layer_tests and all("import number 1" in t.output for t in layer_tests), \
+        [t.output for t in layer_tests if "import number 1" not in t.output][:2]
+
+
 # ---- wrong values: only the broken function loses points ----------------------------
 
 @pytest.mark.parametrize("old,new,target,says", [
@@ -324,11 +337,11 @@ def test_a_grader_crash_mid_grading_still_lists_every_test(tmp_path, monkeypatch
 
     calls = []
 
-    def crash(run, check, case, rng):
+    def crash(run, check, case, answer):
         calls.append(check.target)
         if len(calls) > 3:
             raise MemoryError("the grader ran out of memory")
-        return original(run, check, case, rng)
+        return original(run, check, case, answer)
     original = grade_module._grade_case
     monkeypatch.setattr(grade_module, "_grade_case", crash)
     result = grade(_reference(tmp_path / "s"), CONFIG)

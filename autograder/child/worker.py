@@ -43,10 +43,23 @@ OPERATIONS = {
 
 
 class StudentModules:
-    """rnn_layers / rnn_classifier of the submission, imported on first use."""
+    """rnn_layers / rnn_classifier of the submission, imported on first use. An import
+    that raises is not run again: every later use raises the same exception (a module
+    that is slow to fail costs its time once, not once per test)."""
+
+    def __init__(self):
+        self._failed = {}  # module name -> the exception its import raised
 
     def __getattr__(self, name):
-        module = importlib.import_module(name)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._failed:
+            raise self._failed[name]
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # BaseExceptions end the process (see serve)
+            self._failed[name] = exc
+            raise
         setattr(self, name, module)
         return module
 

@@ -39,6 +39,9 @@ fi
 "$VENV/bin/python" -m pip install --no-cache-dir --disable-pip-version-check \
     --only-binary=:all: "numpy==$NUMPY_VERSION"
 
+# bytecode compiled once here, not at every submission's start
+"$VENV/bin/python" -m compileall -q "$SOURCE/autograder" "$SOURCE/solutions" >/dev/null
+
 CHECK="$(mktemp -d)"
 cd "$SOURCE"
 "$VENV/bin/python" -m autograder grade solutions/rnn --output "$CHECK/results.json" \

@@ -112,6 +112,19 @@ class StudentProcess:
         self.imported = set()
         self.started_in = time.perf_counter() - begin
 
+    def boot(self) -> None:
+        """Start now, when not running, so that the process boots while the grader does
+        other work; a start that fails is reported by the first request instead."""
+        if self.proc is None:
+            try:
+                self.start()
+            except Exception:  # noqa: BLE001  request() starts again and reports it
+                if self.proc is not None:
+                    self.kill()
+                elif self.tree is not None:
+                    self.tree.remove()
+                    self.tree = None
+
     def _make_tree(self):
         if not self.settings.get("cgroups"):
             return None

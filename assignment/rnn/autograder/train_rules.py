@@ -25,11 +25,17 @@ def expected_run(val_acc, patience, num_epochs):
 
 
 def _same(a: dict, b: dict, tol=1e-9) -> bool:
+    """Same keys, shapes and values (within tol, NaN never equal); np.allclose's test
+    written out, as it is called about a thousand times per grading on small arrays."""
     if not isinstance(a, dict) or not isinstance(b, dict) or set(a) != set(b):
         return False
     return all(isinstance(a[k], np.ndarray) and isinstance(b[k], np.ndarray)
-               and a[k].shape == b[k].shape
-               and np.allclose(a[k], b[k], rtol=tol, atol=tol) for k in a)
+               and a[k].shape == b[k].shape and _close(a[k], b[k], tol) for k in a)
+
+
+def _close(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.all(np.abs(a - b) <= tol * (1 + np.abs(b))))
 
 
 def rules(payload, got):
