@@ -375,8 +375,12 @@ def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):
         for kind, value in ((resource.RLIMIT_AS, rlimits["memory"]),
                             (resource.RLIMIT_CPU, limits.cpu_seconds),
                             (resource.RLIMIT_FSIZE, limits.file_bytes),
-                            (resource.RLIMIT_CORE, 0)):
-            resource.setrlimit(kind, (value, value))
+                            (resource.RLIMIT_CORE, 0),
+                            # no POSIX message queue (it would outlive the process where
+                            # no IPC namespace ends with it); an honest submission needs none
+                            (getattr(resource, "RLIMIT_MSGQUEUE", None), 0)):
+            if kind is not None:
+                resource.setrlimit(kind, (value, value))
         if as_student:
             os.setgroups([])
             os.setgid(uid)

@@ -779,6 +779,44 @@ def test_shared_memory_segments_do_not_outlive_the_grading(mode, twin, tmp_path)
             subprocess.run(["ipcrm", "-m", str(shmid)], capture_output=True)
 
 
+@pytest.mark.parametrize("mode", ["bwrap", "jail", "user"])
+def test_posix_message_queues_do_not_outlive_the_grading(mode, twin, tmp_path):
+    """POSIX message queues stay in the kernel after the processes that made them,
+    unless their IPC namespace ends with them (bwrap, jail). The student process may
+    make none in any mode (RLIMIT_MSGQUEUE 0; without it, "user" left them all here).
+    After grading, no queue of the attack's names exists here."""
+    from autograder.child import jail
+
+    config, token, n = _mode(mode), _token(), 4
+    folder = build(tmp_path / "s", RESOURCE["posix_message_queue_left_behind"],
+                   {"TOKEN": token, "N": n}, bugs=False)
+    children = jail.children()
+    names = [f"/rnn{token}-{i}" for i in range(n)]
+    try:
+        result = grade(folder, config)
+        _assert_contained(result, twin(config), token, tmp_path, children)
+        assert _seen(result) == "0"  # the attack ran, and made no queue
+        assert [name for name in names if _queue_exists(name)] == []
+    finally:  # a grader with the hole must not leave them on this machine
+        for name in names:
+            _mq("mq_unlink")(name.encode())
+
+
+def _mq(function: str):
+    import ctypes
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), function)
+    except AttributeError:  # glibc before 2.34
+        return getattr(ctypes.CDLL("librt.so.1", use_errno=True), function)
+
+
+def _queue_exists(name: str) -> bool:
+    fd = _mq("mq_open")(name.encode(), os.O_RDONLY)
+    if fd >= 0:
+        _mq("mq_close")(fd)
+    return fd >= 0
+
+
 def _segments(keys: set) -> list[int]:
     """The ids of the System V shared memory segments (this IPC namespace) with these keys."""
     rows = [line.split() for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]

@@ -505,6 +505,19 @@ RESOURCE_ATTACKS = (
                 filled += 1
         raise RuntimeError(f"SEEN {filled} ")
         """)),
+    # POSIX message queues, left open: kept by the kernel after their process ended
+    # (outside an IPC namespace); the count of queues made is reported
+    Attack("posix_message_queue_left_behind", "call", MARK + textwrap.dedent('''
+        import ctypes
+        try:
+            mq_open = ctypes.CDLL(None, use_errno=True).mq_open
+        except AttributeError:  # glibc before 2.34
+            mq_open = ctypes.CDLL("librt.so.1", use_errno=True).mq_open
+        made = 0
+        for i in range({N}):
+            made += mq_open(f"/rnn{TOKEN}-{i}".encode(), 0o102, 0o666, None) >= 0
+        raise RuntimeError(f"SEEN {made} ")
+        ''')),
     # ---- {N} processes or threads, beyond the cap: the count reached is reported -------
     Attack("fork_flood_detached", "call", FLOOD + textwrap.dedent("""
         n = 0
