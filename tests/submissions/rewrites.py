@@ -501,6 +501,63 @@ REWRITES: tuple[Rewrite, ...] = (
                 self.params.update(best_params)
             return history
         ''', TRAIN),
+    Rewrite("train_accuracy_before_the_epochs_updates", CLASSIFIER, '''
+        def train(self, X, y, X_val, y_val, learning_rate=2e-3, batch_size=128,
+                  num_epochs=200, patience=40, lr_decay=0.95, verbose=True):
+            N = len(X)
+            history = {"loss": [], "train_acc": [], "val_acc": []}
+            best, best_params, bad_epochs = -1.0, None, 0
+            for epoch in range(num_epochs):
+                train_acc = np.mean(self.predict(X) == y)  # before this epoch's steps
+                val_acc = np.mean(self.predict(X_val) == y_val)
+                history["train_acc"].append(float(train_acc))
+                history["val_acc"].append(float(val_acc))
+                if val_acc > best:
+                    best, bad_epochs = val_acc, 0
+                    best_params = {k: v.copy() for k, v in self.params.items()}
+                else:
+                    bad_epochs += 1
+                    if bad_epochs >= patience:
+                        break
+                lr = learning_rate * lr_decay ** epoch
+                perm = self.rng.permutation(N)
+                for start in range(0, N, batch_size):
+                    idx = perm[start:start + batch_size]
+                    loss, grads = self.loss(X[idx], y[idx])
+                    history["loss"].append(loss)
+                    for k, g in grads.items():
+                        self.params[k] -= lr * g
+            self.params = best_params
+            return history
+        ''', TRAIN, note="measured before the epoch's first update"),
+    Rewrite("train_drops_the_last_short_batch", CLASSIFIER, '''
+        def train(self, X, y, X_val, y_val, learning_rate=2e-3, batch_size=128,
+                  num_epochs=200, patience=40, lr_decay=0.95, verbose=True):
+            N = X.shape[0]
+            history = {"loss": [], "train_acc": [], "val_acc": []}
+            best_val_acc, best_params, waited = -1.0, None, 0
+            for epoch in range(num_epochs):
+                lr = learning_rate * lr_decay ** epoch
+                order = self.rng.permutation(N)
+                for b in range(N // batch_size):  # the last, shorter batch is never used
+                    batch = order[b * batch_size:(b + 1) * batch_size]
+                    loss, grads = self.loss(X[batch], y[batch])
+                    history["loss"].append(loss)
+                    for k in self.params:
+                        self.params[k] -= lr * grads[k]
+                history["train_acc"].append(float(np.mean(self.predict(X) == y)))
+                val_acc = float(np.mean(self.predict(X_val) == y_val))
+                history["val_acc"].append(val_acc)
+                if val_acc > best_val_acc:
+                    best_val_acc, waited = val_acc, 0
+                    best_params = {k: v.copy() for k, v in self.params.items()}
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        break
+            self.params.update(best_params)
+            return history
+        ''', TRAIN),
     Rewrite("train_best_params_dict_of_same_arrays", CLASSIFIER, '''
         def train(self, X, y, X_val, y_val, learning_rate=2e-3, batch_size=128,
                   num_epochs=200, patience=40, lr_decay=0.95, verbose=True):

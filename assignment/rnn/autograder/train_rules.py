@@ -44,7 +44,7 @@ def rules(payload, got):
     n_batches = -(-N // kw["batch_size"])
     ids, labels = got["batch_ids"], got["batch_labels"]
     epochs_run, best_epoch = expected_run(payload["val_acc"], kw["patience"], kw["num_epochs"])
-    epochs = [ids[e * n_batches:(e + 1) * n_batches] for e in range(-(-len(ids) // n_batches))]
+    epochs = _batches_per_epoch(got)
     history = got["history"]
     out = []
 
@@ -66,9 +66,10 @@ def rules(payload, got):
     out.append(("loss_history", ok,
                 f"history['loss'] holds the value returned by loss() at every iteration "
                 f"({len(ids)} calls, {len(losses)} values)"))
-    out.append(("updates", _updates_ok(payload, got, n_batches),
+    out.append(("updates", _updates_ok(payload, got),
                 "every step is params[k] - lr * grads[k] with "
                 "lr = learning_rate * lr_decay ** epoch"))
+    out.append(_validated(got, len(epochs)))
     per_epoch = len(history.get("val_acc", [])) == len(epochs) == len(history.get("train_acc", []))
     out.append(("history_lengths", per_epoch,
                 f"history['train_acc'] and ['val_acc'] have one value per epoch "
@@ -86,6 +87,32 @@ def rules(payload, got):
                 f"at the end params holds a copy of the best parameters (those after epoch "
                 f"{best_epoch + 1}), whether training stopped early or not"))
     return out
+
+
+def _batches_per_epoch(got) -> list[list[np.ndarray]]:
+    """The sample indices of each epoch's batches (epochs as the probe told them apart:
+    the first batch after a validation begins the next one)."""
+    epochs: list[list[np.ndarray]] = []
+    if len(got["batch_epochs"]) != len(got["batch_ids"]):
+        return epochs
+    for ids, epoch in zip(got["batch_ids"], got["batch_epochs"]):
+        if epoch < 0:  # not the probe's record
+            return []
+        while len(epochs) <= epoch:
+            epochs.append([])
+        epochs[epoch].append(ids)
+    return epochs
+
+
+def _validated(got, n_epochs: int):
+    """Validation after every epoch's updates, the last epoch's included."""
+    measured = set(got["val_epochs"])
+    ok = n_epochs > 0 and all(e in measured for e in range(n_epochs))
+    before = -1 in measured and not ok
+    return ("validated", ok,
+            "the accuracies are measured after each epoch's updates, the last epoch's "
+            "included" + (" (here they were measured before the epoch's first update)"
+                          if before else ""))
 
 
 def _accuracies_ok(payload, history) -> bool:
@@ -119,19 +146,20 @@ def _first_snapshot_per_epoch(got) -> dict:
     return snapshots
 
 
-def _updates_ok(payload, got, n_batches) -> bool:
-    """Parameters after iteration i = before iteration i - lr(epoch) * scripted grads."""
-    kw, before = payload["train"], got["before"]
-    if not before:
+def _updates_ok(payload, got) -> bool:
+    """Parameters after iteration i = before iteration i - lr(its epoch) * scripted grads:
+    those before the next iteration or, after the last one, at the validation after it
+    (when there is none, the last step is not seen and not judged)."""
+    kw, before, epochs = payload["train"], got["before"], got["batch_epochs"]
+    if not before or len(epochs) != len(before):
         return False
-    snapshots = _first_snapshot_per_epoch(got)
+    after_last = [params for epoch, params in zip(got["val_epochs"], got["at_val"])
+                  if epoch == epochs[-1]]
     for i, params in enumerate(before):
-        epoch = i // n_batches
-        last_of_epoch = (i + 1) % n_batches == 0 or i == len(before) - 1
-        after = snapshots.get(epoch) if last_of_epoch else before[i + 1]
+        after = before[i + 1] if i + 1 < len(before) else (after_last or [None])[0]
         if after is None:
-            return False
-        lr = kw["learning_rate"] * kw["lr_decay"] ** epoch
+            continue
+        lr = kw["learning_rate"] * kw["lr_decay"] ** epochs[i]
         grads = scripted_grads(payload["seed"], i, {k: v.shape for k, v in params.items()})
         if not _same(after, {k: params[k] - lr * grads[k] for k in params}):
             return False

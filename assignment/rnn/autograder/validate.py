@@ -282,10 +282,11 @@ def _snapshots(context, key, got, want):
     return [_params(context, f"params ({when} {i + 1})", g, final) for i, g in enumerate(got)]
 
 
-def _val_epochs(context, key, got, want):
+def _epochs(context, key, got, want):
+    """The epoch of each batch or validation: -1 (before the first batch) or more."""
     longest = _longest_run(context.payload)
-    _bounded_list(context, "its validation record", got, longest)
-    return [_scalar(context, "an epoch number", e, 0, longest, integer=True) for e in got]
+    _bounded_list(context, f"its {key} record", got, longest)
+    return [_scalar(context, "an epoch number", e, -1, longest, integer=True) for e in got]
 
 
 def _history(context, key, got, want):
@@ -362,7 +363,8 @@ RULES = {
     "predict_each": {"labels": _labels_each},
     "overfit": {"params": _params_rule, "own_accuracy": _accuracy},
     "train_trace": {"batch_ids": _batch_ids, "batch_labels": _batch_labels,
-                    "before": _snapshots, "at_val": _snapshots, "val_epochs": _val_epochs,
+                    "batch_epochs": _epochs, "before": _snapshots, "at_val": _snapshots,
+                    "val_epochs": _epochs,
                     "history": _history, "final": _final},
 }
 RULES["numeric"] = {"numeric": _numeric}

@@ -105,22 +105,28 @@ def train_trace(modules, payload):
     samples, those of index below it, are predicted right), "seed" for the scripted
     gradients, "train" (keyword arguments).
     Accuracy may be measured with predict(X) or with the argmax of loss(X) (no labels),
-    on the whole set or in chunks: both answer by sample index. Returns what train did:
-    the batches it drew (sample indices and labels), the parameters before every loss
-    call and at every validation, the history, the final parameters.
+    on the whole set or in chunks: both answer by sample index; a loss(X_val, y_val) is
+    answered too, and is not an iteration. Returns what train did: the batches it drew
+    (sample indices, labels, epoch), the parameters before every loss call and at every
+    validation (with its epoch), the history, the final parameters.
     """
     base = modules.rnn_classifier.RNNClassifier
     y_train, y_val = payload["y"], payload["y_val"]
     K = payload["init"]["num_classes"]
-    n_batches = -(-len(y_train) // payload["train"]["batch_size"])
-    record = {"batch_ids": [], "batch_labels": [], "before": [], "at_val": []}
+    record = {"batch_ids": [], "batch_labels": [], "batch_epochs": [], "before": [],
+              "at_val": []}
+    # Epochs are told apart by what train does, not by counting batches (a wrong batch
+    # count must not shift every later epoch): an epoch ends with a validation, so the
+    # first training batch after one begins the next epoch.
+    state = {"epochs": 0, "validated": True}
 
     def epoch() -> int:
-        return max(0, -(-len(record["batch_ids"]) // n_batches) - 1)
+        """The epoch under way or just ended (-1 before the first training batch)."""
+        return state["epochs"] - 1
 
     def scripted(key, e):
         values = payload[key]
-        return values[min(e, len(values) - 1)]
+        return values[min(max(e, 0), len(values) - 1)]
 
     def labels(model, X) -> np.ndarray:
         """The scripted predictions for rows of X (training or validation rows)."""
@@ -133,6 +139,7 @@ def train_trace(modules, payload):
             right = ids < scripted("train_correct", epoch())
             return np.where(right, y_train[ids], (y_train[ids] + 1) % K)
         rows = np.clip(-1 - ids, 0, len(y_val) - 1)
+        state["validated"] = True
         record["at_val"].append((epoch(), _plain_params(model.params, "params")))
         right = rows < round(scripted("val_acc", epoch()) * len(y_val))
         return np.where(right, y_val[rows], (y_val[rows] + 1) % K)
@@ -141,9 +148,15 @@ def train_trace(modules, payload):
         def loss(self, X, y=None):  # the contract's parameter names: train may use keywords
             if y is None:  # scores: their argmax is the scripted prediction
                 return np.eye(K)[labels(self, X)]
+            if np.ndim(X) == 3 and len(X) and np.asarray(X)[0, 0, 0] < 0:
+                labels(self, X)  # a validation loss (say, for a plot): not an iteration
+                return np.float64(0.0), {k: np.zeros_like(v) for k, v in self.params.items()}
+            if state["validated"]:
+                state["epochs"], state["validated"] = state["epochs"] + 1, False
             ids = np.asarray(X)[:, 0, 0]
             record["batch_ids"].append(np.rint(ids).astype(np.int64))
             record["batch_labels"].append(np.asarray(y).astype(np.int64))
+            record["batch_epochs"].append(epoch())
             record["before"].append(_plain_params(self.params, "params"))
             i = len(record["batch_ids"]) - 1
             shapes = {k: v.shape for k, v in record["before"][-1].items()}
