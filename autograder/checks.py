@@ -82,7 +82,9 @@ def _classifier_cases():
             Case("clip inactive", partial(c.classifier, clip=50.0)),
             Case("float32", partial(c.classifier, dtype="float32", reg=0.1)),
             Case("Fortran-ordered and strided inputs",
-                 partial(c.classifier, reg=0.1, layout="mixed")))
+                 partial(c.classifier, reg=0.1, layout="mixed")),
+            Case("a label scored thousands below its row's best",
+                 partial(c.classifier, label_gap=1500.0)))
 
 
 def _embedding_cases(backward=False):

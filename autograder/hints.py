@@ -235,42 +235,50 @@ def _matches(candidate, got) -> bool:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A mistake seen across the cases of one check: outputs go NaN or inf in cases whose
-    label contains `marker`, while every other case of the check passes (code that is
-    right on ordinary values and breaks only on large ones)."""
+    """A mistake seen across the cases of one check: outputs go NaN or inf in the cases
+    whose label contains one of `markers`, while every ordinary case of the check (one
+    that no pattern marks) passes: code that is right on ordinary values and breaks only
+    on extreme ones."""
     targets: tuple[str, ...]
-    marker: str
+    markers: tuple[str, ...]
     en: str
     zh: str
 
 
 PATTERNS = (
     Pattern(("rnn_step_forward", "rnn_forward", "rnn_step_backward", "rnn_backward"),
-            "large pre-activations",
+            ("large pre-activations",),
             "NaN or inf only where |pre-activation| is large: tanh built from np.exp "
             "overflows (past about 710 in float64, 89 in float32). Use np.tanh.",
             "只有预激活值很大时才出现 NaN/inf：用 np.exp 手写的 tanh 会溢出，请用 np.tanh。"),
-    Pattern(("RNNClassifier.loss",), "score",
+    Pattern(("RNNClassifier.loss",), ("large scores", "score rows that differ"),
             "NaN or inf only when scores are large or rows differ by thousands: subtract "
             "each row's own max before np.exp (scores.max(axis=1, keepdims=True)), not "
             "one max for the whole batch.",
             "只有得分很大或各行相差很大时才出现 NaN/inf：np.exp 之前减去每一行自己的最大值"
             "（axis=1, keepdims=True），而不是整个批次的最大值。"),
+    Pattern(("RNNClassifier.loss",), ("below its row's best",),
+            "NaN or inf only when a label scores far below its row's best: its softmax "
+            "probability underflows to 0 and log(0) is -inf. Take the log of the softmax "
+            "as shifted - log(sum(exp(shifted), axis=1)), not np.log(probs).",
+            "只有标签的得分远低于该行最大值时才出现 NaN/inf：其 softmax 概率下溢为 0，log(0) = -inf。"
+            "请用 shifted - log(sum(exp(shifted))) 计算对数概率，而不是 np.log(probs)。"),
 )
 
 
 def across(tests) -> None:
     """Add each pattern's hint to the tests it explains (TestResult: target, what, case,
     wrong, status), reading only the tests' structured fields."""
-    for pattern in PATTERNS:
-        checks = {_check_of(t) for t in tests if t.target in pattern.targets}
-        for check_name in checks:
-            own = [t for t in tests if _check_of(t) == check_name]
-            marked = [t for t in own if pattern.marker in t.case]
-            others = [t for t in own if pattern.marker not in t.case]
-            broken = [t for t in marked if "nonfinite" in t.wrong.values()]
-            if broken and others and all(t.status == "passed" for t in others):
-                for test in broken:
+    for check_name in {_check_of(t) for t in tests}:
+        own = [t for t in tests if _check_of(t) == check_name]
+        patterns = [p for p in PATTERNS if own[0].target in p.targets]
+        marked = {p: [t for t in own if any(m in t.case for m in p.markers)] for p in patterns}
+        ordinary = [t for t in own if not any(t in cases for cases in marked.values())]
+        if not ordinary or any(t.status != "passed" for t in ordinary):
+            continue
+        for pattern, cases in marked.items():
+            for test in cases:
+                if "nonfinite" in test.wrong.values():
                     test.hints.append(f"Hint: {pattern.en}\n      提示：{pattern.zh}")
 
 

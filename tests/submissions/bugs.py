@@ -173,8 +173,8 @@ BUGS: tuple[Bug, ...] = (
     Bug("loss_no_max_subtraction", CLASSIFIER,  # only large scores show it
         "        shifted = scores - scores.max(axis=1, keepdims=True)\n"
         "        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
-        "        probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)\n"
-        "        log_probs = np.log(probs)\n", LOSS),
+        "        log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))\n",
+        LOSS),
     Bug("loss_reg_without_half", CLASSIFIER,
         "loss += 0.5 * self.reg * sum(",
         "loss += self.reg * sum(", LOSS),

@@ -139,9 +139,11 @@ REWRITES: tuple[Rewrite, ...] = (
             scores = h[:, -1] @ p["W_hq"] + p["b_q"]
             if y is None:
                 return scores
-            exp = np.exp(scores - np.max(scores))  # one max for the whole batch
+            shifted = scores - np.max(scores)  # one max for the whole batch
+            exp = np.exp(shifted)
             probs = exp / exp.sum(axis=1, keepdims=True)
-            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            log_probs = shifted - np.log(exp.sum(axis=1, keepdims=True))
+            loss = -np.mean(log_probs[np.arange(N), y])
             loss += 0.5 * self.reg * sum(np.sum(p[w] ** 2) for w in WEIGHTS)
             dscores = probs.copy()
             dscores[np.arange(N), y] -= 1
@@ -156,6 +158,35 @@ REWRITES: tuple[Rewrite, ...] = (
                 grads = {k: np.clip(g, -self.clip, self.clip) for k, g in grads.items()}
             return float(loss), grads
         ''', LOSS, _ROW_MAX_HINT),
+    Rewrite("loss_log_of_softmax_probabilities", CLASSIFIER, '''
+        def loss(self, X, y=None):
+            p = self.params
+            X = np.asarray(X, dtype=self.dtype)
+            N = X.shape[0]
+            h0 = np.zeros((N, p["W_hh"].shape[0]), dtype=self.dtype)
+            hs, cache = rnn_forward(X, h0, p["W_xh"], p["W_hh"], p["b_h"])
+            last = hs[:, -1]
+            scores = last @ p["W_hq"] + p["b_q"]
+            if y is None:
+                return scores
+            e = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probs = e / e.sum(axis=1, keepdims=True)
+            data_loss = -np.log(probs[np.arange(N), y]).sum() / N  # log(0) when it underflows
+            reg_loss = 0.5 * self.reg * (np.sum(p["W_xh"] ** 2) + np.sum(p["W_hh"] ** 2)
+                                         + np.sum(p["W_hq"] ** 2))
+            d = probs.copy()
+            d[np.arange(N), y] -= 1
+            d /= N
+            grads = {"W_hq": last.T @ d + self.reg * p["W_hq"], "b_q": d.sum(axis=0)}
+            dh = np.zeros_like(hs)
+            dh[:, -1] = d @ p["W_hq"].T
+            _, _, dWx, dWh, db = rnn_backward(dh, cache)
+            grads.update(W_xh=dWx + self.reg * p["W_xh"], W_hh=dWh + self.reg * p["W_hh"],
+                         b_h=db)
+            if self.clip is not None:
+                grads = {k: np.clip(v, -self.clip, self.clip) for k, v in grads.items()}
+            return float(data_loss + reg_loss), grads
+        ''', LOSS, "its softmax probability underflows"),
     Rewrite("loss_dscores_aliases_probs", CLASSIFIER, '''
         def loss(self, X, y=None):
             p = self.params
@@ -333,7 +364,8 @@ REWRITES: tuple[Rewrite, ...] = (
             probs = exp / exp.sum(axis=1, keepdims=True)
             if y is None:
                 return probs
-            loss = -np.mean(np.log(probs[np.arange(N), y]))
+            log_probs = scores - scores.max(axis=1, keepdims=True) - np.log(exp.sum(axis=1, keepdims=True))
+            loss = -np.mean(log_probs[np.arange(N), y])
             loss += 0.5 * self.reg * sum(np.sum(p[w] ** 2) for w in WEIGHTS)
             dscores = probs.copy()
             dscores[np.arange(N), y] -= 1

@@ -85,13 +85,15 @@ def _last_states(params, X):
 
 
 def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_offset=0.0,
-               row_spread=0.0, distinct_labels=False, layout="C", **dims):
+               row_spread=0.0, label_gap=0.0, distinct_labels=False, layout="C", **dims):
     """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,).
 
     score_offset is added to every score: softmax ignores it, but exp() without the
     max subtracted first overflows. row_spread: the rows' scores are shifted so that they
     lie at least that far apart (a softmax shifted by the batch's max instead of each
-    row's underflows to 0 / 0). distinct_labels: redrawn until the predicted
+    row's underflows to 0 / 0). label_gap: the class of sample 0's label scores that
+    much below the others in every row (the log of a softmax probability that underflows
+    to 0 is -inf; the log-softmax is finite). distinct_labels: redrawn until the predicted
     labels are not all the same (a constant answer cannot pass)."""
     dims.setdefault("N", int(rng.integers(3, 6)))  # N >= 3: N times never looks like twice
     N, T, D, H = _dims(rng, **dims)
@@ -116,8 +118,10 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_
         scores = h_last @ params["W_hq"] + params["b_q"]
         if not distinct_labels or len(set(np.argmax(scores, 1))) > 1:
             break
+    y = rng.integers(K, size=N).astype(np.int64)
+    params["b_q"][y[0]] -= label_gap
     return {"init": init, "params": {k: v.astype(dtype) for k, v in params.items()},
-            "X": X.astype(dtype), "y": rng.integers(K, size=N).astype(np.int64),
+            "X": X.astype(dtype), "y": y,
             "layout": layout,
             "shapes": f"N={N} T={T} D={D} H={H} K={K}, reg={reg}, clip={clip}"}
 
