@@ -217,6 +217,8 @@ def _conclude(tests: list[TestResult]) -> None:
             continue
         if culprits:
             test.hints = []
+            if test.blame == "backward":  # said against a forward that is itself wrong
+                test.blame = ""
             test.output += (f"\n{test.target} relies on {', '.join(culprits)}, which "
                             f"{'fails' if len(culprits) == 1 else 'fail'} "
                             f"{'its' if len(culprits) == 1 else 'their'} own tests: "

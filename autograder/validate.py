@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.child import layer_ops
-from autograder.compare import describe
+from autograder.compare import describe, shape_hint
 
 # The letters of the contract for each named output (layer functions and parameters).
 LETTERS = {"next_h": "N, H", "h": "N, T, H", "out": "N, T, D", "dprev_h": "N, H",
@@ -74,7 +74,7 @@ def _array(context, what: str, got, want: np.ndarray, letters: str = "",
                            f"of shape {_shape(want, letters)}")
     if got.shape != want.shape:
         raise InvalidReply(f"{target} returned {what} of shape {got.shape}; expected "
-                           f"{_shape(want, letters)}{_shape_hint(got.shape, want.shape)}")
+                           f"{_shape(want, letters)}{shape_hint(got.shape, want.shape)}")
     kinds = {"f": "f", "i": "iu", "u": "iu", "b": "b"}[want.dtype.kind]
     if got.dtype.kind not in kinds or (exact_dtype and got.dtype != want.dtype):
         expect = want.dtype if exact_dtype else {"f": "a float", "iu": "an integer",
@@ -150,14 +150,6 @@ def _same(context, what: str, got, want):
 
 def _shape(want: np.ndarray, letters: str) -> str:
     return f"({letters}) = {want.shape}" if letters else str(want.shape)
-
-
-def _shape_hint(got: tuple, want: tuple) -> str:
-    if len(got) == 2 and got == want[::-1]:
-        return "  (the transpose: check the order of a matrix product)"
-    if len(got) == len(want) + 1 and got[1:] == want:
-        return "  (one row per sample: sum over the batch axis)"
-    return ""
 
 
 # ---- the operations ------------------------------------------------------------------------

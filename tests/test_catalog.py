@@ -291,3 +291,16 @@ def test_a_case_counts_only_when_every_output_is_right(graded):
     failed = [t for t in graded("bug", "backward_dWx_last_step_only").tests
               if t.target == "rnn_backward" and t.status != "passed"]
     assert failed and all(t.score == 0 and set(t.wrong) == {"dWx"} for t in failed)
+
+
+def test_a_wrong_forward_never_gets_its_backward_blamed(graded):
+    """A right backward of a wrong forward disagrees with that forward's numeric gradients
+    too: "the bug is in <backward>" would be false there; "fix <forward> first" is said."""
+    forwards = {"rnn_step_forward", "rnn_forward"}
+    claims = {}
+    for name in sorted(n for n, e in ENTRIES.items() if forwards & set(e.targets)):
+        for test in graded("bug", name).tests:
+            if test.target in ("rnn_step_backward", "rnn_backward") and "first" in test.output:
+                if f"the bug is in {test.target}" in test.output or test.blame == "backward":
+                    claims.setdefault(name, []).append(test.name)
+    assert claims == {}

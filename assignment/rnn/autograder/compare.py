@@ -80,14 +80,10 @@ def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
                           f"{name} is {describe(got)}; expected an array of shape "
                           f"{_shape(expected, shape_letters)}", "missing")
     if got.shape != expected.shape:
-        hint = ""
-        if got.shape == expected.shape[::-1] and got.ndim == 2:
-            hint = "  (the transpose: check the order of a matrix product)"
-        elif got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
-            hint = "  (one row per sample: sum over the batch axis)"
         return Comparison(name, False, float("inf"),
                           f"{name} has shape {got.shape}; expected "
-                          f"{_shape(expected, shape_letters)}{hint}", "shape")
+                          f"{_shape(expected, shape_letters)}"
+                          f"{shape_hint(got.shape, expected.shape)}", "shape")
     if expected.dtype.kind == "f" and expected.ndim and got.dtype != expected.dtype:
         return Comparison(name, False, float("inf"),
                           f"{name} has dtype {got.dtype}; {expected.dtype} inputs must give "
@@ -119,3 +115,14 @@ def compare_labels(name: str, expected: np.ndarray, got) -> Comparison:
 
 def _shape(expected: np.ndarray, letters: str) -> str:
     return f"({letters}) = {expected.shape}" if letters else str(expected.shape)
+
+
+def shape_hint(got: tuple, want: tuple) -> str:
+    """What a wrong shape most likely comes from, when the shapes say it."""
+    if len(got) == 2 and got == want[::-1] and got != want:
+        return "  (the transpose: check the order of a matrix product)"
+    if len(got) == len(want) + 1 and got[1:] == want:
+        if got[0] == 1:
+            return "  (an extra leading axis of length 1: keepdims=True, or a missing [0]?)"
+        return "  (one row per sample: sum over the batch axis)"
+    return ""
