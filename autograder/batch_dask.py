@@ -44,7 +44,7 @@ from autograder import batch_store as store
 CONNECT_TIMEOUT = "20s"
 PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it locally)
 GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
-                  "namespaces", "max_processes", "numeric_backward_ratio", "allow_no_isolation")
+                  "namespaces", "max_processes", "allow_no_isolation")
 # The Dask settings a grading cluster should run with (see the module's docstring).
 WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,  # 100 stack samples a second per worker

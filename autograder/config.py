@@ -49,9 +49,6 @@ class Config:
     # memory_cap / fallback_processes per process, so their product stays under the cap.
     fallback_processes: int = 4
     tmpfs_bytes: int = 32 << 20  # size of each of the student's /submission, /tmp, /dev/shm
-    # A backward that takes more than this many times its own forward's time on a larger
-    # hidden case is differentiating numerically: no credit for it.
-    numeric_backward_ratio: float = 40.0
     # A case earns its points only when every output of it is right; True gives the
     # share of its outputs (or rules) that are right instead.
     partial_credit: bool = False

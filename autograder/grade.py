@@ -69,13 +69,15 @@ class _Run:
     redact: object
     # function -> the function whose time-out stops it (itself, or one it calls)
     timed_out: dict[str, str] = field(default_factory=dict)
+    # checks whose large case failed: their other cases earn nothing (checks.py)
+    gated: set = field(default_factory=set)
     explain: bool = True  # also what only feedback needs (see engine.run_case)
 
 
 def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config: Config,
                 start: float) -> None:
     """Every case in one student process (a fresh one after any failure), appended to
-    `tests` as it is graded, then the numeric-gradient probe. The reference and the
+    `tests` as it is graded. The reference and the
     secret are read before the student process starts; every process of the
     submission is dead when this returns, before anything is written."""
     reference_folder = config.solutions_dir / config.assignment
@@ -91,11 +93,11 @@ def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config:
                integrity.Redactor(reference_folder, secret))
     try:
         _grade_cases(run, seed, tests)
-        _probe_numeric_backwards(tests, student, seed, config, run.deadline)
     finally:
         student.close()
-    # the jail the student process reported, else (no import succeeded) the one asked for
-    isolation.warn_if_readable(config, student.jail_status or student.settings.get("mode", ""))
+    # the isolation the grader chose (probed before use), not what the student process
+    # reports: code that ran in it could say anything
+    isolation.warn_if_readable(config, student.settings.get("mode", ""))
 
 
 def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Config,
@@ -184,30 +186,30 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
                       partial_credit=run.config.partial_credit, explain=run.explain)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
+    if case.large and result.status != "passed":
+        run.gated.add(full_name(check, case))
+    elif result.score > 0 and any(full_name(check, other) in run.gated
+                                  for other in check.cases if other.large):
+        result.score, result.status = 0.0, "failed"
+        result.output += "\n" + NO_CREDIT_AFTER_LARGE
     return result
 
 
-def _probe_numeric_backwards(tests, student, seed, config, deadline) -> None:
-    """No credit for a backward function that differentiates numerically (timed on a
-    larger hidden case against the student's own forward; see integrity.py)."""
-    for k, target in enumerate(integrity.PROBES):
-        own = [t for t in tests if t.target == target]
-        if not any(t.score > 0 for t in own) or time.monotonic() >= deadline:
-            continue
-        timeout = min(10.0 * config.timeout_scale, max(deadline - time.monotonic(), 0.1))
-        why = integrity.probe_speed(student, target, np.random.default_rng([seed, 99, k]),
-                                    config.numeric_backward_ratio, timeout)
-        if why:
-            for test in own:
-                test.score, test.status = 0.0, "failed"
-                test.output += f"\n{why}"
+# A function right on small inputs and wrong on the large one answers by size: the
+# large case is there so that numeric gradients cannot earn points (checks.py).
+NO_CREDIT_AFTER_LARGE = (
+    "No credit for this case: the large case of this check failed, and gradients must be "
+    "right at every size (numeric gradients cannot finish there in time).\n"
+    "      本用例不计分：本项检查的大规模用例未通过；梯度在任何规模下都必须正确。")
 
 
 def _conclude(tests: list[TestResult]) -> None:
-    """The notes that need every test: hints verified across a function's cases, then
-    "fix X first" where a function it calls fails (its own hints are then withheld: the
-    evidence may come from the function it calls), then the hints shown."""
+    """What needs every test: the overfit test's credit (_overfit_needs_sgd), hints
+    verified across a function's cases, then "fix X first" where a function it calls
+    fails (its own hints are then withheld: the evidence may come from the function it
+    calls), then the hints shown."""
     from autograder import hints  # instructor-only (it uses the reference)
+    _overfit_needs_sgd(tests)
     hints.across(tests)
     failing = {t.target for t in tests if t.status != "passed"}
     calls = {check.target: check.calls for check in CHECKS}
@@ -226,6 +228,29 @@ def _conclude(tests: list[TestResult]) -> None:
         test.hints = list(dict.fromkeys(test.hints))
         if test.hints:
             test.output += "\n" + "\n".join(test.hints)
+
+
+SGD_RULES = {"batches", "labels", "updates"}  # train_rules: what makes it SGD
+NO_CREDIT_WITHOUT_SGD = (
+    "No credit for this test: learning the batch shows that training works only when "
+    "train() does mini-batch SGD, and the scripted runs (RNNClassifier.train: SGD) found "
+    "it does not (its batches, labels or updates).\n"
+    "      本测试不计分：train() 没有按要求做小批量 SGD（见 RNNClassifier.train: SGD 的测试）。")
+
+
+def _overfit_needs_sgd(tests: list[TestResult]) -> None:
+    """The overfit test earns nothing when train() does not do SGD (fitting the batch in
+    closed form, say): a scripted run broke a rule of its batches, labels or updates, or
+    gave nothing to judge."""
+    kinds = {full_name(check, case): check.kind for check in CHECKS for case in check.cases}
+    runs = [t for t in tests if kinds.get(t.name) == "train"]
+    if not any(t.status != "passed" and (not t.wrong or SGD_RULES & set(t.wrong))
+               for t in runs):
+        return
+    for test in tests:
+        if kinds.get(test.name) == "overfit" and test.score > 0:
+            test.score, test.status = 0.0, "failed"
+            test.output += "\n" + NO_CREDIT_WITHOUT_SGD
 
 
 def _summary(result: GradingResult, notes: list[str]) -> str:

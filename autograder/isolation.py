@@ -253,10 +253,11 @@ def prepare_folder(folder: Path, config) -> None:
         os.lchown(path, uid, gid)
 
 
-def warn_if_readable(config, jail_status: str) -> None:
-    """Without a private root, say once what the student process could read (the
-    commands refuse before grading in that case; this is for library callers)."""
-    if jail_status.startswith(("bwrap", "jail")):
+def warn_if_readable(config, mode: str) -> None:
+    """Without a private root (mode: what settings() chose), say once what the student
+    process could read (the commands refuse before grading in that case; this is for
+    library callers)."""
+    if mode in ("bwrap", "jail"):
         return
     exposed = _readable_secrets(config)
     message = ", ".join(exposed)

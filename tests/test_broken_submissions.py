@@ -83,6 +83,22 @@ def test_utf8_bom_crlf_and_wrong_case_grade_normally(tmp_path):
     assert "RNN_Layers.py should be named rnn_layers.py" in result.output
 
 
+def test_the_folder_holding_both_files_is_graded_and_upper_case_suffixes_count(tmp_path):
+    """An empty Rnn_Classifier.PY at the top does not hide the real files one folder
+    down; files named RNN_Layers.PY are graded as rnn_layers.py (with a note)."""
+    root = tmp_path / "s"
+    _reference(root / "homework")
+    (root / "Rnn_Classifier.PY").write_text("")
+    result = grade(root, CONFIG)
+    assert result.score == 100 and "homework" in result.output, result.output
+    upper = tmp_path / "u"
+    upper.mkdir()
+    for path in SOLUTIONS.glob("rnn_*.py"):
+        (upper / path.name.upper()).write_bytes(path.read_bytes())
+    result = grade(upper, CONFIG)
+    assert result.score == 100 and "should be named rnn_layers.py" in result.output
+
+
 def test_missing_file_costs_only_its_tests(tmp_path):
     folder = _reference(tmp_path / "s")
     (folder / "rnn_classifier.py").unlink()

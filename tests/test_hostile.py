@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import isolation, submission
+from autograder import cases, isolation, submission
 from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
@@ -264,7 +264,7 @@ def test_numeric_gradients_in_backward_get_no_credit(name, tmp_path):
     for test in result.tests:
         if test.target in numeric:
             assert test.score == 0, (test.name, test.output)
-            assert "numeric gradients" in test.output
+            assert "numeric gradients" in test.output or "timed out earlier" in test.output
         elif test.target in ("rnn_step_forward", "rnn_forward", "word_embedding_forward",
                              "RNNClassifier.loss"):
             assert test.score == test.max_score, (test.name, test.output)
@@ -382,10 +382,16 @@ def _forged(header_expression: str, tail: str = "b''") -> str:
     """Code that writes one forged reply (a wire header built by the expression, then
     raw bytes) on the reply pipe, then ends the process."""
     return f'''
-        import os, struct, sys
+        import fcntl, os, stat, struct
         header = ({header_expression}).encode()
         message = struct.pack("<Q", len(header)) + header + {tail}
-        os.write(int(sys.argv[3]), len(message).to_bytes(8, "little") + message)
+        for fd in range(3, 64):  # the reply pipe: the one write-only pipe above stderr
+            try:
+                if (stat.S_ISFIFO(os.fstat(fd).st_mode)
+                        and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY):
+                    os.write(fd, len(message).to_bytes(8, "little") + message)
+            except OSError:
+                pass
         os._exit(0)
         '''
 
@@ -414,6 +420,15 @@ FORGED = (
         "b'\\\\0' * 32000000"), cli=True),
     Attack("forged_wrong_structure", "call", _forged(
         _out('{\"$dict\": {\"a\": [1, 2, {\"$type\": \"x\"}]}}') + " + '[]}'"), cli=True),
+    Attack("forged_empty_array_of_giant_axes", "call", _forged(
+        _out('{\"$array\": 0}') + " + '[{\"dtype\": \"<f8\", \"shape\": [2147483648, 0, 2147483648]}]}'"),
+        cli=True),
+    # an error whose type is an array, whose line number is a superscript digit and whose
+    # message is a list: the grader reads it as data of any shape
+    Attack("forged_error_of_odd_types", "call", _forged(
+        '\'{"body": {"$dict": {"error": {"$dict": {"type": {"$array": 0}, '
+        '"where": "rnn_layers.py:\\u00b2 in f", "message": [1, 2]}}}}, '
+        '"arrays": [{"dtype": "<f8", "shape": [2]}]}\'', "b'\\0' * 16"), cli=True),
 )
 
 
@@ -423,9 +438,26 @@ def test_forged_replies_of_any_shape_and_value_fail_only_their_test(name, base, 
     data = _assert_harmless(attack, base, tmp_path)
     hit = [t for t in data["tests"] if t["name"].startswith("word_embedding_forward")]
     assert all(t["score"] == 0 for t in hit)
+    assert not any("internal error" in t["output"] for t in data["tests"]), \
+        [t["output"] for t in data["tests"] if "internal error" in t["output"]][:1]
     # the other functions are graded as without the attack
     same = {k: v for k, v in _scores(data).items() if not k.startswith("word_embedding")}
     assert same == {k: v for k, v in _scores(base[True]).items() if k in same}
+
+
+def test_numeric_gradients_are_validated_before_use():
+    """The student process's numeric gradients (asked to tell which pass is wrong): one
+    per float argument, of its shape; none for integer indices."""
+    from autograder.validate import InvalidReply, validate
+    rng = np.random.default_rng(0)
+    payload = cases.embedding(rng)
+    x, W = payload["args"]
+    target = "word_embedding_backward"
+    ok = validate(target, "numeric", payload, {"numeric": None}, {"numeric": [None, W * 0]})
+    assert ok["numeric"][0] is None and ok["numeric"][1].shape == W.shape
+    for forged in ([x.astype(float), W], [None, W[:, :1]], [None, W, W]):
+        with pytest.raises(InvalidReply):
+            validate(target, "numeric", payload, {"numeric": None}, {"numeric": forged})
 
 
 # (name, code appended to rnn_classifier.py, the test that must fail, what it must say)
@@ -473,6 +505,31 @@ def test_replies_that_break_the_contract_fail_with_a_message(name, code, test, s
     failed = [t for t in data["tests"] if t["name"].startswith(test)]
     assert failed and all(t["score"] == 0 for t in failed), failed
     assert all(says in t["output"] for t in failed), failed[0]["output"]
+
+
+def test_a_train_that_fits_the_batch_without_sgd_earns_no_overfit_points(tmp_path):
+    """Full-batch steps, no shuffling, no batches: it learns the small batch (the
+    reference's predict agrees), but it is not the mini-batch SGD the overfit test is
+    there to show working; the scripted SGD runs say so, and the overfit test gives 0."""
+    folder = build(tmp_path / "s", None, {}, bugs=False)
+    with open(folder / "rnn_classifier.py", "a") as f:
+        f.write(textwrap.dedent('''
+
+            def _train(self, X, y, X_val, y_val, learning_rate=2e-3, num_epochs=200, **kw):
+                for _ in range(10 * num_epochs):
+                    loss, grads = self.loss(X, y)
+                    for k in self.params:
+                        self.params[k] -= learning_rate * grads[k]
+                return {"loss": [loss], "train_acc": [1.0], "val_acc": [1.0]}
+            RNNClassifier.train = _train
+            '''))
+    result = grade(folder, DEFAULT)
+    overfit = [t for t in result.tests if t.name.startswith("RNNClassifier.train: overfit")]
+    assert overfit and all(t.score == 0 for t in overfit)
+    assert all("0.95) ok" in t.output and "No credit for this test" in t.output
+               for t in overfit), overfit[0].output
+    assert all(t.score == t.max_score for t in result.tests
+               if not t.target.startswith("RNNClassifier.train"))
 
 
 def test_a_timeout_fails_the_function_and_its_callers_at_once(base, tmp_path):
@@ -568,6 +625,19 @@ def test_control_characters_from_the_student_never_reach_the_terminal_or_json(ba
     assert named["score"] == base[True]["score"]
     assert "Graded the files in hw[2J X" in named["output"], named["output"]
     assert _control_characters(named) == set()
+
+
+def test_newlines_in_student_messages_cannot_draw_report_lines(base, tmp_path):
+    """An exception message is shown on one line: its newlines cannot start a fake
+    "PASS ..." or "Total: ..." line of the report."""
+    attack = Attack("newline_report_lines", "call", '''
+        raise ValueError("oops\\n  PASS  4.00/4.00  word_embedding_forward: vectors"
+                         "\\r\\nTotal: 100.00 / 100.00\\n")
+        ''', cli=True)
+    data = _assert_harmless(attack, base, tmp_path)
+    lines = [line.strip() for t in data["tests"] for line in t["output"].splitlines()]
+    assert any("Total: 100.00 / 100.00" in line for line in lines)  # shown, on its line
+    assert not any(line.startswith(("Total:", "PASS")) for line in lines)
 
 
 # ---- issue 10: the machine's resources ---------------------------------------------------

@@ -137,8 +137,11 @@ def _array_from(spec, message, offset):
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if offset + nbytes > len(message):
         raise WireError("array bytes run past the end of the message")
-    array = np.frombuffer(message, dtype=dtype, count=math.prod(shape), offset=offset)
-    return array.reshape(shape).copy(), offset + nbytes
+    try:  # numpy refuses some shapes of no elements ([2**31, 0, 2**31]: too big)
+        array = np.frombuffer(message, dtype=dtype, count=math.prod(shape), offset=offset)
+        return array.reshape(shape).copy(), offset + nbytes
+    except (ValueError, OverflowError, MemoryError) as exc:
+        raise WireError(f"bad array shape {str(shape):.100} ({type(exc).__name__})") from None
 
 
 def _from_json(body, arrays, depth):

@@ -308,16 +308,18 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     try:
         reply = student.request(op, _request(payload, case), limit)
     except CallTimeout:
-        return failed(f"Did not finish within {limit:.2g} s (an infinite loop, or far too "
-                      "slow?).", "timeout", "timeout")
+        why = ("a derived gradient takes milliseconds here; numeric gradients (2 forward "
+               "passes per input) cannot finish: derive them with the chain rule"
+               if case.large else "an infinite loop, or far too slow?")
+        return failed(f"Did not finish within {limit:.2g} s ({why}).", "timeout", "timeout")
     except SandboxError as exc:
         return failed(_cut(str(exc), 400), "error", "crash")
     if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
-        error = reply["error"] if isinstance(reply["error"], dict) else {}
-        cause = "not_implemented" if error.get("type") == "NotImplementedError" else "exception"
-        result = failed(_error_line(reply["error"]), "error", cause)
+        error = _plain_error(reply["error"])
+        cause = "not_implemented" if error["type"] == "NotImplementedError" else "exception"
+        result = failed(_error_line(error), "error", cause)
         result.error = _error_fields(error)
         return result
     try:
@@ -352,8 +354,10 @@ def _explain_backward(verdict, check, payload, got, student, limit) -> None:
                            reply["ok"])["numeric"]
     except (CallTimeout, SandboxError, InvalidReply, KeyError, TypeError):
         return  # no explanation: the verdict stands as it is
+    # one numeric gradient per float argument, in order: the backward's outputs
+    floats = [g for arg, g in zip(payload["args"], numeric) if arg.dtype.kind == "f"]
     _blame_one_pass(verdict, payload["function"], check.target, names,
-                    {**got, "numeric": numeric})
+                    {**got, "numeric": floats})
 
 
 def _numeric_differentiation(check, payload, got) -> str:
@@ -378,28 +382,37 @@ def _forward_call_limit(payload: dict) -> int:
     return 2 * steps + 4
 
 
-def _error_line(error) -> str:
-    """One line for an exception raised in the student process (data, not trusted),
-    capped: the student's own text must not carry the hidden inputs out wholesale."""
-    error = error if isinstance(error, dict) else {}
-    kind = _cut(str(error.get("type", "Error")), 80)
-    message = _cut(str(error.get("message", "")), MAX_STUDENT_TEXT)
-    where = f" at {_cut(str(error['where']), 120)}" if error.get("where") else ""
-    if kind == "NotImplementedError":
-        return f"Not implemented yet{where}: {message}"
-    if error.get("student_error") is True:
-        return f"Wrong return value: {message}"
-    return f"{kind}{where}: {message}"
+def _plain_error(raw) -> dict:
+    """The error of a reply (data from the student process, of any shape) as capped
+    strings and one flag: what every reader of it may rely on."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def text(key, default, limit):  # one line: no fake report lines in the feedback
+        value = raw.get(key)
+        return _cut(" ".join((value if isinstance(value, str) else default).split()), limit)
+    return {"type": text("type", "Error", 80), "where": text("where", "", 120),
+            "message": text("message", "", MAX_STUDENT_TEXT),
+            "student_error": raw.get("student_error") is True}
+
+
+def _error_line(error: dict) -> str:
+    """One line for an exception raised in the student process (a _plain_error), capped:
+    the student's own text must not carry the hidden inputs out wholesale."""
+    where = f" at {error['where']}" if error["where"] else ""
+    if error["type"] == "NotImplementedError":
+        return f"Not implemented yet{where}: {error['message']}"
+    if error["student_error"]:
+        return f"Wrong return value: {error['message']}"
+    return f"{error['type']}{where}: {error['message']}"
 
 
 def _error_fields(error: dict) -> dict:
-    """The student's exception as capped plain fields: type, file, line, message."""
-    where = _cut(str(error.get("where") or ""), 120)
-    file, _, rest = where.partition(":")
+    """The student's exception (a _plain_error) as fields: type, file, line, message."""
+    file, _, rest = error["where"].partition(":")
     line = rest.split(" ", 1)[0]
-    return {"type": _cut(str(error.get("type", "Error")), 80), "file": file,
-            "line": int(line) if line.isdigit() else None,
-            "message": _cut(str(error.get("message", "")), MAX_STUDENT_TEXT)}
+    return {"type": error["type"], "file": file,
+            "line": int(line) if line.isascii() and line.isdigit() else None,
+            "message": error["message"]}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -1,6 +1,6 @@
 """Turn what a student handed in (a folder or a .zip) into a clean folder to grade.
 
-Only the top-level .py files of the folder that holds rnn_layers.py are copied into a
+Only the top-level .py files of the folder that holds the required files are copied into a
 fresh directory (regular files, size-capped); zips are unpacked defensively, entry by
 entry: an entry the filesystem refuses (a file and a folder of the same name, a name
 too long, an absolute path, "..", a symlink) is skipped with a note, and the archive is
@@ -75,17 +75,18 @@ def _walk(root: Path, notes: list[str]) -> list[str]:
 
 
 def _locate(root: Path, files: list[str], notes: list[str]) -> Path:
-    """The shallowest folder holding rnn_layers.py (macOS __MACOSX junk ignored)."""
-    candidates = []
+    """The folder holding the most of the required files (names compared without case),
+    the shallowest of those (macOS __MACOSX junk ignored)."""
+    found: dict[Path, int] = {}
     for rel in files:
         parts = Path(rel).parts
         path = root / rel
         if (parts[-1].lower() in REQUIRED and "__MACOSX" not in parts and len(parts) <= 4
                 and path.is_file() and not path.is_symlink()):
-            candidates.append(path.parent)
-    if not candidates:
+            found[path.parent] = found.get(path.parent, 0) + 1
+    if not found:
         return root
-    folder = min(candidates, key=lambda p: (len(p.parts), str(p)))
+    folder = min(found, key=lambda p: (-found[p], len(p.parts), str(p)))
     if folder != root:
         notes.append(f"Graded the files in {inert.line(folder.relative_to(root))}/")
     for path in sorted(folder.iterdir()):
@@ -100,9 +101,10 @@ def _copy_modules(folder: Path, target: Path, notes: list[str]) -> dict[str, byt
     copied: dict[str, bytes] = {}
     total = 0
     for path in sorted(folder.iterdir()):
-        if path.suffix != ".py" or path.is_symlink() or not path.is_file():
+        required = path.name.lower() in REQUIRED  # RNN_Layers.PY counts, as _locate says
+        if (path.suffix != ".py" and not required) or path.is_symlink() or not path.is_file():
             continue
-        name = path.name.lower() if path.name.lower() in REQUIRED else path.name
+        name = path.name.lower() if required else path.name
         size = path.stat().st_size
         if size > MAX_FILE_BYTES or total + size > MAX_UNZIPPED_BYTES:
             notes.append(f"{inert.line(path.name)} is larger than {MAX_FILE_BYTES >> 20} MB "

@@ -187,6 +187,8 @@ def _numeric(context, key, got, want):
     _bounded_list(context, "numeric gradients", got, len(args))
     checked = []
     for arg, value in zip(args, got):
+        if arg.dtype.kind != "f" and value is not None:
+            raise InvalidReply(f"{context.target}: a numeric gradient for integer indices")
         if value is not None:
             value = _array(context, "a numeric gradient", value, arg.astype(np.float64))
         checked.append(value)
