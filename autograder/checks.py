@@ -71,8 +71,8 @@ def _layer_cases(factory, backward=False, large=None):
     return cases
 
 
-_STEP_LARGE = {"N": 128, "D": 256, "H": 192}
-_SEQ_LARGE = {"N": 64, "T": 16, "D": 128, "H": 96}
+_STEP_LARGE = {"N": 64, "D": 256, "H": 192}
+_SEQ_LARGE = {"N": 32, "T": 16, "D": 128, "H": 96}
 
 
 def _classifier_cases():
@@ -151,7 +151,7 @@ CHECKS: tuple[Check, ...] = (
     Check("RNNClassifier.loss", "scores", "scores", 4, _classifier_cases()[:5], calls=_LOSS),
     Check("RNNClassifier.loss", "loss and gradients", "loss", 18,
           (Case("large inputs (no time for numeric gradients)",
-                partial(c.classifier, N=64, T=16, D=96, H=128), large=True),)
+                partial(c.classifier, N=32, T=16, D=96, H=128), large=True),)
           + _classifier_cases(), calls=_LOSS),
     Check("RNNClassifier.predict", "labels", "predict", 2,
           (Case("N=8", partial(c.classifier, N=8, distinct_labels=True), public=True),
