@@ -119,6 +119,8 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_
         if not distinct_labels or len(set(np.argmax(scores, 1))) > 1:
             break
     y = rng.integers(K, size=N).astype(np.int64)
+    if N == 1:  # label 0: a loss that tests `if not y:` must not pass by the draw
+        y[:] = 0
     params["b_q"][y[0]] -= label_gap
     return {"init": init, "params": {k: v.astype(dtype) for k, v in params.items()},
             "X": X.astype(dtype), "y": y,
