@@ -2,14 +2,16 @@
 批改一份作业（全部隐藏测试）所需的时间和内存。
 
     .venv/bin/python bench/bench_grader.py          (part of `make bench`)
+    .venv/bin/python bench/bench_grader.py --against a8469a2 --no-nbgrader
 
 Grades the reference solutions REPEATS times in fresh subprocesses (as a course would),
 with two copies of the grader taken in turn: one with its bytecode compiled (as pip and
 Gradescope's setup.sh install it) and one without (a fresh clone on a machine that sets
 PYTHONDONTWRITEBYTECODE); prints both medians and the peak memory of the grader and of
-the student process, next to the goals (median <= 0.5 s, peak < 500 MB). When the released notebook
-exists, it also times the real `nbgrader autograde` of that notebook filled with the
-same solutions, in the same run, and prints the ratio.
+the student process, next to the goals (median <= 0.5 s, peak < 500 MB). --against REV
+times that revision's grader in the same turns (the ratio holds on a noisy machine).
+When the released notebook exists, it also times the real `nbgrader autograde` of that
+notebook filled with the same solutions, in the same run, and prints the ratio.
 It is a benchmark, not a test: nothing fails on a slow machine.
 """
 import json
@@ -51,12 +53,19 @@ def grade_once(root: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _install(root: Path, compiled: bool) -> Path:
-    """A copy of the grader and the reference, as a fresh clone has them (no bytecode)
-    or as an installation does (bytecode compiled once, as pip and setup.sh do)."""
-    for name in ("autograder", "solutions"):
-        shutil.copytree(ROOT / name, root / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "datasets"))
+def _install(root: Path, compiled: bool, revision: str = "") -> Path:
+    """A copy of the grader and the reference (this checkout's, or those of a git
+    revision), as a fresh clone has them (no bytecode) or as an installation does
+    (bytecode compiled once, as pip and setup.sh do)."""
+    if revision:
+        root.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", revision, "autograder", "solutions"],
+                                 cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    else:
+        for name in ("autograder", "solutions"):
+            shutil.copytree(ROOT / name, root / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "datasets"))
     if compiled:
         subprocess.run([sys.executable, "-m", "compileall", "-q", "autograder", "solutions"],
                        cwd=root, check=True, capture_output=True)
@@ -70,13 +79,18 @@ def _isolation() -> str:
     return isolation.choose(DEFAULT)[0]
 
 
-def bench_grading() -> float:
-    """Both installs graded in turn, REPEATS times each; the median of the slower one."""
+def bench_grading(against: str = "") -> float:
+    """Both installs graded in turn, REPEATS times each (and, with `against`, that git
+    revision's grader, compiled, in the same turns: a ratio a noisy machine cannot
+    fake); the median of the slower of the two."""
     with tempfile.TemporaryDirectory(prefix="bench-grader-") as tmp:
         installs = {"bytecode compiled (installed: pip, setup.sh)":
                     _install(Path(tmp) / "compiled", True),
                     "no bytecode (a fresh clone, PYTHONDONTWRITEBYTECODE)":
                     _install(Path(tmp) / "source", False)}
+        if against:
+            installs[f"{against}, bytecode compiled"] = _install(Path(tmp) / "against", True,
+                                                                 against)
         runs = {name: [] for name in installs}
         for _ in range(REPEATS):
             for name, root in installs.items():
@@ -93,9 +107,11 @@ def bench_grading() -> float:
     grader_mb = max(r["grader_kb"] for r in every) / 1024
     student_mb = max(r["student_kb"] for r in every) / 1024
     print(f"  ratio no bytecode / compiled = {medians[1] / medians[0]:.2f}")
+    if against:
+        print(f"  ratio compiled / {against} compiled = {medians[0] / medians[2]:.2f}")
     print(f"  peak memory {grader_mb:.0f} MB grader, {student_mb:.0f} MB student process "
           f"(goal < 500 MB)")
-    return max(medians)
+    return max(medians[:2])
 
 
 def bench_nbgrader(grader_median: float) -> None:
@@ -139,7 +155,16 @@ def bench_nbgrader(grader_median: float) -> None:
 
 
 def main() -> None:
-    median = bench_grading()
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", default="", metavar="REV",
+                        help="also time this git revision's grader, in the same turns")
+    parser.add_argument("--no-nbgrader", action="store_true",
+                        help="skip the nbgrader autograde timing")
+    args = parser.parse_args()
+    median = bench_grading(args.against)
+    if args.no_nbgrader:
+        return
     bench_nbgrader(median)
 
 
