@@ -817,8 +817,9 @@ def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_pat
     _assert_contained(result, twin(config), token, tmp_path, children)
     # the watch reads one process after another, not all at one instant: memory that
     # moves between processes meanwhile (one exits, another allocates) can be counted
-    # twice, so it may overshoot by a little; without the cap the attack takes 960 MiB
-    assert watch.peak <= cap + cap // 8, f"the student processes held {watch.peak} MiB"
+    # twice, so it may overshoot (by 38 MiB seen once with 1/8 allowed); without the cap
+    # the attack takes 960 MiB, so a quarter of slack still shows the cap at work
+    assert watch.peak <= cap + cap // 4, f"the student processes held {watch.peak} MiB"
     if name != "memory_in_threads":  # threads share one address space, whose limit (and,
         # without cgroups, the thread count) stops them at a varying point, maybe at once
         honest = twin(config)["memory_peak_mib"]
@@ -975,6 +976,41 @@ def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, twin, tm
     time.sleep(0.05)
     assert _processes_with(f"rnn{token}") == []
     assert jail.children() <= children and sandbox._SUPERVISORS == set()
+
+
+def test_a_case_and_its_explanation_share_one_time_limit(tmp_path, monkeypatch):
+    """A wrong backward is explained with numeric gradients of the student's own forward,
+    asked within what is left of the case's time limit, not within a second one: a
+    forward slow only when called many times cannot double every case's time."""
+    from autograder import grade as grade_module
+    folder = build(tmp_path / "s", None, {}, bugs=False)
+    with open(folder / "rnn_layers.py", "a") as f:
+        f.write(textwrap.dedent('''
+
+            import time as _time
+            _honest_forward, _honest_backward = rnn_step_forward, rnn_step_backward
+            _calls = [0]
+            def rnn_step_forward(*args):
+                _calls[0] += 1
+                if _calls[0] > 4:  # the many forwards of numeric gradients
+                    _time.sleep(0.3)
+                return _honest_forward(*args)
+            def rnn_step_backward(dnext_h, cache):
+                _calls[0] = 0
+                _time.sleep(0.3)
+                return tuple(2 * g for g in _honest_backward(dnext_h, cache))
+            '''))
+    took, original = [], grade_module.run_case
+
+    def timed(check, case, *args, **kwargs):
+        start = time.monotonic()
+        result = original(check, case, *args, **kwargs)
+        if check.target == "rnn_step_backward":
+            took.append((time.monotonic() - start, kwargs["time_limit"], case.label))
+        return result
+    monkeypatch.setattr(grade_module, "run_case", timed)
+    grade(folder, dataclasses.replace(DEFAULT, timeout_scale=0.1))
+    assert took and all(seconds < limit + 0.4 for seconds, limit, _ in took), took
 
 
 def test_an_unprivileged_grader_refuses_before_any_student_code_runs(unprivileged_grader,

@@ -305,6 +305,7 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
                           cause=cause)
 
+    until = time.monotonic() + limit  # the explanation below fits in the same limit
     try:
         reply = student.request(op, _request(payload, case), limit)
     except CallTimeout:
@@ -333,7 +334,7 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     # there against numeric differentiation: its mistakes show in the other cases)
     verdict = judge(check, payload, expected, got, None if case.large else reference)
     if explain and check.kind == "backward" and not case.large and not verdict.blame:
-        _explain_backward(verdict, check, payload, got, student, limit)
+        _explain_backward(verdict, check, payload, got, student, until - time.monotonic())
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
                                      {"purity", "repeat"} & set(verdict.wrong) else 0.0)
     status = "passed" if verdict.ok else "failed"
@@ -346,7 +347,7 @@ def _explain_backward(verdict, check, payload, got, student, limit) -> None:
     """Wrong gradients: ask the student process for numeric gradients of its own
     forward, to say which pass is wrong (only then: it costs 2 forwards per input)."""
     names = GRAD_NAMES[payload["function"]]
-    if not any(verdict.wrong.get(n) in ("value", "nonfinite") for n in names):
+    if limit < 0.05 or not any(verdict.wrong.get(n) in ("value", "nonfinite") for n in names):
         return
     try:
         reply = student.request("numeric", payload, limit)
