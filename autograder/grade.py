@@ -69,7 +69,8 @@ class _Run:
     redact: object
     # function -> the function whose time-out stops it (itself, or one it calls)
     timed_out: dict[str, str] = field(default_factory=dict)
-    # checks whose large case failed: their other cases earn nothing (checks.py)
+    # (target, what) of the checks whose large case failed: their other cases earn
+    # nothing (checks.py puts the large case first)
     gated: set = field(default_factory=set)
     explain: bool = True  # also what only feedback needs (see engine.run_case)
 
@@ -187,9 +188,8 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
     if case.large and result.status != "passed":
-        run.gated.add(full_name(check, case))
-    elif result.score > 0 and any(full_name(check, other) in run.gated
-                                  for other in check.cases if other.large):
+        run.gated.add((check.target, check.what))
+    elif result.score > 0 and (check.target, check.what) in run.gated:
         result.score, result.status = 0.0, "failed"
         result.output += "\n" + NO_CREDIT_AFTER_LARGE
     return result

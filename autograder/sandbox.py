@@ -46,6 +46,23 @@ class Limits:
     reply_bytes: int = 64 << 20  # largest reply the grader reads
 
 
+def plain_error(raw, message_limit: int) -> dict:
+    """The error of a reply (data from the student process, of any shape) as capped
+    one-line strings and one flag: what every reader of it may rely on."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def text(key, default, limit):  # one line: no fake report lines in the feedback
+        value = raw.get(key)
+        return cut(" ".join((value if isinstance(value, str) else default).split()), limit)
+    return {"type": text("type", "Error", 80), "where": text("where", "", 120),
+            "message": text("message", "", message_limit),
+            "student_error": raw.get("student_error") is True}
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 30] + " [... cut: message too long]"
+
+
 class SandboxError(Exception):
     """The student process did not answer normally."""
 
@@ -80,7 +97,6 @@ class StudentProcess:
         self.log = None  # the student's stdout and stderr: a file only the grader can see
         self.imported: set[str] = set()  # modules imported by the current process
         self.broken_imports: dict[str, str] = {}  # module -> why importing it fails for good
-        self.jail_status = ""  # what child/jail.py applied (reported by the student process)
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
         self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
 
@@ -206,16 +222,14 @@ class StudentProcess:
             raise SandboxError(self.broken_imports[module]) from None
         error = reply.get("error") if isinstance(reply, dict) else None
         if isinstance(error, dict) and error.get("fatal") is True:
-            where = f" at {str(error.get('where'))[:200]}" if error.get("where") else ""
+            error = plain_error(error, 500)
+            where = f" at {error['where']}" if error["where"] else ""
             self.broken_imports[module] = (f"Importing {module}.py raised "
-                                           f"{str(error.get('type'))[:80]}{where}: "
-                                           f"{str(error.get('message'))[:500]}")
+                                           f"{error['type']}{where}: {error['message']}")
             self.kill()
             raise SandboxError(self.broken_imports[module])
         if error is None:
             self.imported.add(module)
-            ok = reply.get("ok") if isinstance(reply, dict) else None
-            self.jail_status = str(ok.get("jail", ""))[:100] if isinstance(ok, dict) else ""
         # an ordinary exception at import: the operation itself reports it
 
     def _exchange(self, op: str, payload, deadline: float):

@@ -15,7 +15,7 @@ from autograder.checks import Case, Check, case_points, full_name
 from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
 from autograder.results import TestResult
-from autograder.sandbox import CallTimeout, SandboxError
+from autograder.sandbox import CallTimeout, SandboxError, cut, plain_error
 from autograder.validate import InvalidReply, validate
 
 GRAD_NAMES = {name: grads for name, (_, _, grads) in layer_ops.PAIRS.items()}
@@ -314,11 +314,11 @@ def _run_case(check, case, payload, expected, student, reference, limit,
                if case.large else "an infinite loop, or far too slow?")
         return failed(f"Did not finish within {limit:.2g} s ({why}).", "timeout", "timeout")
     except SandboxError as exc:
-        return failed(_cut(str(exc), 400), "error", "crash")
+        return failed(cut(str(exc), 400), "error", "crash")
     if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
-        error = _plain_error(reply["error"])
+        error = plain_error(reply["error"], MAX_STUDENT_TEXT)
         cause = "not_implemented" if error["type"] == "NotImplementedError" else "exception"
         result = failed(_error_line(error), "error", cause)
         result.error = _error_fields(error)
@@ -383,21 +383,8 @@ def _forward_call_limit(payload: dict) -> int:
     return 2 * steps + 4
 
 
-def _plain_error(raw) -> dict:
-    """The error of a reply (data from the student process, of any shape) as capped
-    strings and one flag: what every reader of it may rely on."""
-    raw = raw if isinstance(raw, dict) else {}
-
-    def text(key, default, limit):  # one line: no fake report lines in the feedback
-        value = raw.get(key)
-        return _cut(" ".join((value if isinstance(value, str) else default).split()), limit)
-    return {"type": text("type", "Error", 80), "where": text("where", "", 120),
-            "message": text("message", "", MAX_STUDENT_TEXT),
-            "student_error": raw.get("student_error") is True}
-
-
 def _error_line(error: dict) -> str:
-    """One line for an exception raised in the student process (a _plain_error), capped:
+    """One line for an exception raised in the student process (a sandbox.plain_error), capped:
     the student's own text must not carry the hidden inputs out wholesale."""
     where = f" at {error['where']}" if error["where"] else ""
     if error["type"] == "NotImplementedError":
@@ -408,7 +395,7 @@ def _error_line(error: dict) -> str:
 
 
 def _error_fields(error: dict) -> dict:
-    """The student's exception (a _plain_error) as fields: type, file, line, message."""
+    """The student's exception (a sandbox.plain_error) as fields: type, file, line, message."""
     file, _, rest = error["where"].partition(":")
     line = rest.split(" ", 1)[0]
     return {"type": error["type"], "file": file,
@@ -416,5 +403,3 @@ def _error_fields(error: dict) -> dict:
             "message": error["message"]}
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 30] + " [... cut: message too long]"

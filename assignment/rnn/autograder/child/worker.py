@@ -89,11 +89,10 @@ def describe_error(exc: BaseException, submission_dir: str) -> dict:
 def import_module(modules, payload):
     """{"module"} -> {} once the submission's module is imported (grader's import step)."""
     getattr(modules, payload["module"])
-    return {"jail": JAIL_STATUS}
+    return {}
 
 
 OPERATIONS["import"] = import_module
-JAIL_STATUS = "none"  # what jail.enter applied, reported with every import
 
 
 def serve(submission_dir: str, requests, replies) -> None:
@@ -144,9 +143,8 @@ def main() -> None:
     settings = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # output over the cap: EFBIG, not death
-    global JAIL_STATUS
     if jail is not None:
-        submission_dir, JAIL_STATUS = jail.enter(settings, submission_dir, (in_fd, out_fd))
+        submission_dir, _ = jail.enter(settings, submission_dir, (in_fd, out_fd))
     requests, replies = os.fdopen(in_fd, "rb"), os.fdopen(out_fd, "wb")
     sys.stdin = open(os.devnull)
     os.chdir(submission_dir)
