@@ -6,6 +6,7 @@ except for add_arguments, which must stay cheap to import.
 """
 import argparse
 import importlib
+from pathlib import Path
 
 from autograder.config import DEFAULT
 
@@ -17,6 +18,7 @@ VERBS = {
     "grade-all": ("autograder.batch", "grade every submission in a folder"),
     "autograder-zip": ("autograder.gradescope", "build the Gradescope autograder zip"),
     "data": ("autograder.data", "download CIFAR-10 (python version) where the notebook looks"),
+    "config": ("autograder.config_command", "print the settings in force and where each came from"),
 }
 
 
@@ -24,9 +26,13 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="The RNN assignment's tool: release it, grade submissions, check work.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="the instructor's settings (TOML); default: $RNN_GRADER_CONFIG "
+                             "or none (see autograder/settings.py)")
     verbs = parser.add_subparsers(dest="verb", required=True)
     for verb, (module, help_text) in VERBS.items():
-        sub = verbs.add_parser(verb, help=help_text, description=help_text)
+        sub = verbs.add_parser(verb, help=help_text, description=help_text, parents=[common])
         if only in (None, verb):
             try:
                 importlib.import_module(module).add_arguments(sub)
@@ -48,4 +54,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"python -m autograder {args.verb}: not available in this version")
         return 2
-    return module.run(args, DEFAULT)
+    from autograder.settings import SettingsError, load
+
+    try:
+        config, sources = load(args.config, DEFAULT)
+    except SettingsError as exc:
+        print(f"python -m autograder {args.verb}: {exc}", file=sys.stderr)
+        return 2
+    args.settings_sources = sources
+    return module.run(args, config)

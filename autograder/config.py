@@ -25,6 +25,11 @@ class Config:
     call_time_multiple: float = 50.0
     call_time_min: float = 1.0
     timeout_scale: float = 1.0  # multiplies every per-call time limit (a slow machine: 2)
+    # On a busy machine (load per CPU above 1) the budget and every call's limit are
+    # multiplied by the load per CPU, measured before the student's code runs, at most
+    # max_load_scale (1: never). load_scale is the factor a grading used (machine.py).
+    max_load_scale: float = 4.0
+    load_scale: float = 1.0
     # Isolation of the student process (autograder/isolation.py): "auto" takes the
     # strongest mode this machine allows: "bwrap" (bubblewrap), "jail" (our own
     # namespaces + pivot_root), "user" (root without namespaces: uid switch only) or
@@ -53,6 +58,12 @@ class Config:
     # share of its outputs (or rules) that are right instead.
     partial_credit: bool = False
     batch_jobs: int = 0  # grade-all's parallel gradings; 0 = one per CPU
+    # Set by the instructor's settings file (autograder/settings.py reads and checks it).
+    points: tuple[tuple[str, float], ...] = ()  # (graded function, points) overrides
+    visibility: str = "visible"  # Gradescope's visibility of each test before the due date
+    hint_languages: tuple[str, ...] = ("en", "zh")
+    lstm: bool = False  # grade the optional LSTM extension
+    settings_file: str = ""  # the file these came from ("" = the defaults)
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 
 

@@ -234,7 +234,7 @@ def _assert_harmless(attack, base, tmp_path, classifier_code: str = "", graded=N
     assert "SHADOW" not in text
     # nothing of the student's reaches a terminal or the JSON as a control character
     assert _control_characters(data) == set(), name
-    assert took < 40, f"{name} took {took:.0f} s"
+    assert took < 40 * _busy(CONFIG), f"{name} took {took:.0f} s"
     return data
 
 
@@ -244,7 +244,8 @@ def test_a_hang_at_import_costs_one_time_limit_not_one_per_test(tmp_path):
     result = grade(folder, CONFIG)
     took = time.monotonic() - start
     assert result.score == 0
-    assert took < 3 * 30 * CONFIG.timeout_scale + 5, took  # at most one limit per module
+    # at most one limit per module (limits grow on a busy machine: machine.py)
+    assert took < (3 * 30 * CONFIG.timeout_scale + 5) * _busy(CONFIG), took
     assert any("did not finish within" in t.output for t in result.tests)
 
 
@@ -843,6 +844,10 @@ def test_shared_memory_segments_do_not_outlive_the_grading(mode, twin, tmp_path)
         result = grade(folder, config)
         _assert_contained(result, twin(config), token, tmp_path, children)
         assert int(_seen(result)) >= n // 2, _seen(result)  # the attack did fill segments
+        # the kernel frees a dead namespace's segments a moment later: wait for it
+        end = time.monotonic() + 10
+        while _shared_memory_mib() - before >= n * mib // 2 and time.monotonic() < end:
+            time.sleep(0.2)
         assert _shared_memory_mib() - before < n * mib // 2, (before, _shared_memory_mib())
         assert _segments(keys) == []
     finally:  # a grader with the hole must not leave the memory taken on this machine
@@ -892,6 +897,13 @@ def _segments(keys: set) -> list[int]:
     """The ids of the System V shared memory segments (this IPC namespace) with these keys."""
     rows = [line.split() for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
     return [int(row[1]) for row in rows if int(row[0]) in keys]
+
+
+def _busy(config) -> float:
+    """The factor by which the grader stretched its limits on this machine just now."""
+    from autograder import machine
+
+    return machine.slowness(config)
 
 
 def _shared_memory_mib() -> int:
@@ -965,7 +977,7 @@ def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, twin, tm
     start = time.monotonic()
     result = grade(folder, config)
     took = time.monotonic() - start
-    assert took < config.time_budget + 2, took
+    assert took < (config.time_budget + 2) * _busy(config), took
     data = _written(result, tmp_path / "results.json")
     assert [t["name"] for t in data["tests"]] == [t["name"] for t in twin(SMALL)["tests"]]
     assert all(t["score"] == 0 for t in data["tests"])

@@ -1,0 +1,141 @@
+"""The instructor's settings file: every key applied, every bad key or value a clear error."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import settings
+from autograder.config import DEFAULT
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# key -> (a good value in TOML, the Config field's value it gives, a bad value in TOML)
+GOOD_AND_BAD = {
+    "grading.partial_credit": ("true", True, '"yes"'),
+    "grading.time_budget": ("90", 90.0, "0"),
+    "grading.timeout_scale": ("2.5", 2.5, '"fast"'),
+    "grading.max_load_scale": ("1", 1.0, "0.5"),
+    "grading.hint_languages": ('["zh"]', ("zh",), '["fr"]'),
+    "isolation.mode": ('"jail"', "jail", '"docker"'),
+    "isolation.student_user": ("1234", 1234, "0"),
+    "isolation.memory_mib": ("512", 512 << 20, "1.5"),
+    "isolation.max_processes": ("32", 32, "-1"),
+    "gradescope.visibility": ('"after_due_date"', "after_due_date", '"later"'),
+    "class.jobs": ("3", 3, "true"),
+    "lstm.enabled": ("true", True, "1"),
+}
+
+
+def _file(tmp_path, text: str) -> Path:
+    path = tmp_path / "grading.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _toml(key: str, value: str) -> str:
+    table, name = key.split(".")
+    return f"[{table}]\n{name} = {value}\n"
+
+
+def test_every_setting_has_a_test():
+    assert set(GOOD_AND_BAD) == set(settings.BY_KEY)
+
+
+@pytest.mark.parametrize("key", sorted(GOOD_AND_BAD))
+def test_a_good_value_is_applied_and_its_source_named(tmp_path, key):
+    good, expected, _ = GOOD_AND_BAD[key]
+    path = _file(tmp_path, _toml(key, good))
+    config, sources = settings.load(path)
+    field = settings.BY_KEY[key].field
+    assert getattr(config, field) == expected != getattr(DEFAULT, field)
+    assert sources == {key: str(path)}
+    assert config.settings_file == str(path.resolve())
+
+
+@pytest.mark.parametrize("key", sorted(GOOD_AND_BAD))
+def test_a_bad_value_names_the_file_the_key_and_what_was_expected(tmp_path, key):
+    _, _, bad = GOOD_AND_BAD[key]
+    path = _file(tmp_path, _toml(key, bad))
+    with pytest.raises(settings.SettingsError) as error:
+        settings.load(path)
+    message = str(error.value)
+    assert str(path) in message and key in message and "expected" in message
+
+
+def test_an_unknown_key_suggests_the_near_one(tmp_path):
+    path = _file(tmp_path, "[grading]\ntime_budgt = 3\n")
+    with pytest.raises(settings.SettingsError, match="did you mean 'grading.time_budget'"):
+        settings.load(path)
+
+
+def test_points_by_function_dotted_or_quoted(tmp_path):
+    path = _file(tmp_path, '[points]\nrnn_backward = 12\nRNNClassifier.loss = 20\n'
+                           '"RNNClassifier.train" = 0\n')
+    config, sources = settings.load(path)
+    assert dict(config.points) == {"rnn_backward": 12.0, "RNNClassifier.loss": 20.0,
+                                   "RNNClassifier.train": 0.0}
+    assert "points.RNNClassifier.loss" in sources
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[points]\nrnn_back = 3\n", "not a graded function"),
+    ("[points]\nrnn_backward = -1\n", "expected a number"),
+    ("[grading\n", "not valid TOML"),
+    ("grading = 3\n", "must be a table"),
+])
+def test_malformed_files_are_errors(tmp_path, text, words):
+    with pytest.raises(settings.SettingsError, match=words):
+        settings.load(_file(tmp_path, text))
+
+
+def test_a_missing_file_is_an_error(tmp_path):
+    with pytest.raises(settings.SettingsError, match="not found"):
+        settings.load(tmp_path / "nowhere.toml")
+
+
+def test_no_file_gives_the_defaults(monkeypatch):
+    monkeypatch.delenv(settings.ENV_VAR, raising=False)
+    assert settings.load(None) == (DEFAULT, {})
+
+
+def test_the_environment_variable_names_the_file(tmp_path, monkeypatch):
+    path = _file(tmp_path, "[grading]\ntime_budget = 30\n")
+    monkeypatch.setenv(settings.ENV_VAR, str(path))
+    assert settings.load(None)[0].time_budget == 30.0
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_config_verb_prints_what_is_in_force_and_where_from(tmp_path):
+    path = _file(tmp_path, "[grading]\npartial_credit = true\n[points]\nrnn_backward = 12\n")
+    done = _cli("config", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    lines = {line.split("=")[0].strip(): line for line in done.stdout.splitlines()[1:]}
+    assert "true" in lines["grading.partial_credit"] and str(path) in lines[
+        "grading.partial_credit"]
+    assert "12" in lines["points.rnn_backward"] and str(path) in lines["points.rnn_backward"]
+    assert lines["grading.time_budget"].rstrip().endswith("# default")
+    rows = done.stdout.splitlines()[1:]
+    assert len(rows) == len(settings.SETTINGS) + len(settings.points_targets())
+    # what it prints is itself a settings file that gives the same settings
+    again = _file(tmp_path / "..", done.stdout)
+    assert _same_settings(settings.load(again)[0], settings.load(path)[0])
+
+
+def _same_settings(a, b) -> bool:
+    fields = [s.field for s in settings.SETTINGS]
+    full = dict(settings._default_points())
+    return ([getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+            and {**full, **dict(a.points)} == {**full, **dict(b.points)})
+
+
+def test_a_bad_file_stops_any_verb_with_one_line_and_exit_2(tmp_path):
+    path = _file(tmp_path, "[grading]\ntime_budget = -5\n")
+    done = _cli("grade", str(ROOT / "solutions" / "rnn"), "--config", str(path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "grading.time_budget" in done.stderr and str(path) in done.stderr
