@@ -17,6 +17,9 @@ VERBS = {
     "grade-all": ("autograder.batch", "grade every submission in a folder"),
     "autograder-zip": ("autograder.gradescope", "build the Gradescope autograder zip"),
     "data": ("autograder.data", "download CIFAR-10 (python version) where the notebook looks"),
+    "dask-scheduler": ("autograder.dask_scheduler", "start a grading Dask cluster's scheduler"),
+    "dask-worker": ("autograder.dask_worker", "start a grading Dask cluster's workers "
+                    "(one per CPU)"),
 }
 
 
