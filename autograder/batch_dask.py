@@ -14,7 +14,8 @@ worker whether it can isolate the student's code (isolation.refusal, which a loc
 asks itself), and refuses to start when one differs or cannot; a worker that joins later
 and differs, or cannot isolate, records a grader error instead of a grade. With no worker
 yet, the client says it is waiting and gives up after WORKER_WAIT seconds
-(--worker-timeout), before any record is written. A worker that
+(--worker-timeout), before any record is written; left with no worker mid-run, the same
+(what was graded is kept). A worker that
 dies mid-task (killed, out of memory) has its task re-run on another worker by the
 scheduler; a submission that kills its worker every time (dask's
 distributed.scheduler.allowed-failures, 3 by default) gets an error record, as in a
@@ -232,8 +233,6 @@ def grade_on_cluster(todo, address: str, config, grader: str,
     """Yield one record per (submission, hash), in the order they finish on the cluster."""
     if not todo:
         return
-    from distributed import as_completed
-
     client = connect(address)
     settings = grading_settings(config)
     futures = {}
@@ -250,7 +249,7 @@ def grade_on_cluster(todo, address: str, config, grader: str,
             future = client.submit(grade_task, sub.name, sub.path.name, kind, data, sha,
                                    grader, settings, key=f"grade-{i}-{sha[:16]}", pure=False)
             futures[future] = (sub, sha)
-        for future in as_completed(list(futures), loop=client.loop):
+        for future in finished(client, list(futures), address, worker_wait):
             sub, sha = futures.pop(future)
             try:
                 yield future.result()
@@ -263,6 +262,44 @@ def grade_on_cluster(todo, address: str, config, grader: str,
         for future in futures:
             future.cancel()
         client.close()
+
+
+def finished(client, futures: list, address: str, worker_wait: float):
+    """Yield the futures as they finish. A cluster left with no worker (a lost machine, a
+    batch job's time limit) is said so at once and given up after `worker_wait` seconds,
+    instead of being waited for without a word."""
+    from distributed import wait
+
+    pending, alone_since = set(futures), None
+    while pending:
+        try:
+            with client.as_current():  # wait() asks for "the" client: this one
+                done, pending = wait(pending, timeout=min(5.0, worker_wait / 2),
+                                     return_when="FIRST_COMPLETED")
+        except TimeoutError:  # nothing finished in a while: is anyone grading?
+            alone_since = _alone(client, address, worker_wait, alone_since)
+            continue
+        alone_since = None
+        yield from done
+
+
+def _alone(client, address: str, worker_wait: float, since: float | None) -> float | None:
+    """None while the scheduler has workers; else when it was first seen without, until
+    that is `worker_wait` seconds ago (ClusterError)."""
+    import time
+
+    if client.nthreads():
+        return None
+    now = time.monotonic()
+    if since is None:
+        print(f"grade-all: no Dask worker is left at {address}; waiting for one (giving up "
+              f"in {worker_wait:g} s)", file=sys.stderr, flush=True)
+        return now
+    if now - since >= worker_wait:
+        raise ClusterError(f"no Dask worker at {address} for {worker_wait:g} s; what was "
+                           "graded is kept: " + START_WORKERS.format(address=address)
+                           + ", then run the same command again")
+    return since
 
 
 def _why(exc: BaseException) -> str:

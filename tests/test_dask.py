@@ -349,28 +349,52 @@ def test_the_wait_for_workers_in_the_readme_is_grade_alls_default():
     assert f"gives up after {batch_dask.WORKER_WAIT:g} s (`--worker-timeout SECONDS`)" in text
 
 
-def test_with_no_worker_grade_all_says_it_waits_then_gives_up(tmp_path):
-    """The README's scheduler, no worker: the README's grade-all says so and stops."""
+def test_without_workers_grade_all_says_it_waits_then_gives_up(tmp_path):
+    """The README's scheduler with no worker: the README's grade-all says so and stops,
+    grading nothing. Then one worker that is lost mid-run (its machine gone): the same,
+    keeping what was graded."""
     pytest.importorskip("distributed")
     port = _free_port()
-    scheduler = _start(_fill(readme_dask_commands()["dask-scheduler"], port))
+    address = f"tcp://127.0.0.1:{port}"
+    commands = readme_dask_commands()
+    scheduler, worker = _start(_fill(commands["dask-scheduler"], port)), None
+    for i in range(6):
+        _copy(tmp_path / "class" / f"s{i}", comment=f"student {i}")
     try:
-        _client(f"tcp://127.0.0.1:{port}").close()
-        _copy(tmp_path / "class" / "alice")
+        _client(address).close()
         started = time.monotonic()
-        run = _readme_grade_all(f"tcp://127.0.0.1:{port}", tmp_path / "class",
-                                tmp_path / "out", "--worker-timeout", "3")
+        alone = _readme_grade_all(address, tmp_path / "class", tmp_path / "out",
+                                  "--worker-timeout", "3")
         took = time.monotonic() - started
+        worker = _start(_fill(commands["dask-worker"], port) + " --nworkers 1")
+        _client(address, workers=1).close()
+        run = subprocess.Popen(_fill(commands["grade-all"], port, SUBMISSIONS=tmp_path / "class",
+                                     DIR=tmp_path / "out") + " --worker-timeout 3",
+                               shell=True, cwd=ROOT, env=fresh_shell(), text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "out").glob("results/*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _stop_now(worker)
+        _, lost = run.communicate(timeout=120)
     finally:
-        _stop(scheduler)
-    assert run.returncode == 2, run.stderr
-    assert f"waiting for a Dask worker to join the scheduler at tcp://127.0.0.1:{port}" \
-        in run.stderr
-    assert f"no Dask worker joined the scheduler at tcp://127.0.0.1:{port} in 3 s; " \
-           "nothing was graded" in run.stderr
-    assert "python -m autograder dask-worker" in run.stderr
-    assert not list((tmp_path / "out").glob("results/*.json"))
+        _stop(*filter(None, (worker, scheduler)))
+    assert alone.returncode == 2, alone.stderr
+    assert f"waiting for a Dask worker to join the scheduler at {address}" in alone.stderr
+    assert f"no Dask worker joined the scheduler at {address} in 3 s; nothing was graded" \
+        in alone.stderr and "python -m autograder dask-worker" in alone.stderr
     assert took < 60  # it gave up (the grading itself never started)
+    assert run.returncode == 2, lost
+    assert f"no Dask worker is left at {address}; waiting for one" in lost
+    assert f"no Dask worker at {address} for 3 s; what was graded is kept" in lost
+    kept = list((tmp_path / "out").glob("results/*.json"))
+    assert 1 <= len(kept) < 6, "the worker was not lost mid-run"
+
+
+def _stop_now(proc: subprocess.Popen) -> None:
+    """SIGKILL a process's whole session (a machine that is gone)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def test_a_plain_dask_scheduler_without_the_project_on_its_path_is_refused(tmp_path):
