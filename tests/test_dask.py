@@ -325,6 +325,45 @@ def test_the_recommended_worker_settings_are_dask_settings_and_reach_the_workers
         dask.config.get(key)  # a setting this version of Dask has
         assert dask.config.get(key, config=from_environment) == value
         assert set(cluster[1].run(dask.config.get, key).values()) == {value}
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert set(cluster[1].run(os.environ.get, name).values()) == {"1"}  # one BLAS thread
+    assert len(cluster[1].nthreads()) == 2 and set(cluster[1].nthreads().values()) == {1}
+
+
+@pytest.mark.parametrize("base, path", [
+    ({}, [str(ROOT)]),
+    ({"PYTHONPATH": "/elsewhere"}, [str(ROOT), "/elsewhere"]),
+    ({"PYTHONPATH": f"/elsewhere{os.pathsep}{ROOT}"}, [str(ROOT), "/elsewhere"]),
+])
+def test_the_cluster_commands_put_the_project_first_on_the_path(base, path):
+    from autograder import dask_start
+
+    env = dask_start.environment(base)
+    assert env["PYTHONPATH"].split(os.pathsep) == path
+    assert {k: env[k] for k in batch_dask.worker_environment()} == batch_dask.worker_environment()
+
+
+def test_an_instructors_own_dask_setting_wins():
+    from autograder import dask_start
+
+    name = "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL"
+    assert name in batch_dask.worker_environment()
+    assert dask_start.environment({name: "20ms"})[name] == "20ms"
+
+
+@pytest.mark.parametrize("argv, workers", [([], None), (["--nworkers", "3"], "3")])
+def test_dask_worker_runs_single_threaded_workers_one_per_usable_cpu(argv, workers):
+    import argparse
+
+    from autograder import dask_start
+
+    parser = argparse.ArgumentParser()
+    dask_start.add_worker_arguments(parser)
+    command = dask_start.worker_command(parser.parse_args(["tcp://h:1", *argv]))
+    assert command[:4] == [sys.executable, "-m", "distributed.cli.dask_worker", "tcp://h:1"]
+    options = dict(zip(command[4::2], command[5::2]))
+    assert options["--nthreads"] == "1"
+    assert options["--nworkers"] == (workers or str(len(os.sched_getaffinity(0))))
 
 
 @pytest.mark.parametrize("answer, message", [
