@@ -15,11 +15,10 @@ asks itself), and refuses to start when one differs or cannot; a worker that joi
 and differs, or cannot isolate, records a grader error instead of a grade. With no worker
 yet, the client says it is waiting and gives up after WORKER_WAIT seconds
 (--worker-timeout), before any record is written; left with no worker mid-run, the same
-(what was graded is kept). A worker that
-dies mid-task (killed, out of memory) has its task re-run on another worker by the
-scheduler; a submission that kills its worker every time (dask's
-distributed.scheduler.allowed-failures, 3 by default) gets an error record, as in a
-local run.
+(what was graded is kept). A worker that dies mid-task (killed, out of memory) has its
+task re-run on another worker by the scheduler; a submission that kills its worker every
+time (dask's distributed.scheduler.allowed-failures, 3 by default) gets an error record,
+as in a local run.
 
 The cluster's own housekeeping competes with the grading for the workers' CPUs: with
 Dask's defaults every worker samples its task's stack 100 times a second (the
@@ -45,8 +44,8 @@ from autograder import batch_store as store
 
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT = 120.0  # seconds grade-all waits for a first worker (--worker-timeout)
-START_WORKERS = ("start them from the project's folder with `.venv/bin/python -m autograder "
-                 "dask-worker {address}` (README: Beyond one machine)")
+START_WORKERS = ("start workers from the project's folder with `.venv/bin/python -m "
+                 "autograder dask-worker {address}` (README: Beyond one machine)")
 PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it locally)
 GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
                   "namespaces", "max_processes", "allow_no_isolation")
@@ -153,7 +152,7 @@ def check_scheduler(client, address: str, grader: str, settings: dict) -> None:
 
 def wait_for_workers(client, address: str, seconds: float, stream=None) -> None:
     """Return once a worker has joined; say so while waiting; give up after `seconds`."""
-    if client.scheduler_info().get("workers"):
+    if client.nthreads():
         return
     stream = stream or sys.stderr
     print(f"grade-all: waiting for a Dask worker to join the scheduler at {address} "
@@ -224,7 +223,7 @@ def connect(address: str):
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} ({exc}); start "
                            "one from the project's folder with `.venv/bin/python -m "
-                           "autograder dask-scheduler`, and workers: "
+                           "autograder dask-scheduler`, then "
                            + START_WORKERS.format(address=address)) from None
 
 
