@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                         help="grade on a Dask cluster: one task per submission (--jobs is "
                              "then the cluster's: its workers' threads)")
+    parser.add_argument("--worker-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="with --scheduler: how long to wait for a first worker (120)")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="DIR",
                         help="merge these results folders into --output (no grading)")
     parser.add_argument("--regrade", action="store_true",
@@ -97,7 +99,8 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     if args.scheduler:
         from autograder import batch_dask
 
-        graded, failure = (batch_dask.grade_on_cluster(todo, args.scheduler, config, grader),
+        graded, failure = (batch_dask.grade_on_cluster(todo, args.scheduler, config, grader,
+                                                       args.worker_timeout),
                            batch_dask.ClusterError)
     else:
         graded, failure = grade_in_pool(todo, jobs, config, grader), ()

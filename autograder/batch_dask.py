@@ -8,14 +8,17 @@ record. Only the client writes, with the same atomic, resumable store as a local
 (batch.py), so the gradebook and the report are the same.
 
 A worker grades with its own installation (autograder/, solutions/, the secret) and its
-own isolation: before the first task the client asks every worker for its grader version
-and whether it can isolate the student's code (isolation.refusal, which a local run asks
-itself), and refuses to start when one differs or cannot; a worker that joins later and
-differs, or cannot isolate, records a grader error instead of a grade. A worker that
-dies mid-task (killed, out of memory) has its task re-run on another worker by the
-scheduler; a submission that kills its worker every time (dask's
-distributed.scheduler.allowed-failures, 3 by default) gets an error record, as in a
-local run.
+own isolation: before the first task the client asks the scheduler (which unpickles every
+task, so it must import the grader) and every worker for its grader version, and every
+worker whether it can isolate the student's code (isolation.refusal, which a local run
+asks itself), and refuses to start when one differs or cannot; a worker that joins later
+and differs, or cannot isolate, records a grader error instead of a grade. With no worker
+yet, the client says it is waiting and gives up after WORKER_WAIT seconds
+(--worker-timeout), before any record is written; left with no worker mid-run, the same
+(what was graded is kept). A worker that dies mid-task (killed, out of memory) has its
+task re-run on another worker by the scheduler; a submission that kills its worker every
+time (dask's distributed.scheduler.allowed-failures, 3 by default) gets an error record,
+as in a local run.
 
 The cluster's own housekeeping competes with the grading for the workers' CPUs: with
 Dask's defaults every worker samples its task's stack 100 times a second (the
@@ -24,16 +27,14 @@ time its event loop, and every worker and nanny reads its memory use 10 times a 
 12 % of a CPU for an idle two-worker LocalCluster (2 % with WORKER_CONFIG), more while
 it grades (the profiler walks the grader's stack; 40 submissions: 21-25 CPU seconds in
 all, against 18-21 with WORKER_CONFIG and 18-19 for --jobs 2). Grading needs none of
-it: start the scheduler and the workers with WORKER_CONFIG, e.g. as environment
-variables (worker_environment()):
-
-    DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False \
-    DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s \
-    DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL=1s dask worker ...
+it: `python -m autograder dask-scheduler` and `dask-worker` (dask_start.py) start the
+scheduler and the workers with WORKER_CONFIG, as environment variables
+(worker_environment()).
 """
 import dataclasses
 import io
 import os
+import sys
 import tempfile
 import traceback
 import zipfile
@@ -42,9 +43,14 @@ from pathlib import Path
 from autograder import batch_store as store
 
 CONNECT_TIMEOUT = "20s"
+WORKER_WAIT = 120.0  # seconds grade-all waits for a first worker (--worker-timeout)
+START_WORKERS = ("start workers from the project's folder with `.venv/bin/python -m "
+                 "autograder dask-worker {address}` (README: Beyond one machine)")
 PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it locally)
 GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
-                  "namespaces", "max_processes", "allow_no_isolation")
+                  "namespaces", "max_processes", "allow_no_isolation", "partial_credit",
+                  "isolation", "memory_cap", "max_load_scale", "visibility", "points",
+                  "hint_languages", "lstm", "settings_file")
 # The Dask settings a grading cluster should run with (see the module's docstring).
 WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,  # 100 stack samples a second per worker
@@ -108,6 +114,13 @@ def grading_settings(config) -> dict:
     return {name: getattr(config, name) for name in GRADING_FIELDS}
 
 
+def _tuples(settings: dict) -> dict:
+    """The fields as the Config holds them (a list that crossed the wire is a tuple)."""
+    def tuple_of(value):
+        return tuple(tuple_of(v) for v in value) if isinstance(value, list) else value
+    return {name: tuple_of(value) for name, value in settings.items()}
+
+
 _WORKER_GRADER = {}  # settings -> (the worker's grader version, its refusal), once
 
 
@@ -119,21 +132,59 @@ def worker_grader(settings: dict) -> tuple[str, str]:
 
     key = tuple(sorted(settings.items()))
     if key not in _WORKER_GRADER:
-        config = dataclasses.replace(DEFAULT, **settings)
+        config = dataclasses.replace(DEFAULT, **_tuples(settings))
         _WORKER_GRADER[key] = (store.grader_version(config), isolation.refusal(config) or "")
     return _WORKER_GRADER[key]
 
 
-def check_workers(client, grader: str, settings: dict) -> None:
+def scheduler_grader(settings: dict) -> str:
+    """Runs on the scheduler: the grader version of the installation it imports."""
+    from autograder.config import DEFAULT
+
+    return store.grader_version(dataclasses.replace(DEFAULT, **_tuples(settings)))
+
+
+def check_scheduler(client, address: str, grader: str, settings: dict) -> None:
+    """Refuse to start when the scheduler cannot import the grader (it unpickles every
+    task: each would fail) or imports another version of it."""
+    try:
+        theirs = client.run_on_scheduler(scheduler_grader, settings)
+    except Exception as exc:  # noqa: BLE001 (any failure here is the cluster's set-up)
+        raise ClusterError(f"the Dask scheduler at {address} cannot import the grader "
+                           f"({_why(exc)}): start it from the project's folder with "
+                           "`.venv/bin/python -m autograder dask-scheduler`") from None
+    if theirs != grader:
+        raise ClusterError(f"the Dask scheduler at {address} imports another version of the "
+                           f"grader ({theirs}) than this one ({grader}): start it from a "
+                           "checkout with the same autograder/, solutions/ and secret")
+
+
+def wait_for_workers(client, address: str, seconds: float, stream=None) -> None:
+    """Return once a worker has joined; say so while waiting; give up after `seconds`."""
+    if client.nthreads():
+        return
+    stream = stream or sys.stderr
+    print(f"grade-all: waiting for a Dask worker to join the scheduler at {address} "
+          f"(giving up in {seconds:g} s; --worker-timeout SECONDS to change it)",
+          file=stream, flush=True)
+    try:
+        client.wait_for_workers(1, timeout=seconds)
+    except TimeoutError:
+        raise ClusterError(f"no Dask worker joined the scheduler at {address} in {seconds:g} s; "
+                           "nothing was graded: " + START_WORKERS.format(address=address)
+                           ) from None
+
+
+def check_workers(client, grader: str, settings: dict,
+                  address: str = "tcp://SCHEDULER:8786") -> None:
     """Refuse to start when a worker cannot run this grader, runs another version of it,
     or cannot isolate the student's code (before any task, so that no submission gets a
     record for a cluster's mistake)."""
     try:
         answers = client.run(worker_grader, settings)
     except Exception as exc:  # noqa: BLE001 (any failure here is the cluster's set-up)
-        raise ClusterError(f"the Dask workers cannot run the grader ({_why(exc)}): start "
-                           "each worker where this project is installed, with its folder on "
-                           "PYTHONPATH (see the README)") from None
+        raise ClusterError(f"the Dask workers cannot run the grader ({_why(exc)}): "
+                           + START_WORKERS.format(address=address)) from None
     answers = {address: answer if isinstance(answer, (tuple, list)) and len(answer) == 2
                else (None, "") for address, answer in answers.items()}  # None: an older one
     other = sorted(address for address, (version, _) in answers.items() if version != grader)
@@ -156,7 +207,7 @@ def grade_task(name: str, file_name: str, kind: str, data: bytes, sha: str, grad
         from autograder.config import DEFAULT
         from autograder.grade import grade
 
-        config = dataclasses.replace(DEFAULT, **settings)
+        config = dataclasses.replace(DEFAULT, **_tuples(settings))
         mine, refusal = worker_grader(settings)
         if mine != grader:  # a worker that joined after check_workers
             return store.error_record(sub, sha, grader, (
@@ -180,20 +231,23 @@ def connect(address: str):
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} ({exc}); start "
-                           "one with `dask scheduler` and workers with `dask worker`") from None
+                           "one from the project's folder with `.venv/bin/python -m "
+                           "autograder dask-scheduler`, then "
+                           + START_WORKERS.format(address=address)) from None
 
 
-def grade_on_cluster(todo, address: str, config, grader: str):
+def grade_on_cluster(todo, address: str, config, grader: str,
+                     worker_wait: float = WORKER_WAIT):
     """Yield one record per (submission, hash), in the order they finish on the cluster."""
     if not todo:
         return
-    from distributed import as_completed
-
     client = connect(address)
     settings = grading_settings(config)
     futures = {}
     try:
-        check_workers(client, grader, settings)
+        check_scheduler(client, address, grader, settings)
+        wait_for_workers(client, address, worker_wait)
+        check_workers(client, grader, settings, address)
         for i, (sub, sha) in enumerate(todo):
             try:
                 kind, data = pack(sub.path)
@@ -203,7 +257,7 @@ def grade_on_cluster(todo, address: str, config, grader: str):
             future = client.submit(grade_task, sub.name, sub.path.name, kind, data, sha,
                                    grader, settings, key=f"grade-{i}-{sha[:16]}", pure=False)
             futures[future] = (sub, sha)
-        for future in as_completed(list(futures), loop=client.loop):
+        for future in finished(client, list(futures), address, worker_wait):
             sub, sha = futures.pop(future)
             try:
                 yield future.result()
@@ -216,6 +270,44 @@ def grade_on_cluster(todo, address: str, config, grader: str):
         for future in futures:
             future.cancel()
         client.close()
+
+
+def finished(client, futures: list, address: str, worker_wait: float):
+    """Yield the futures as they finish. A cluster left with no worker (a lost machine, a
+    batch job's time limit) is said so at once and given up after `worker_wait` seconds,
+    instead of being waited for without a word."""
+    from distributed import wait
+
+    pending, alone_since = set(futures), None
+    while pending:
+        try:
+            with client.as_current():  # wait() asks for "the" client: this one
+                done, pending = wait(pending, timeout=min(5.0, worker_wait / 2),
+                                     return_when="FIRST_COMPLETED")
+        except TimeoutError:  # nothing finished in a while: is anyone grading?
+            alone_since = _alone(client, address, worker_wait, alone_since)
+            continue
+        alone_since = None
+        yield from done
+
+
+def _alone(client, address: str, worker_wait: float, since: float | None) -> float | None:
+    """None while the scheduler has workers; else when it was first seen without, until
+    that is `worker_wait` seconds ago (ClusterError)."""
+    import time
+
+    if client.nthreads():
+        return None
+    now = time.monotonic()
+    if since is None:
+        print(f"grade-all: no Dask worker is left at {address}; waiting for one (giving up "
+              f"in {worker_wait:g} s)", file=sys.stderr, flush=True)
+        return now
+    if now - since >= worker_wait:
+        raise ClusterError(f"no Dask worker at {address} for {worker_wait:g} s; what was "
+                           "graded is kept: " + START_WORKERS.format(address=address)
+                           + ", then run the same command again")
+    return since
 
 
 def _why(exc: BaseException) -> str:

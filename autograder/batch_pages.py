@@ -13,10 +13,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from autograder.batch_report import (ClassView, flags_of, function_scores, headline,
-                                     inert_text, look_first_order, target_of)
+                                     inert_text, look_first_order)
 from autograder.batch_store import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+# where a long identifier may wrap in a narrow column: after _ or ., and in RNN|Classifier
+BREAKS = re.compile(r"(?<=[_.])|(?<=[A-Z])(?=[A-Z][a-z])")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 
 
@@ -53,7 +55,7 @@ def _environment(files: dict[str, str]):
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["inert"] = inert_text
     env.filters["breakable"] = lambda text: markupsafe.Markup("<wbr>").join(
-        markupsafe.escape(part) for part in re.split(r"(?<=[_.])", text))
+        markupsafe.escape(part) for part in BREAKS.split(text))
     env.filters["inert_lines"] = lambda text: inert_text(text, keep_newlines=True)
     env.filters["num"] = lambda x, digits=2: f"{x:.{digits}f}".rstrip("0").rstrip(".")
     env.filters["pct"] = lambda part, whole: f"{100 * part / whole:.0f}" if whole else "0"
@@ -86,7 +88,7 @@ def _write_feedback(env, view: ClassView, records: dict[str, dict], files: dict[
         record = records[name]
         functions = []
         for function in view.functions:
-            own = [t for t in record["tests"] if target_of(t["name"]) == function.name]
+            own = [t for t in record["tests"] if view.function_of[t["name"]] == function.name]
             functions.append({"name": function.name, "tests": own,
                               "score": sum(t["score"] for t in own),
                               "max_score": sum(t["max_score"] for t in own),

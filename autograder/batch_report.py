@@ -1,6 +1,8 @@
 """The class's results as an instructor reads them, rebuilt from the records every time.
 
-    grades.csv          the gradebook: one row per submission, a column per test, the total
+    grades.csv          the gradebook: one row per submission: total, flags (grader error,
+                        unreadable, syntax error, timeout), a column per graded function
+    grades_tests.csv    the same rows with a column per test (the function's cases)
     summary.txt         pass rate per function (its cases under it), the mistakes the class
                         made (hint, how many, who), the submissions to look at first
     histogram.png       the score distribution (matplotlib, Agg: no display needed)
@@ -63,14 +65,20 @@ class ClassView:
     max_scores: dict[str, float]
     scores: dict[str, float]  # total per submission
     max_total: float
+    function_of: dict[str, str] = field(default_factory=dict)  # test name -> function
     functions: list[Function] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # test name -> submissions passing
     hints: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # -> who
     timeouts: dict[str, list[str]] = field(default_factory=dict)  # name -> functions
     unreadable: dict[str, str] = field(default_factory=dict)  # name -> reason
+    syntax_errors: dict[str, str] = field(default_factory=dict)  # name -> file, line, message
     grader_errors: dict[str, str] = field(default_factory=dict)
     look_first: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (kind, why)
     stale: list[str] = field(default_factory=list)  # graded by another grader version
+
+    def scored_functions(self) -> list[Function]:
+        """The functions worth points (not provided code checked for 0 points)."""
+        return [f for f in self.functions if f.max_score > 0]
 
     def hints_by_count(self) -> list[tuple[str, str, list[str]]]:
         """(function, hint, who) for the most frequent mistakes, most frequent first."""
@@ -82,17 +90,27 @@ def target_of(test_name: str) -> str:
     return test_name.split(":", 1)[0]
 
 
+def function_of(test: dict) -> str:
+    """The function or method a test grades: the record's structured field where it has
+    one, else the test name's first word before ':' (every test name begins with it)."""
+    for key in ("function", "target"):
+        if isinstance(test.get(key), str) and test[key].strip():
+            return test[key].strip()
+    return target_of(test["name"])
+
+
 def analyse(records: dict[str, dict], grader: str | None = None) -> ClassView:
-    tests, max_scores = [], {}
+    tests, max_scores, functions = [], {}, {}
     for record in records.values():
         for test in record["tests"]:
             if test["name"] not in max_scores:
                 tests.append(test["name"])
                 max_scores[test["name"]] = test["max_score"]
+                functions[test["name"]] = function_of(test)
     view = ClassView(sorted(records), tests, max_scores,
                      {n: r["score"] for n, r in records.items()},
                      max((r.get("max_score", 0) for r in records.values()), default=0),
-                     passed={t: 0 for t in tests})
+                     function_of=functions, passed={t: 0 for t in tests})
     for name in view.names:
         _analyse_one(view, name, records[name], grader)
     view.functions = _functions(view, records)
@@ -103,19 +121,23 @@ def _analyse_one(view: ClassView, name: str, record: dict, grader: str | None) -
     info = record["submission"]
     for test in record["tests"]:
         view.passed[test["name"]] += test.get("status") == "passed"
+        function = view.function_of[test["name"]]
         for hint in test.get("hints", []):
-            who = view.hints.setdefault((target_of(test["name"]), hint), [])
+            who = view.hints.setdefault((function, hint), [])
             if name not in who:
                 who.append(name)
         if test.get("status") == "timeout":
-            if target_of(test["name"]) not in view.timeouts.setdefault(name, []):
-                view.timeouts[name].append(target_of(test["name"]))
+            if function not in view.timeouts.setdefault(name, []):
+                view.timeouts[name].append(function)
     reason = next((line for line in record.get("output", "").splitlines()
                    if any(mark in line for mark in UNREADABLE)), None)
     if info.get("grader_error"):
         view.grader_errors[name] = info["grader_error"].strip().splitlines()[-1][:300]
     elif reason:
         view.unreadable[name] = reason
+    syntax = _syntax_error(record)
+    if syntax:
+        view.syntax_errors[name] = syntax
     if grader and info.get("grader_version") != grader:
         view.stale.append(name)
     view.look_first[name] = _reasons(view, name, record)
@@ -132,12 +154,8 @@ def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
         why = view.unreadable[name].removeprefix("The submission could not be graded: ")
         reasons.append(("could not be read", f"could not be read: {why}"))
     failed = [t for t in record["tests"] if t.get("status") != "passed"]
-    syntax = next((t["error"] for t in failed if isinstance(t.get("error"), dict)
-                   and t["error"].get("type") in SYNTAX_ERRORS), None)
-    if syntax:
-        message = re.sub(r"\s*\([^()]*, line \d+\)$", "", str(syntax.get("message", "")))
-        reasons.append(("syntax error", f"{syntax['type']} in {syntax.get('file')} line "
-                                        f"{syntax.get('line')}: {inert_text(message)}"))
+    if name in view.syntax_errors:
+        reasons.append(("syntax error", view.syntax_errors[name]))
     elif failed and len(failed) == len(record["tests"]) and not reasons:
         common = _same_error_everywhere(failed)
         if common:
@@ -147,6 +165,18 @@ def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
     if record["score"] <= 0:
         reasons.append(("zero score", f"scored 0 of {_num(record.get('max_score', 0))}"))
     return reasons
+
+
+def _syntax_error(record: dict) -> str:
+    """"SyntaxError in FILE line N: message" of the first test that met one, or ""."""
+    syntax = next((t["error"] for t in record["tests"] if t.get("status") != "passed"
+                   and isinstance(t.get("error"), dict)
+                   and t["error"].get("type") in SYNTAX_ERRORS), None)
+    if not syntax:
+        return ""
+    message = re.sub(r"\s*\([^()]*, line \d+\)$", "", str(syntax.get("message", "")))
+    return inert_text(f"{syntax['type']} in {syntax.get('file')} line {syntax.get('line')}: "
+                      f"{message}")
 
 
 def _same_error_everywhere(failed: list[dict]) -> str | None:
@@ -162,7 +192,8 @@ def _same_error_everywhere(failed: list[dict]) -> str | None:
 def _functions(view: ClassView, records: dict[str, dict]) -> list[Function]:
     functions: dict[str, Function] = {}
     for test in view.tests:
-        function = functions.setdefault(target_of(test), Function(target_of(test)))
+        name = view.function_of[test]
+        function = functions.setdefault(name, Function(name))
         function.tests.append(test)
         function.max_score += view.max_scores[test]
     for function in functions.values():
@@ -185,23 +216,33 @@ def _num(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}".rstrip("0").rstrip(".")
 
 
+FLAGS = (("grader error", "grader_errors"), ("unreadable", "unreadable"),
+         ("syntax error", "syntax_errors"), ("timeout", "timeouts"))
+
+
 def flags_of(view: ClassView, name: str) -> list[str]:
-    return [f for f, names in (("grader error", view.grader_errors),
-                               ("unreadable", view.unreadable),
-                               ("timeout", view.timeouts)) if name in names]
+    """What went wrong beyond wrong answers: FLAGS that apply to this submission."""
+    return [flag for flag, where in FLAGS if name in getattr(view, where)]
 
 
-def write_gradebook(view: ClassView, records: dict[str, dict], path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "total", "max_score", "flags", *map(csv_cell, view.tests)])
+def write_gradebook(view: ClassView, records: dict[str, dict], out: Path) -> None:
+    """grades.csv (a column per function) and grades_tests.csv (a column per test)."""
+    head = ["submission", "total", "max_score", "flags"]
+    counted = view.scored_functions()
+    by_function = [head + [csv_cell(f.name) for f in counted]]
+    by_test = [head + [csv_cell(t) for t in view.tests]]
     for name in view.names:
-        by_test = {t["name"]: t["score"] for t in records[name]["tests"]}
-        writer.writerow([csv_cell(name), _num(view.scores[name]),
-                         _num(records[name].get("max_score", 0)),
-                         "; ".join(flags_of(view, name)),
-                         *(_num(by_test[t], 4) if t in by_test else "" for t in view.tests)])
-    write_text_atomic(path, buffer.getvalue())
+        record = records[name]
+        first = [csv_cell(name), _num(view.scores[name]), _num(record.get("max_score", 0)),
+                 "; ".join(flags_of(view, name))]
+        functions = function_scores(view, record)
+        scores = {t["name"]: t["score"] for t in record["tests"]}
+        by_function.append(first + [_num(functions[f.name], 4) for f in counted])
+        by_test.append(first + [_num(scores[t], 4) if t in scores else "" for t in view.tests])
+    for file, rows in (("grades.csv", by_function), ("grades_tests.csv", by_test)):
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        write_text_atomic(Path(out) / file, buffer.getvalue())
 
 
 def histogram_png(view: ClassView) -> bytes:
@@ -282,12 +323,13 @@ def build(records: dict[str, dict], out: Path, notes: list[str], grader: str | N
 
     out = Path(out)
     view = analyse(records, grader)
-    write_gradebook(view, records, out / "grades.csv")
+    write_gradebook(view, records, out)
     png = histogram_png(view)
     write_text_atomic(out / "histogram.png", png)
     lines = summary_lines(view, notes)
     batch_pages.write_pages(view, records, notes, png, out)
-    lines += ["", f"Written: {out / 'grades.csv'}, {out / 'report.html'}, "
+    lines += ["", f"Written: {out / 'grades.csv'}, {out / 'grades_tests.csv'}, "
+                  f"{out / 'report.html'}, "
                   f"{out / 'feedback'}/, {out / 'histogram.png'}, {out / 'summary.txt'}"]
     write_text_atomic(out / "summary.txt", "\n".join(lines) + "\n")
     return "\n".join(lines)

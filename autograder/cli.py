@@ -19,6 +19,9 @@ VERBS = {
     "autograder-zip": ("autograder.gradescope", "build the Gradescope autograder zip"),
     "data": ("autograder.data", "download CIFAR-10 (python version) where the notebook looks"),
     "config": ("autograder.config_command", "print the settings in force and where each came from"),
+    "dask-scheduler": ("autograder.dask_scheduler", "start a grading Dask cluster's scheduler"),
+    "dask-worker": ("autograder.dask_worker", "start a grading Dask cluster's workers "
+                    "(one per CPU)"),
 }
 
 

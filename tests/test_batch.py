@@ -5,6 +5,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,8 +39,8 @@ def _grade_all(*args: str, check: bool = True) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, check=check, timeout=120)
 
 
-def _rows(out: Path) -> list[dict]:
-    with open(out / "grades.csv", newline="") as f:
+def _rows(out: Path, file: str = "grades.csv") -> list[dict]:
+    with open(out / file, newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -68,20 +69,44 @@ def full_run(klass, tmp_path_factory) -> Path:
 NAMES = {"good", "buggy", "zipped", "broken", "hang"}
 
 
+def _functions(tests: list[dict]) -> dict[str, list[str]]:
+    """Function -> its test names, for the functions worth points (the contract: every
+    test name begins with the function it grades, before ':')."""
+    functions: dict[str, list[str]] = {}
+    for test in tests:
+        functions.setdefault(test["name"].split(":")[0], []).append(test)
+    return {f: [t["name"] for t in own] for f, own in functions.items()
+            if sum(t["max_score"] for t in own) > 0}
+
+
 def test_every_submission_gets_a_results_file_and_a_gradebook_row(full_run):
     assert {p.stem for p in (full_run / "results").glob("*.json")} == NAMES
     rows = {row["submission"]: row for row in _rows(full_run)}
-    assert set(rows) == NAMES
+    per_test = {row["submission"]: row for row in _rows(full_run, "grades_tests.csv")}
+    assert set(rows) == set(per_test) == NAMES
     record = json.loads((full_run / "results" / "good.json").read_text())
-    tests = [t["name"] for t in record["tests"]]
-    with open(full_run / "grades.csv", newline="") as f:
-        assert next(csv.reader(f)) == ["submission", "total", "max_score", "flags", *tests]
-    for name, row in rows.items():  # the total is the sum of the test columns
-        assert abs(sum(float(row[t]) for t in tests) - float(row["total"])) < 0.01, name
+    tests, functions = [t["name"] for t in record["tests"]], _functions(record["tests"])
+    head = ["submission", "total", "max_score", "flags"]
+    assert _header(full_run / "grades.csv") == head + list(functions)
+    assert _header(full_run / "grades_tests.csv") == head + tests
+    for name, row in rows.items():  # the total is the sum of the function columns, each
+        assert abs(sum(float(row[f]) for f in functions) - float(row["total"])) < 0.01, name
+        for function, own in functions.items():  # the sum of its test columns
+            assert abs(sum(float(per_test[name][t]) for t in own) - float(row[function])) \
+                < 1e-3, (name, function)
+        assert {k: per_test[name][k] for k in head} == {k: row[k] for k in head}
     assert rows["good"]["total"] == rows["zipped"]["total"] == "100"
+    assert float(rows["good"]["RNNClassifier.loss"]) == pytest.approx(sum(
+        t["max_score"] for t in record["tests"] if t["name"].startswith("RNNClassifier.loss:")))
     assert 0 < float(rows["buggy"]["total"]) < 100 and rows["buggy"]["flags"] == ""
+    assert float(rows["buggy"]["word_embedding_backward"]) == 0  # the function with the bug
     assert rows["broken"]["total"] == "0" and rows["broken"]["flags"] == "unreadable"
     assert float(rows["hang"]["total"]) < 100 and rows["hang"]["flags"] == "timeout"
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, newline="") as f:
+        return next(csv.reader(f))
 
 
 def test_summary_and_report_tell_the_instructor_what_happened(full_run):
@@ -97,16 +122,56 @@ def test_summary_and_report_tell_the_instructor_what_happened(full_run):
     assert {p.name for p in (full_run / "feedback").iterdir()} == {f"{n}.html" for n in NAMES}
 
 
+def readme_shard_commands() -> tuple[str, str]:
+    """(the command a Slurm array task runs, the merge line) of the README's "Beyond one
+    machine" section."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Beyond one machine\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    lines = [line.strip() for block in re.findall(r"```\n(.*?)```", section.group(1), re.S)
+             for line in block.splitlines()]
+    sbatch = next(line for line in lines if line.startswith("sbatch "))
+    array = re.search(r'--wrap "(.*)"$', sbatch)[1].replace("\\$", "$")
+    merge = next(line for line in lines if " --merge " in line)
+    return array, merge
+
+
+def fresh_shell(**extra: str) -> dict[str, str]:
+    """A new login's environment (no PYTHONPATH, no activated venv) plus `extra`."""
+    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
+           and not k.startswith("SLURM_")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and os.path.realpath(p) != venv_bin)
+    return env | extra
+
+
+def _shell(line: str, **env: str) -> None:
+    done = subprocess.run(line, shell=True, cwd=ROOT, env=fresh_shell(**env),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
+
+
 def test_shards_merged_equal_one_full_run(klass, full_run, tmp_path):
+    """The README's Slurm array command as its two tasks would run it (in the project's
+    folder, with the variables Slurm sets for --array=0-1; FAST appended for the hanging
+    submission), then its merge line; temporary folders for the placeholders."""
+    array, merge = readme_shard_commands()
+    assert array.startswith(".venv/bin/python -m autograder grade-all SUBMISSIONS --output shard")
+    array = array.replace("SUBMISSIONS", str(klass)).replace("--output shard",
+                                                             f"--output {tmp_path}/shard")
+    for task in (0, 1):
+        _shell(" ".join([array, *FAST]), SLURM_ARRAY_TASK_ID=str(task),
+               SLURM_ARRAY_TASK_MIN="0", SLURM_ARRAY_TASK_MAX="1", SLURM_ARRAY_TASK_COUNT="2")
     shards = [tmp_path / "shard0", tmp_path / "shard1"]
-    for i, out in enumerate(shards):
-        _grade_all(klass, "--output", out, "--jobs", 2, "--shard", f"{i}/2", *FAST)
     graded = [{p.stem for p in (out / "results").glob("*.json")} for out in shards]
     assert graded[0] and graded[1] and not graded[0] & graded[1]
     assert graded[0] | graded[1] == NAMES
     merged = tmp_path / "merged"
-    _grade_all("--merge", *shards, "--output", merged)
-    assert (merged / "grades.csv").read_text() == (full_run / "grades.csv").read_text()
+    assert " shard0/ shard1/ ... --output class/" in merge
+    _shell(merge.replace(" shard0/ shard1/ ...", f" {shards[0]}/ {shards[1]}/")
+           .replace("--output class/", f"--output {merged}/"))
+    for file in ("grades.csv", "grades_tests.csv"):
+        assert (merged / file).read_text() == (full_run / file).read_text()
     assert (merged / "report.html").exists()
 
 

@@ -1,10 +1,14 @@
 """grade-all --scheduler: the same grades, gradebook and report as a local run, on a
-dask.distributed LocalCluster of two worker processes, also when a worker is killed
-mid-run; --shard auto from a Slurm job array's variables."""
+cluster started with the README's commands as written (a plain shell in the project's
+folder: no PYTHONPATH, no activated environment), also when a worker is killed mid-run;
+no worker: a clear message and a timeout; a scheduler that cannot import the grader is
+refused; --shard auto from a Slurm job array's variables."""
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,21 +37,118 @@ def _grade_all(*args, **kwargs) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
 
 
+def _readme_grade_all(address: str, submissions: Path, out: Path, *extra: str):
+    """The README's grade-all line, in a plain shell in the project's folder."""
+    port = int(address.rsplit(":", 1)[1])
+    line = _fill(readme_dask_commands()["grade-all"], port, SUBMISSIONS=submissions, DIR=out)
+    return subprocess.run(" ".join([line, *extra]), shell=True, cwd=ROOT, env=fresh_shell(),
+                          capture_output=True, text=True, timeout=300)
+
+
+def readme_dask_commands() -> dict[str, str]:
+    """The Dask command lines of the README's "Beyond one machine" section, by verb."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Beyond one machine\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert section, "README.md has no 'Beyond one machine' section"
+    lines = [line.strip() for block in re.findall(r"```\n(.*?)```", section.group(1), re.S)
+             for line in block.splitlines() if "--scheduler" in line or " dask-" in line]
+    commands = {line.split()[3]: line for line in lines
+                if line.startswith(".venv/bin/python -m autograder ")}
+    assert set(commands) == {"dask-scheduler", "dask-worker", "grade-all"}, lines
+    return commands
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fill(line: str, port: int, **places) -> str:
+    """A README line with its placeholders filled in (nothing else changes)."""
+    line = line.replace("tcp://SCHEDULER:8786", f"tcp://127.0.0.1:{port}")
+    line = line.replace("--port 8786", f"--port {port}")
+    if places:  # in one pass: a path put in never has a placeholder replaced
+        line = re.sub(r"\b(" + "|".join(places) + r")\b", lambda m: str(places[m[1]]), line)
+    return line
+
+
+def fresh_shell() -> dict[str, str]:
+    """A new login's environment: no PYTHONPATH, no activated venv, no Dask settings."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
+           and not k.startswith(("DASK_", "OPENBLAS_", "OMP_", "MKL_"))}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and p != venv_bin)
+    return env
+
+
+WORKERS = min(2, len(os.sched_getaffinity(0)))  # the README's workers in these tests
+
+
+def _two_cpus() -> None:
+    """The worker's machine, as far as its one-per-CPU default sees: two CPUs at most
+    (CI machines have many; two workers are enough to test a cluster)."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:WORKERS])
+
+
+def _start(line: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(line, shell=True, cwd=ROOT, env=fresh_shell(),
+                            start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+def _stop(*procs: subprocess.Popen) -> None:
+    for proc in procs:  # each started in a session of its own: its group is its processes
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _client(address: str, workers: int = 0, timeout: float = 60):
+    """A client of a scheduler just started (and, if asked, of its first workers)."""
+    import distributed
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = distributed.Client(address, timeout="2s", set_as_default=False)
+            break
+        except (OSError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    if workers:
+        client.wait_for_workers(workers, timeout=timeout)
+    return client
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    """Two single-threaded worker processes with nannies, as `dask worker --nthreads 1`
-    starts them, with the settings batch_dask recommends."""
-    distributed = pytest.importorskip("distributed")
-    import dask
-
-    # set for the cluster's whole life: a nanny restarts a killed worker with the settings
-    # of that moment, as `dask worker` does with those of its environment
-    with dask.config.set(batch_dask.WORKER_CONFIG), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", scheduler_port=0,
-                                     dashboard_address=None, silence_logs=50) as local, \
-            distributed.Client(local) as client:
-        yield local.scheduler_address, client
+    """The README's scheduler and workers (two, where the machine has two CPUs: the worker
+    line sees at most two), as (scheduler address, a client of it)."""
+    pytest.importorskip("distributed")
+    commands, port = readme_dask_commands(), _free_port()
+    scheduler = _start(_fill(commands["dask-scheduler"], port))
+    workers = _start(_fill(commands["dask-worker"], port), preexec_fn=_two_cpus)
+    address = f"tcp://127.0.0.1:{port}"
+    try:
+        client = _client(address, workers=WORKERS)
+    except (OSError, TimeoutError):
+        _stop(workers, scheduler)
+        raise AssertionError(f"the README's cluster did not start:\n{scheduler.stderr.read()}"
+                             f"\n{workers.stderr.read()}") from None
+    yield address, client
+    client.close()
+    _stop(workers, scheduler)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +168,10 @@ def test_a_dask_run_gives_the_same_gradebook_and_report_as_a_local_run(klass, cl
                                                                         tmp_path):
     local, remote = tmp_path / "local", tmp_path / "dask"
     assert _grade_all(klass, "--output", local, "--jobs", 2).returncode == 0
-    run = _grade_all(klass, "--output", remote, "--scheduler", cluster[0])
+    run = _readme_grade_all(cluster[0], klass, remote)
     assert run.returncode == 0, run.stderr
-    assert (remote / "grades.csv").read_text() == (local / "grades.csv").read_text()
+    for file in ("grades.csv", "grades_tests.csv"):
+        assert (remote / file).read_text() == (local / file).read_text()
     assert (remote / "report.html").read_text() == (local / "report.html").read_text()
     for path in (local / "results").glob("*.json"):
         mine, theirs = (json.loads(p.read_text()) for p in (path, remote / "results" / path.name))
@@ -202,6 +304,8 @@ class _FakeClient:
             raise self.answer
         return self.answer
 
+    run_on_scheduler = run
+
 
 @pytest.mark.parametrize("answer, message", [
     (RuntimeError("Error during deserialization of the task graph"), "cannot run the grader"),
@@ -224,3 +328,134 @@ def test_the_recommended_worker_settings_are_dask_settings_and_reach_the_workers
         dask.config.get(key)  # a setting this version of Dask has
         assert dask.config.get(key, config=from_environment) == value
         assert set(cluster[1].run(dask.config.get, key).values()) == {value}
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert set(cluster[1].run(os.environ.get, name).values()) == {"1"}  # one BLAS thread
+    assert len(cluster[1].nthreads()) == WORKERS  # one per CPU it may use
+    assert set(cluster[1].nthreads().values()) == {1}  # single-threaded
+
+
+@pytest.mark.parametrize("base, path", [
+    ({}, [str(ROOT)]),
+    ({"PYTHONPATH": "/elsewhere"}, [str(ROOT), "/elsewhere"]),
+    ({"PYTHONPATH": f"/elsewhere{os.pathsep}{ROOT}"}, [str(ROOT), "/elsewhere"]),
+])
+def test_the_cluster_commands_put_the_project_first_on_the_path(base, path):
+    from autograder import dask_start
+
+    env = dask_start.environment(base)
+    assert env["PYTHONPATH"].split(os.pathsep) == path
+    assert {k: env[k] for k in batch_dask.worker_environment()} == batch_dask.worker_environment()
+
+
+def test_an_instructors_own_dask_setting_wins():
+    from autograder import dask_start
+
+    name = "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL"
+    assert name in batch_dask.worker_environment()
+    assert dask_start.environment({name: "20ms"})[name] == "20ms"
+
+
+@pytest.mark.parametrize("argv, workers", [([], None), (["--nworkers", "3"], "3")])
+def test_dask_worker_runs_single_threaded_workers_one_per_usable_cpu(argv, workers):
+    import argparse
+
+    from autograder import dask_start
+
+    parser = argparse.ArgumentParser()
+    dask_start.add_worker_arguments(parser)
+    command = dask_start.worker_command(parser.parse_args(["tcp://h:1", *argv]))
+    assert command[:4] == [sys.executable, "-m", "distributed.cli.dask_worker", "tcp://h:1"]
+    options = dict(zip(command[4::2], command[5::2]))
+    assert options["--nthreads"] == "1"
+    assert options["--nworkers"] == (workers or str(len(os.sched_getaffinity(0))))
+
+
+@pytest.mark.parametrize("answer, message", [
+    (ModuleNotFoundError("No module named 'autograder'"),
+     "scheduler at tcp://s:1 cannot import the grader .*No module named 'autograder'.*"
+     "python -m autograder dask-scheduler"),
+    ("v2", r"scheduler at tcp://s:1 imports another version of the grader \(v2\)"),
+])
+def test_a_scheduler_that_cannot_unpickle_this_grader_is_refused(answer, message):
+    with pytest.raises(batch_dask.ClusterError, match=message):
+        batch_dask.check_scheduler(_FakeClient(answer), "tcp://s:1", "v1", {})
+    batch_dask.check_scheduler(_FakeClient("v1"), "tcp://s:1", "v1", {})  # the same: fine
+
+
+def test_the_wait_for_workers_in_the_readme_is_grade_alls_default():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    batch.add_arguments(parser)
+    assert parser.get_default("worker_timeout") == batch_dask.WORKER_WAIT
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"gives up after {batch_dask.WORKER_WAIT:g} s (`--worker-timeout SECONDS`)" in text
+
+
+def test_without_workers_grade_all_says_it_waits_then_gives_up(tmp_path):
+    """The README's scheduler with no worker: the README's grade-all says so and stops,
+    grading nothing. Then one worker that is lost mid-run (its machine gone): the same,
+    keeping what was graded."""
+    pytest.importorskip("distributed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    commands = readme_dask_commands()
+    scheduler, worker = _start(_fill(commands["dask-scheduler"], port)), None
+    for i in range(6):
+        _copy(tmp_path / "class" / f"s{i}", comment=f"student {i}")
+    try:
+        _client(address).close()
+        started = time.monotonic()
+        alone = _readme_grade_all(address, tmp_path / "class", tmp_path / "out",
+                                  "--worker-timeout", "3")
+        took = time.monotonic() - started
+        worker = _start(_fill(commands["dask-worker"], port) + " --nworkers 1")
+        _client(address, workers=1).close()
+        run = subprocess.Popen(_fill(commands["grade-all"], port, SUBMISSIONS=tmp_path / "class",
+                                     DIR=tmp_path / "out") + " --worker-timeout 3",
+                               shell=True, cwd=ROOT, env=fresh_shell(), text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "out").glob("results/*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _stop_now(worker)
+        _, lost = run.communicate(timeout=120)
+    finally:
+        _stop(*filter(None, (worker, scheduler)))
+    assert alone.returncode == 2, alone.stderr
+    assert f"waiting for a Dask worker to join the scheduler at {address}" in alone.stderr
+    assert f"no Dask worker joined the scheduler at {address} in 3 s; nothing was graded" \
+        in alone.stderr and "python -m autograder dask-worker" in alone.stderr
+    assert took < 60  # it gave up (the grading itself never started)
+    assert run.returncode == 2, lost
+    assert f"no Dask worker is left at {address}; waiting for one" in lost
+    assert f"no Dask worker at {address} for 3 s; what was graded is kept" in lost
+    kept = list((tmp_path / "out").glob("results/*.json"))
+    assert 1 <= len(kept) < 6, "the worker was not lost mid-run"
+
+
+def _stop_now(proc: subprocess.Popen) -> None:
+    """SIGKILL a process's whole session (a machine that is gone)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_a_plain_dask_scheduler_without_the_project_on_its_path_is_refused(tmp_path):
+    """What the README used to say (`.venv/bin/dask scheduler`): every task would fail to
+    unpickle there; grade-all says so before any task, naming the command to use."""
+    pytest.importorskip("distributed")
+    port = _free_port()
+    dask = Path(sys.executable).parent / "dask"
+    if not dask.exists():
+        pytest.skip(f"no {dask} (the dask command of the pinned distributed package)")
+    scheduler = _start(f"{dask} scheduler --port {port} --no-dashboard")
+    try:
+        _client(f"tcp://127.0.0.1:{port}").close()
+        _copy(tmp_path / "class" / "alice")
+        run = _readme_grade_all(f"tcp://127.0.0.1:{port}", tmp_path / "class", tmp_path / "out")
+    finally:
+        _stop(scheduler)
+    assert run.returncode == 2, run.stderr
+    assert "cannot import the grader" in run.stderr and "No module named 'autograder'" \
+        in run.stderr and "python -m autograder dask-scheduler" in run.stderr
+    assert not list((tmp_path / "out").glob("results/*.json"))

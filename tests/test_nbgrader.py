@@ -7,9 +7,10 @@ Two students hand in the released folder with their modules: one correct, one th
 the gradients before adding the regularisation gradient. Their notebook is the released
 one, unmodified (students write their code in the .py files): its visible training check
 fails, as the small-batch hyperparameters are not filled in, before that function's
-graded cell runs. There is no CIFAR-10 data. Then the README's command line runs in a
-shell in the copy, with only PATH pointing at the project's environment, and the scores
-are read from nbgrader's own gradebook.
+graded cell runs. There is no CIFAR-10 data. Then the README's command lines run as
+written in a shell in the copy, as a new login's (the copy's `.venv` is the project's
+environment, as `make` would have made it; neither PYTHONPATH nor that environment's
+bin/ on PATH), and the scores are read from nbgrader's own gradebook.
 """
 import hashlib
 import os
@@ -54,12 +55,24 @@ NOT_COPIED = (".git", ".venv", "build", "tests", "bench", "submitted", "autograd
 
 def readme_commands() -> dict[str, str]:
     """The nbgrader command lines of the README's nbgrader section, by first subcommand."""
+    nbgrader = ".venv/bin/nbgrader "
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = re.search(r"^## nbgrader\n(.*?)(?=^## |\Z)", text, re.S | re.M)
     assert section, "README.md has no '## nbgrader' section"
     lines = [line.strip() for block in re.findall(r"```\n(.*?)```", section.group(1), re.S)
-             for line in block.splitlines() if line.strip().startswith("nbgrader ")]
+             for line in block.splitlines() if line.strip().startswith(nbgrader)]
     return {line.split()[1]: line for line in lines}
+
+
+def fresh_shell() -> dict[str, str]:
+    """A new login's environment: the project's environment neither activated nor on
+    PATH, no PYTHONPATH, nothing of a Jupyter or CIFAR-10 set-up inherited."""
+    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "CIFAR10_DIR", "RNN_GRADER_BRIDGE", "JUPYTER_CONFIG_DIR", "PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and os.path.realpath(p) != venv_bin)
+    return env
 
 
 def tree_hash(folder: Path) -> dict[str, str]:
@@ -96,10 +109,8 @@ def course(tmp_path_factory):
     nbgrader commands)."""
     course = tmp_path_factory.mktemp("course") / "rnn-course"
     shutil.copytree(ROOT, course, ignore=shutil.ignore_patterns(*NOT_COPIED))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CIFAR10_DIR", "RNN_GRADER_BRIDGE", "JUPYTER_CONFIG_DIR")}
-    env.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")]),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    (course / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    env = fresh_shell()
     _run([sys.executable, "-m", "autograder", "release"], course, env)
     released = tree_hash(course / "assignment")
     commands = readme_commands()
@@ -136,7 +147,19 @@ def grader_results(course):
 
 def test_readme_names_the_commands_that_grade_and_give_feedback():
     commands = readme_commands()
-    assert commands.get("autograde") == "nbgrader autograde rnn && nbgrader generate_feedback rnn"
+    assert commands.get("autograde") == (".venv/bin/nbgrader autograde rnn && "
+                                         ".venv/bin/nbgrader generate_feedback rnn")
+    assert commands.get("generate_assignment") == ".venv/bin/nbgrader generate_assignment rnn --force"
+
+
+def test_readme_commands_name_the_environments_nbgrader():
+    """A plain `nbgrader` exists only in a shell where the environment is activated: the
+    README's lines name the environment's own (the course fixture runs them in a shell
+    without it on PATH)."""
+    for line in readme_commands().values():
+        for command in line.split("&&"):
+            assert command.split()[0] == ".venv/bin/nbgrader", line
+    assert (ROOT / ".venv" / "bin" / "nbgrader").exists()
 
 
 @pytest.mark.parametrize("student", STUDENTS)
