@@ -14,6 +14,7 @@ which must score full marks under the same limits; see the end of the file.
 """
 import dataclasses
 import json
+import re
 import os
 import pickle
 import random
@@ -982,7 +983,8 @@ def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, twin, tm
     assert [t["name"] for t in data["tests"]] == [t["name"] for t in twin(SMALL)["tests"]]
     assert all(t["score"] == 0 for t in data["tests"])
     outputs = [t["output"] for t in data["tests"]]
-    assert any("Did not finish within 1 s" in o for o in outputs)
+    # the call_time_min of 1 s, longer on a busy machine (machine.py)
+    assert any(re.search(r"Did not finish within \d+ s", o) for o in outputs)
     assert any("timed out earlier" in o for o in outputs)
     assert any("time budget ran out" in o for o in outputs)
     time.sleep(0.05)
