@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 # The modules the self-check needs, and nothing else.
 MODULES = ("checks.py", "cases.py", "compare.py", "engine.py", "train_rules.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py", "inert.py",
-           "validate.py",
+           "validate.py", "zip_listing.py",
            "child/__init__.py", "child/wire.py", "child/layer_ops.py",
            "child/classifier_ops.py", "child/jail.py", "child/worker.py")
 
