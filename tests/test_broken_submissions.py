@@ -410,3 +410,30 @@ def test_an_ordinary_bad_submission_exits_0(tmp_path):
     out = tmp_path / "results.json"
     assert _run_command(folder, out, CONFIG) == 0
     assert json.loads(out.read_text())["score"] == 0
+
+
+# ---- usage errors are errors (issue 22) ---------------------------------------------------
+
+@pytest.mark.parametrize("make,why", [
+    (lambda p: p / "no such student", "no such file or folder"),
+    (lambda p: (p / "rnn_layers.py").write_text("x = 1") and p / "rnn_layers.py",
+     "neither a folder nor a .zip file"),
+    (lambda p: os.mkfifo(p / "pipe") or p / "pipe", "neither a folder nor a .zip file"),
+], ids=["missing", "a .py file", "a named pipe"])
+def test_grade_on_a_path_that_is_no_submission_exits_2_with_one_line_and_no_results(
+        tmp_path, make, why):
+    import subprocess
+    import sys
+    from conftest import ROOT
+
+    (tmp_path / "in").mkdir()
+    path = make(tmp_path / "in")
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade",
+                           os.path.relpath(path, tmp_path), "--output", str(out)],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == f"grade: {path}: {why}" + (
+        " (expected a folder or a .zip)\n" if why.startswith("no such") else "\n")
+    assert done.stdout == "" and not out.exists()
