@@ -129,6 +129,10 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     if shard:
         notes.append(f"shard {shard[0]}/{shard[1]}: {mine} of {len(submissions)} submissions")
     print(batch_report.build(records, out, notes, grader))
+    from autograder.secret import creation_notice
+
+    if notice := creation_notice():
+        print(notice, file=sys.stderr)
     return 0
 
 

@@ -36,6 +36,7 @@ def run(args, config) -> int:
     import dataclasses
 
     from autograder import isolation, results
+    from autograder.secret import creation_notice
 
     not_one = usage_error(args.submission)
     if not_one:
@@ -63,6 +64,8 @@ def run(args, config) -> int:
         if args.output:
             result.write_json(args.output)
     print(result.report(colour=False if args.no_colour else None))
+    if notice := creation_notice():
+        print(notice, file=sys.stderr)
     if result.grader_error:
         print(f"grade: the grader could not run: {result.grader_error}", file=sys.stderr)
         return 2
