@@ -110,3 +110,24 @@ def test_pack_names_what_is_missing_and_writes_nothing(tmp_path):
     with zipfile.ZipFile(folder / "rnn_submission.zip") as zf:
         assert (zf.read("rnn_layers.py")
                 == (RELEASE / "rnn_layers.py").read_bytes())
+
+
+def test_the_project_readme_shows_the_self_check_as_it_prints(tmp_path):
+    """The sample in README.md's "For students": the layers done but for the embedding
+    backward's `dW[x] += dout`, the classifier still to write."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = re.search(r"```\n(Self-check on the public cases:.*?)```", readme, re.S).group(1)
+    folder = tmp_path / "rnn"
+    shutil.copytree(RELEASE, folder, ignore=shutil.ignore_patterns("datasets", "__pycache__"))
+    layers = (SOLUTIONS / "rnn_layers.py").read_text()
+    assert layers.count("np.add.at(dW, x, dout)") == 1
+    (folder / "rnn_layers.py").write_text(layers.replace("np.add.at(dW, x, dout)", "dW[x] += dout"))
+    done = subprocess.run([sys.executable, "-m", "autograder", "check"], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+    printed = done.stdout.splitlines()
+    for line in sample.splitlines():
+        assert line == "  ..." or line in printed, line
+    public = re.search(r"the public cases cover (\d+\.\d+) of them", done.stdout).group(1)
+    hidden = re.search(r"the hidden cases decide the other (\d+\.\d+)", done.stdout).group(1)
+    assert (f"the public cases cover {public}\nof them, the hidden cases the other {hidden}."
+            in readme)
