@@ -127,7 +127,7 @@ def select(source: Path, names: tuple[str, ...]) -> Selection:
         chosen.items = _list_zip(source, chosen.notes)
     else:
         raise SubmissionError(f"{inert.line(source.name)} is neither a folder nor a .zip file")
-    usable = [i for i in chosen.items if not i.link]
+    usable = [i for i in chosen.items if not i.link and not i.name.startswith(".")]  # ._x.py
     chosen.folder = _locate(usable)
     if chosen.folder:
         chosen.notes.append(f"Graded the files in {inert.line('/'.join(chosen.folder))}/")
@@ -175,14 +175,15 @@ def _stem_key(name: str) -> tuple[str, str]:
 
 
 def _locate(usable: list[Item]) -> tuple[str, ...]:
-    """The folder holding the most required files (then the most near misses of them),
-    the shallowest of those; the top when none is anywhere."""
+    """The folder holding the most of the required files (near misses count), then the
+    most by their exact names, then the shallowest; the top when none is anywhere."""
     score: dict[tuple, list[int]] = {}
     for item in usable:
         for name in REQUIRED:
             if near(item.name, name):
-                exact = item.name.lower() == name
-                score.setdefault(item.parts[:-1], [0, 0])[0 if exact else 1] -= 1
+                counts = score.setdefault(item.parts[:-1], [0, 0])
+                counts[0] -= 1
+                counts[1] -= item.name.lower() == name
     if not score:
         return ()
     return min(score, key=lambda folder: (score[folder], len(folder), folder))

@@ -135,6 +135,7 @@ NAMES = [  # (files of the submission, the file graded as rnn_layers.py or None,
      "rnn_layers.py is missing from the submission: its tests score 0. Files found: "
      "notes.txt, rnn_classifier.py, rnn_layer_notes.md."),
     (["rnn_layers.txt"], None, "Files found: rnn_classifier.py, rnn_layers.txt."),
+    (["._rnn_layers.py"], None, "rnn_layers.py is missing from the submission"),  # macOS junk
 ]
 
 
@@ -168,6 +169,16 @@ def test_near_miss_names_are_recognised_when_unambiguous_and_listed_otherwise(
         assert notes == []
     else:
         assert any(note in n for n in notes), notes
+
+
+def test_the_folder_with_both_files_wins_over_one_with_one_exact_name(tmp_path):
+    source = tmp_path / "s"
+    for name in ("rnn_layers (1).py", "rnn_classifier (1).py", "old/rnn_layers.py"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(f"# from {name}\n")
+    folder, _, notes = submission.prepare(source, tmp_path / "work")
+    assert (folder / "rnn_layers.py").read_text() == "# from rnn_layers (1).py\n"
+    assert (folder / "rnn_classifier.py").read_text() == "# from rnn_classifier (1).py\n"
 
 
 def test_a_near_miss_name_grades_100(tmp_path):
