@@ -207,3 +207,19 @@ def test_the_fingerprint_covers_the_graded_files_only(tmp_path):
     with open(folder / "rnn_layers.py", "a") as f:
         f.write("# one more comment\n")
     assert submission.content_hash(folder) != first
+
+
+@pytest.mark.parametrize("names", [["rnn_layers (1).py"], ["hw/rnn_layers.py"]])
+def test_the_graded_zip_grades_like_its_source(tmp_path, venv_zip, names):
+    """What a remote grader is sent: the same files, fingerprint and notes as the source."""
+    for source in (_make("folder", tmp_path / "s", names), venv_zip):
+        archive = tmp_path / "sent.zip"
+        archive.write_bytes(submission.graded_zip(source))
+        here, sent = (submission.prepare(p, tmp_path / w) for p, w in
+                      ((source, "a"), (archive, "b")))
+        assert here[1:] == sent[1:]
+        assert ({p.name: p.read_bytes() for p in here[0].iterdir()}
+                == {p.name: p.read_bytes() for p in sent[0].iterdir()})
+        assert archive.stat().st_size < 100_000
+        shutil.rmtree(tmp_path / "a")
+        shutil.rmtree(tmp_path / "b")
