@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def usage_error(path: Path) -> str:
     """Why path is not a submission at all (one line, the whole path), or ""."""
+    path = Path(path)
     shown = os.path.abspath(path)
     if path.is_dir():
         return ""
