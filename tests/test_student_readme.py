@@ -131,3 +131,18 @@ def test_the_project_readme_shows_the_self_check_as_it_prints(tmp_path):
     hidden = re.search(r"the hidden cases decide the other (\d+\.\d+)", done.stdout).group(1)
     assert (f"the public cases cover {public}\nof them, the hidden cases the other {hidden}."
             in readme)
+
+
+def test_pack_needs_no_numpy(tmp_path):
+    """`python -S` has no site-packages (no NumPy): pack still works, the check says what
+    to install."""
+    folder = tmp_path / "rnn"
+    shutil.copytree(RELEASE, folder, ignore=shutil.ignore_patterns("datasets", "__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    check = subprocess.run([sys.executable, "-S", "-m", "autograder", "check"], cwd=folder,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert "needs NumPy" in check.stderr, check.stderr  # no NumPy indeed
+    done = subprocess.run([sys.executable, "-S", "-m", "autograder", "pack"], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (folder / "rnn_submission.zip").exists()
