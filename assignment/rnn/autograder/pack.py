@@ -48,6 +48,10 @@ def run(args, config) -> int:
     except (PackError, submission.SubmissionError) as exc:
         print(f"Nothing written. {exc}\n未生成提交文件：请先修正上面的问题。")
         return 1
+    except OSError as exc:
+        print(f"Nothing written: cannot write {os.path.abspath(output)} "
+              f"({exc.strerror or exc}).\n未生成提交文件：无法写入。")
+        return 1
     for note in notes:
         print(f"Note: {note}")
     size = output.stat().st_size
