@@ -283,9 +283,9 @@ def _list_zip(archive: Path, notes: list[str]) -> list[Item]:
 
 def _zip_parts(name: str) -> tuple[str, ...]:
     """The path of an entry, or () when it leaves the archive's folder (never read)."""
-    parts = tuple(p for p in re.split(r"[/\\]", name) if p not in ("", "."))
-    if ".." in parts or name.startswith(("/", "\\")) or (parts and re.fullmatch(
-            "[A-Za-z]:", parts[0])):
+    parts = tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
+    drive = bool(parts) and len(parts[0]) == 2 and parts[0][1] == ":"  # C:
+    if ".." in parts or name.startswith(("/", "\\")) or drive:
         return ()
     return parts
 

@@ -52,18 +52,18 @@ def entries(f: BinaryIO, keep: Callable[[str], bool]) -> tuple[list[Entry], int,
     count, cd_offset, shift = _end_record(f)
     if count > MAX_ENTRIES:
         raise ZipError(f"holds {count} files; at most {MAX_ENTRIES} can be listed")
-    kept, bad, buffer = [], 0, b""
+    kept, bad, buffer, at = [], 0, b"", 0  # the record being read is at buffer[at:]
     f.seek(cd_offset + shift)
     for _ in range(count):
-        buffer = _fill(f, buffer, _CENTRAL.size)
-        fields = _CENTRAL.unpack_from(buffer)
+        buffer, at = _fill(f, buffer, at, _CENTRAL.size)
+        fields = _CENTRAL.unpack_from(buffer, at)
         if fields[0] != b"PK\x01\x02":
             raise ZipError("has a damaged table of contents")
-        name_end = _CENTRAL.size + fields[12]
-        end = name_end + fields[13] + fields[14]
-        buffer = _fill(f, buffer, end)
-        raw, extra = buffer[_CENTRAL.size:name_end], buffer[name_end:name_end + fields[13]]
-        buffer = buffer[end:]
+        buffer, at = _fill(f, buffer, at, _CENTRAL.size + fields[12] + fields[13] + fields[14])
+        name_at = at + _CENTRAL.size
+        raw = buffer[name_at:name_at + fields[12]]
+        extra = buffer[name_at + fields[12]:name_at + fields[12] + fields[13]]
+        at = name_at + fields[12] + fields[13] + fields[14]
         try:
             name = raw.decode("utf-8") if fields[5] & 0x800 else raw.decode("cp437")
         except UnicodeDecodeError:
@@ -124,13 +124,18 @@ def _decompressor(method: int) -> Callable[[bytes, int], bytes]:
     return lambda chunk, at_most: engine.decompress(chunk, at_most)
 
 
-def _fill(f: BinaryIO, buffer: bytes, size: int) -> bytes:
+def _fill(f: BinaryIO, buffer: bytes, at: int, size: int) -> tuple[bytes, int]:
+    """(buffer, at) with at least size bytes from at on (what was read before at is
+    dropped only when more must be read: no copy per record)."""
+    if len(buffer) - at >= size:
+        return buffer, at
+    buffer, at = buffer[at:], 0
     while len(buffer) < size:
         chunk = f.read(max(_CHUNK, size - len(buffer)))
         if not chunk:
             raise ZipError("ends in the middle of its table of contents")
         buffer += chunk
-    return buffer
+    return buffer, at
 
 
 def _zip64(size: int, compressed: int, offset: int, extra: bytes) -> tuple[int, int, int]:
