@@ -223,3 +223,18 @@ def test_the_graded_zip_grades_like_its_source(tmp_path, venv_zip, names):
         assert archive.stat().st_size < 100_000
         shutil.rmtree(tmp_path / "a")
         shutil.rmtree(tmp_path / "b")
+
+
+def test_importing_a_file_the_grader_does_not_read_is_named(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "rnn_layers.py").write_text("import numpy as np\nfrom gradient_check import "
+                                          "rel_error\nimport my_helpers\n")
+    (folder / "rnn_classifier.py").write_text("from rnn_layers import rnn_forward\n")
+    for name in ("gradient_check.py", "my_helpers.py"):
+        (folder / name).write_text("")
+    graded, _, notes = submission.prepare(folder, tmp_path / "work")
+    assert sorted(p.name for p in graded.iterdir()) == ["rnn_classifier.py", "rnn_layers.py"]
+    assert notes == ["rnn_layers.py imports gradient_check, my_helpers, which the "
+                     "grader does not read (it runs only rnn_layers.py and "
+                     "rnn_classifier.py): copy what you need into rnn_layers.py."]
