@@ -80,7 +80,8 @@ def pack(folder: Path, output: Path) -> tuple[list[str], list[str]]:
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    return list(contents), [n for n in chosen.notes if not n.startswith("Graded the files")]
+    notes = chosen.notes + submission.unread_imports(chosen, contents)
+    return list(contents), [n for n in notes if not n.startswith("Graded the files")]
 
 
 def _zip(contents: dict[str, bytes]) -> bytes:

@@ -89,14 +89,14 @@ def prepare(source: Path, workdir: Path) -> tuple[Path, str, list[str]]:
             chosen.notes.append(f"Only {', '.join(notebooks)} was found: the grader runs "
                                 f"the .py files. Submit {' and '.join(REQUIRED)} (your "
                                 "work lives there) with it.")
-    chosen.notes += _unread_imports(chosen, contents)
+    chosen.notes += unread_imports(chosen, contents)
     return target, fingerprint(chosen, contents), capped(chosen.notes)
 
 
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\w+)[ \t.]|import[ \t]+(\w+))", re.M)
 
 
-def _unread_imports(chosen: Selection, contents: dict[str, bytes]) -> list[str]:
+def unread_imports(chosen: Selection, contents: dict[str, bytes]) -> list[str]:
     """A note per graded file that imports a module of the submission the grader does not
     read (`from gradient_check import rel_error`, a helper of the student's own)."""
     beside = {i.name[:-3] for i in chosen.items
