@@ -87,13 +87,13 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     grader = store.grader_version(config)
     todo = []
     for sub in submissions:
-        if shard and not store.in_shard(sub.name, shard):
+        if shard and not store.in_shard(sub.key, shard):
             continue
         sha = store.content_hash(sub.path)
-        record = store.load_record(store.record_path(out, sub.name))
+        record = store.load_record(store.record_path(out, sub.key))
         if args.regrade or record is None or record["submission"]["content_sha256"] != sha:
             todo.append((sub, sha))
-    mine = sum(1 for s in submissions if not shard or store.in_shard(s.name, shard))
+    mine = sum(1 for s in submissions if not shard or store.in_shard(s.key, shard))
     jobs = max(1, args.jobs or config.batch_jobs or os.cpu_count() or 1)
     progress = Progress(len(todo), up_to_date=mine - len(todo))
     if args.scheduler:
@@ -106,7 +106,7 @@ def _grade_folder(args, config, out: Path, shard) -> int:
         graded, failure = grade_in_pool(todo, jobs, config, grader), ()
     try:
         for record in graded:
-            store.write_json_atomic(store.record_path(out, record["submission"]["name"]), record)
+            store.write_json_atomic(store.record_path(out, record["submission"]["file"]), record)
             store.append_log(out, record)
             progress.advance(record["submission"]["name"])
     except KeyboardInterrupt:
@@ -121,10 +121,10 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     progress.finish()
     from autograder import batch_report
 
-    names = {s.name for s in submissions}
-    everything = store.load_records(out)
-    records = {n: r for n, r in everything.items() if n in names}
-    left_out = sorted(set(everything) - names)
+    everything = store.load_records_by_key(out)
+    names = {s.key: s.name for s in submissions if s.key in everything}
+    records = store.by_name({key: everything[key] for key in names}, names)
+    left_out = sorted(set(everything) - set(names))
     notes = [f"ignored (not a folder or a .zip): {', '.join(ignored)}"] if ignored else []
     if left_out:
         notes.append(f"results with no submission in {args.submissions} (left out of the "
@@ -132,6 +132,10 @@ def _grade_folder(args, config, out: Path, shard) -> int:
     if shard:
         notes.append(f"shard {shard[0]}/{shard[1]}: {mine} of {len(submissions)} submissions")
     print(batch_report.build(records, out, notes, grader))
+    from autograder.secret import creation_notice
+
+    if notice := creation_notice():
+        print(notice, file=sys.stderr)
     return 0
 
 

@@ -1,15 +1,20 @@
 """The results folder of `grade-all`: which submissions there are, what is already graded.
 
-    DIR/results/<name>.json    one record per submission, written atomically: the
+    DIR/results/<key>.json     one record per submission, written atomically: the
                                Gradescope results + per-test hints + a "submission" block
                                (name, file, content hash, grader version, time)
     DIR/grading-log.jsonl      one line appended per grading (an audit trail)
 
-A submission is every sub-folder or .zip of the submissions folder; its name is the
-folder or file name without .zip. Its content hash covers what the grader can read (the
-.py files, or the zip's bytes), so a changed submission is graded again and an unchanged
-one never is. Nothing here runs student code.
+A submission is every sub-folder or .zip of the submissions folder. Its key is its entry's
+own name (`dave`, `dave.zip`, `dave.zip.zip`): unique in the folder, and it never
+changes, whatever else the folder holds, so two submissions never share a record. Its
+name, shown in the gradebook, is the key without ".zip" where no other entry claims that
+name, else the key. Its content hash covers what the grader reads of it (the graded
+files, submission.content_hash), so a changed submission is graded again and an
+unchanged one never is, however its environment or data change. Nothing here runs
+student code.
 """
+import collections
 import hashlib
 import json
 import os
@@ -17,38 +22,51 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-HASHED_FILE_BYTES = 2 << 20  # larger .py files are ignored by the grader: hash their size
+from autograder import submission as intake
+
 GRADER_PARTS = ("autograder", "solutions")  # what a grade depends on, besides the secret
 NOT_GRADING = {"batch.py", "batch_store.py", "batch_report.py", "batch_pages.py",
-               "batch_dask.py", "gradescope.py",
+               "batch_dask.py", "gradescope.py", "pack.py",
                "selfcheck.py", "cli.py", "grade_command.py"}
 
 
 @dataclass(frozen=True)
 class Submission:
-    name: str
+    name: str  # shown in the gradebook
     path: Path
+
+    @property
+    def key(self) -> str:
+        """Its record's name: the folder's or the file's own name."""
+        return self.path.name
 
 
 def discover(folder: Path) -> tuple[list[Submission], list[str]]:
     """(submissions sorted by name, names of the entries that are not submissions)."""
-    found, ignored = {}, []
+    paths, ignored = {}, []
     for path in sorted(Path(folder).iterdir()):
         if path.name.startswith(".") or path.name == "__MACOSX":
             continue
-        if path.is_dir():
-            found.setdefault(path.name, []).append(path)
-        elif path.is_file() and path.suffix.lower() == ".zip":
-            found.setdefault(path.name[:-4], []).append(path)
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+            paths[path.name] = path
         else:
             ignored.append(path.name)
-    submissions = []
-    for name, paths in found.items():
-        if len(paths) == 1:
-            submissions.append(Submission(name, paths[0]))
-        else:  # alice/ and alice.zip: keep both, told apart by their full names
-            submissions.extend(Submission(p.name, p) for p in paths)
-    return sorted(submissions, key=lambda s: s.name), ignored
+    names = unique_names({key: key[:-4] if paths[key].is_file() else key for key in paths})
+    return sorted((Submission(names[k], p) for k, p in paths.items()),
+                  key=lambda s: s.name), ignored
+
+
+def unique_names(wanted: dict[str, str]) -> dict[str, str]:
+    """{key: name}: the wanted name where no other key wants it (or is called it), else
+    the key itself (keys are unique, so the result is)."""
+    names = dict(wanted)
+    while True:
+        counts = collections.Counter(names.values())
+        clashes = {key for key, name in names.items() if counts[name] > 1 and name != key}
+        if not clashes:
+            return names
+        for key in clashes:
+            names[key] = key
 
 
 def in_shard(name: str, shard: tuple[int, int]) -> bool:
@@ -58,25 +76,12 @@ def in_shard(name: str, shard: tuple[int, int]) -> bool:
 
 
 def content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    path = Path(path)
-    if path.is_file():
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
-    for file in sorted(_py_files(path)):
-        relative = file.relative_to(path).as_posix().encode()
-        size = file.stat().st_size
-        digest.update(relative + b"\0" + str(size).encode() + b"\0")
-        if size <= HASHED_FILE_BYTES:
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
+    return intake.content_hash(path)
 
 
 def _py_files(folder: Path):
     for parent, dirs, files in os.walk(folder):  # symbolic links are not followed
-        dirs[:] = [d for d in dirs if d != "__MACOSX"]
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
             file = Path(parent) / name
             if file.suffix == ".py" and file.is_file() and not file.is_symlink():
@@ -129,29 +134,46 @@ def error_record(sub: Submission, sha: str, grader: str, error: str) -> dict:
     return make_record(sub, sha, grader, GradingResult(tests, 0.0, message), error)
 
 
-def record_path(out: Path, name: str) -> Path:
-    return Path(out) / "results" / f"{name}.json"
+def record_path(out: Path, key: str) -> Path:
+    return Path(out) / "results" / f"{key}.json"
 
 
 def load_record(path: Path) -> dict | None:
-    """A complete record, or None (missing, truncated, or not one of ours)."""
+    """A complete record, or None (missing, truncated, not one of ours, or not the record
+    of the key its file is named after: a record of an older layout)."""
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
         info = record["submission"]
-        if isinstance(record["tests"], list) and isinstance(info["content_sha256"], str):
+        if (isinstance(record["tests"], list) and isinstance(info["content_sha256"], str)
+                and f"{info['file']}.json" == Path(path).name):
             return record
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None
 
 
-def load_records(out: Path) -> dict[str, dict]:
-    """Every complete record of a results folder, by submission name."""
+def load_records_by_key(out: Path) -> dict[str, dict]:
+    """Every complete record of a results folder, by submission key."""
     records = {}
     for path in sorted((Path(out) / "results").glob("*.json")):
         if not path.name.startswith(".") and (record := load_record(path)):
-            records[record["submission"]["name"]] = record
+            records[record["submission"]["file"]] = record
     return records
+
+
+def load_records(out: Path) -> dict[str, dict]:
+    """Every complete record of a results folder, by submission name (made unique, and
+    written into the record, where two records were graded under the same name)."""
+    return by_name(load_records_by_key(out))
+
+
+def by_name(records: dict[str, dict], names: dict[str, str] | None = None) -> dict[str, dict]:
+    """{name: record} for {key: record}: names given, else the names the records hold
+    (made unique)."""
+    names = names or unique_names({k: r["submission"]["name"] for k, r in records.items()})
+    for key, record in records.items():
+        record["submission"]["name"] = names[key]
+    return {names[key]: record for key, record in records.items()}
 
 
 def write_json_atomic(path: Path, data) -> None:
@@ -184,7 +206,7 @@ def clean_temporaries(out: Path) -> int:
 
 def append_log(out: Path, record: dict) -> None:
     info = record["submission"]
-    line = json.dumps({"name": info["name"], "content_sha256": info["content_sha256"],
+    line = json.dumps({"name": info["name"], "file": info["file"], "content_sha256": info["content_sha256"],
                        "score": record["score"], "graded_at": info["graded_at"],
                        "grader_error": info["grader_error"]}, ensure_ascii=False) + "\n"
     fd = os.open(Path(out) / "grading-log.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -199,16 +221,16 @@ def merge(sources: list[Path], out: Path) -> list[str]:
     graded the same submission, keep the later grading. Returns notes for the summary."""
     chosen, notes = {}, []
     for source in [Path(out)] + [Path(s) for s in sources]:
-        for name, record in load_records(source).items():
-            if name in chosen:
-                previous = chosen[name][1]["submission"]
+        for key, record in load_records_by_key(source).items():
+            if key in chosen:
+                previous = chosen[key][1]["submission"]
                 if previous["content_sha256"] != record["submission"]["content_sha256"]:
-                    notes.append(f"{name}: graded in two folders with different contents; "
+                    notes.append(f"{key}: graded in two folders with different contents; "
                                  "kept the later grading")
                 if previous["graded_at"] > record["submission"]["graded_at"]:
                     continue
-            chosen[name] = (source, record)
-    for name, (source, record) in chosen.items():
+            chosen[key] = (source, record)
+    for key, (source, record) in chosen.items():
         if source.resolve() != Path(out).resolve():
-            write_json_atomic(record_path(out, name), record)
+            write_json_atomic(record_path(out, key), record)
     return notes

@@ -15,6 +15,7 @@ VERBS = {
     "release": ("autograder.release.command", "solutions/ + source_notebooks/ -> assignment/"),
     "grade": ("autograder.grade_command", "grade one submission (a folder or a .zip)"),
     "check": ("autograder.selfcheck", "the student's self-check on the public cases"),
+    "pack": ("autograder.pack", "the student's zip to hand in (only what the grader reads)"),
     "grade-all": ("autograder.batch", "grade every submission in a folder"),
     "autograder-zip": ("autograder.gradescope", "build the Gradescope autograder zip"),
     "data": ("autograder.data", "download CIFAR-10 (python version) where the notebook looks"),

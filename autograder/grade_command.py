@@ -1,8 +1,10 @@
 """`python -m autograder grade SUBMISSION [--output results.json]`."""
 import argparse
+import os
 import sys
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 
@@ -15,13 +17,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grade even where the student's code cannot be isolated")
 
 
+def usage_error(path: Path) -> str:
+    """Why path is not a submission at all (one line, the whole path), or ""."""
+    path = Path(path)
+    shown = os.path.abspath(path)
+    if path.is_dir():
+        return ""
+    if not path.exists():
+        return f"{shown}: no such file or folder (expected a folder or a .zip)"
+    if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+        return ""
+    return f"{shown}: neither a folder nor a .zip file"
+
+
 def run(args, config) -> int:
-    """Exit 0 whenever grading finished, however low the score; 2 when the grader's own
-    installation is broken. The results file is written in every case (finally)."""
+    """Exit 0 whenever grading finished, however low the score; 2 when SUBMISSION is not
+    a submission (no results file then) or when the grader's own installation is broken
+    (the results file is written then, finally)."""
     import dataclasses
 
     from autograder import isolation, results
+    from autograder.secret import creation_notice
 
+    not_one = usage_error(args.submission)
+    if not_one:
+        print(f"grade: {not_one}", file=sys.stderr)
+        return 2
     if getattr(args, "no_isolation", False):
         config = dataclasses.replace(config, allow_no_isolation=True)
     refused = isolation.refusal(config)
@@ -44,6 +65,8 @@ def run(args, config) -> int:
         if args.output:
             result.write_json(args.output)
     print(result.report(colour=False if args.no_colour else None))
+    if notice := creation_notice():
+        print(notice, file=sys.stderr)
     if result.grader_error:
         print(f"grade: the grader could not run: {result.grader_error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ the reference at /autograder/source/solutions. Never in the zip: tests/, assignm
 import argparse
 import io
 import os
+import sys
 import zipfile
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def run(args, config) -> int:
     entries = build(config, output)
     print(f"{output}: {len(entries)} files, {output.stat().st_size / 1024:.0f} KB. Upload it "
           "on Gradescope (Configure Autograder -> Zip file upload, Ubuntu base image).")
+    from autograder.secret import creation_notice
+
+    if notice := creation_notice():
+        print(notice, file=sys.stderr)
     return 0
 
 

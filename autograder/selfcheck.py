@@ -253,9 +253,9 @@ def _hidden_cases() -> list[str]:
 
 def _next(failing: list[FunctionVerdict]) -> list[str]:
     if not failing:
-        return ["Next: every public case passes: submit rnn_layers.py, rnn_classifier.py "
-                "and RNN.ipynb (README.md says how); the hidden cases decide the grade.",
-                "下一步：公开用例全部通过，请提交（见 README.md）；最终成绩由隐藏用例决定。"]
+        return ["Next: every public case passes: submit. `python -m autograder pack` writes "
+                "the zip to hand in; the hidden cases decide the grade.",
+                "下一步：公开用例全部通过。运行 python -m autograder pack 生成提交文件；最终成绩由隐藏用例决定。"]
     first = failing[0]
     what = "write" if first.state == "TODO" else "fix"
     return [f"Next: {what} {first.target} ({_module(first.target)}), notebook section "

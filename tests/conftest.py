@@ -19,6 +19,14 @@ CIFAR_SUBSET = ROOT.parent / "shared" / "data" / "cifar-10-subset" / "cifar-10-b
 # The reference modules are flat (no package), as students receive them.
 sys.path.insert(0, str(SOLUTIONS))
 
+# A fresh clone has no grading secret (it is made on first use, never committed): make it
+# now, so that the tests which check it never leaks or is unreadable from a sandbox have
+# one to look for, whatever order they run in. Tests needing fixed cases set their own.
+from autograder import secret as _secret  # noqa: E402
+
+if not _secret.SECRET_FILE.exists():
+    _secret._create(_secret.SECRET_FILE)
+
 
 @pytest.fixture
 def rng():

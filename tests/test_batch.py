@@ -67,6 +67,7 @@ def full_run(klass, tmp_path_factory) -> Path:
 
 
 NAMES = {"good", "buggy", "zipped", "broken", "hang"}
+KEYS = {"good", "buggy", "zipped.zip", "broken.zip", "hang"}  # results/<key>.json
 
 
 def _functions(tests: list[dict]) -> dict[str, list[str]]:
@@ -80,7 +81,7 @@ def _functions(tests: list[dict]) -> dict[str, list[str]]:
 
 
 def test_every_submission_gets_a_results_file_and_a_gradebook_row(full_run):
-    assert {p.stem for p in (full_run / "results").glob("*.json")} == NAMES
+    assert {p.stem for p in (full_run / "results").glob("*.json")} == KEYS
     rows = {row["submission"]: row for row in _rows(full_run)}
     per_test = {row["submission"]: row for row in _rows(full_run, "grades_tests.csv")}
     assert set(rows) == set(per_test) == NAMES
@@ -165,7 +166,7 @@ def test_shards_merged_equal_one_full_run(klass, full_run, tmp_path):
     shards = [tmp_path / "shard0", tmp_path / "shard1"]
     graded = [{p.stem for p in (out / "results").glob("*.json")} for out in shards]
     assert graded[0] and graded[1] and not graded[0] & graded[1]
-    assert graded[0] | graded[1] == NAMES
+    assert graded[0] | graded[1] == KEYS
     merged = tmp_path / "merged"
     assert " shard0/ shard1/ ... --output class/" in merge
     _shell(merge.replace(" shard0/ shard1/ ...", f" {shards[0]}/ {shards[1]}/")
@@ -242,6 +243,55 @@ def test_sigkill_then_rerun_grades_each_submission_exactly_once(tmp_path):
     final = {p.stem: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert all(final[n] == after[n] for n in after if n not in ("s3", "s7"))
     assert json.loads((out / "results" / "s7.json").read_text())["score"] == 100
+
+
+def _zip_of(folder: Path, archive: Path) -> Path:
+    made = shutil.make_archive(str(folder), "zip", folder)  # folder.zip, beside folder
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    return Path(made).rename(archive)
+
+
+def _files_logged(out: Path) -> list[str]:
+    path = out / "grading-log.jsonl"
+    return [json.loads(line)["file"] for line in path.read_text().splitlines()]
+
+
+def test_one_record_per_submission_whatever_the_names_and_no_regrading_when_unchanged(
+        tmp_path):
+    """dave/, dave.zip and dave.zip.zip: three rows, three records (issue 19); a re-run
+    grades nothing; erin/ added next to a graded erin.zip grades erin/ only."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _copy(subs / "dave")
+    _zip_of(_copy(tmp_path / "buggy", "np.add.at(dW, x, dout)", "dW[x] += dout"),
+            subs / "dave.zip")
+    _zip_of(_copy(tmp_path / "again", comment="zipped twice"), subs / "dave.zip.zip")
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    totals = {row["submission"]: float(row["total"]) for row in _rows(out)}
+    assert totals.keys() == {"dave", "dave.zip", "dave.zip.zip"}
+    assert totals["dave"] == totals["dave.zip.zip"] == 100 > totals["dave.zip"]
+    records = {p.name: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    assert {n: r["submission"]["file"] for n, r in records.items()} == {
+        "dave.json": "dave", "dave.zip.json": "dave.zip", "dave.zip.zip.json": "dave.zip.zip"}
+    assert sorted(_files_logged(out)) == ["dave", "dave.zip", "dave.zip.zip"]
+
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    assert len(_files_logged(out)) == 3  # nothing graded again
+
+    _zip_of(_copy(tmp_path / "erin"), subs / "erin.zip")
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    assert _files_logged(out)[3:] == ["erin.zip"]
+    _copy(subs / "erin", comment="erin's folder")
+    _grade_all(subs, "--output", out, "--jobs", 2)
+    assert _files_logged(out)[4:] == ["erin"]  # erin.zip keeps its record
+    assert {row["submission"] for row in _rows(out)} == {
+        "dave", "dave.zip", "dave.zip.zip", "erin", "erin.zip"}
+
+
+def test_submission_names_are_unique_and_keys_never_change():
+    wanted = {"dave": "dave", "dave.zip": "dave", "dave.zip.zip": "dave.zip", "erin.zip": "erin"}
+    assert batch_store.unique_names(wanted) == {
+        "dave": "dave", "dave.zip": "dave.zip", "dave.zip.zip": "dave.zip.zip",
+        "erin.zip": "erin"}
 
 
 def test_a_grader_failure_is_recorded_as_an_error_result(tmp_path):

@@ -155,11 +155,18 @@ def test_zip_entries_escaping_and_symlinks_outside_are_ignored(tmp_path):
     assert "rnn_classifier.py is missing" in result.output
 
 
-def test_huge_files_are_ignored_with_a_note(tmp_path):
+def test_a_graded_file_too_large_is_not_read_and_other_large_files_cost_nothing(tmp_path):
     folder = _reference(tmp_path / "s")
     (folder / "big_helper.py").write_bytes(b"#" * (3 << 20))
+    (folder / "checkpoint.npz").write_bytes(b"\0" * (3 << 20))
     result = grade(folder, CONFIG)
-    assert result.score == 100 and "big_helper.py is larger than" in result.output
+    assert result.score == 100 and "big_helper" not in result.output, result.output
+    with open(folder / "rnn_classifier.py", "a") as f:
+        f.write("#" * (3 << 20))
+    result = grade(folder, CONFIG)
+    assert "rnn_classifier.py is larger than 2 MB: not graded" in result.output
+    assert _lost(result) == {t.target for t in result.tests
+                             if t.target.startswith("RNNClassifier") and t.max_score > 0}
 
 
 # ---- code that does not load -------------------------------------------------------
@@ -208,10 +215,9 @@ def test_import_time_failures_are_reported_per_test(tmp_path, code, message):
 def test_an_import_that_raises_runs_once_per_process(tmp_path):
     """A module slow to fail costs its time once: every test reports the first failure."""
     folder = _reference(tmp_path / "s")
-    (folder / "counter.py").write_text("imports = 0\n")
-    (folder / "rnn_layers.py").write_text(
-        "import counter\ncounter.imports += 1\n"
-        "raise ValueError(f'import number {counter.imports}')\n")
+    (folder / "rnn_layers.py").write_text(  # counted where a re-import would see it
+        "import builtins\nbuiltins.imports = getattr(builtins, 'imports', 0) + 1\n"
+        "raise ValueError(f'import number {builtins.imports}')\n")
     result = grade(folder, CONFIG)
     layer_tests = [t for t in result.tests if t.target in LAYERS]
     assert layer_tests and all("import number 1" in t.output for t in layer_tests), \
@@ -262,32 +268,28 @@ def _reference_entries(prefix: str = "") -> list:
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")
-@pytest.mark.parametrize("extra,note", [
-    ([("rnn_helpers.py", b"x = 1"), ("rnn_helpers.py/inner.py", b"x = 2")],
-     "a file and a folder have the same name"),
-    ([("notes/" + "n" * 300 + ".py", b"x = 1")], "its name is too long"),
-    ([("/etc/evil.py", b"x = 1")], "its path leaves the submission's folder"),
-    ([("../evil.py", b"x = 1")], "its path leaves the submission's folder"),
-    ([("a/" * 40 + "deep.py", b"x = 1")], "too deep in folders"),
-    ([("rnn_layers.py", b"raise RuntimeError('stale copy')")], "twice: the last copy was used"),
+@pytest.mark.parametrize("extra", [
+    [("rnn_helpers.py", b"x = 1"), ("rnn_helpers.py/inner.py", b"x = 2")],
+    [("notes/" + "n" * 300 + ".py", b"x = 1")],
+    [("/etc/evil.py", b"x = 1")],
+    [("../evil.py", b"x = 1"), ("../rnn_layers.py", b"raise SystemExit")],
+    [("a/" * 40 + "deep.py", b"x = 1")],
+    [("rnn_layers.py/x.py", b"x = 1")],
 ])
-def test_zip_layouts_the_filesystem_refuses_are_skipped_with_a_note(tmp_path, extra, note):
-    """Next to the same zip without the odd entries: the same score, plus a note."""
+def test_zip_entries_the_grader_does_not_grade_are_ignored_whatever_they_are(tmp_path, extra):
+    """Next to the same zip without the odd entries: the same score, and not a word
+    (nothing of them is unpacked: no name is too long or leaves a folder)."""
     plain = grade(_zip_entries(tmp_path / "plain.zip", _reference_entries()), CONFIG)
-    entries = (_reference_entries() + extra) if "twice" not in note else (extra + _reference_entries())
+    result = grade(_zip_entries(tmp_path / "odd.zip", _reference_entries() + extra), CONFIG)
+    assert plain.score == result.score == 100, result.output
+    assert result.output == plain.output
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_graded_file_twice_in_a_zip_uses_the_last_copy_with_a_note(tmp_path):
+    entries = [("rnn_layers.py", b"raise RuntimeError('stale copy')")] + _reference_entries()
     result = grade(_zip_entries(tmp_path / "odd.zip", entries), CONFIG)
-    assert plain.score == 100
-    assert result.score == 100, result.output
-    assert note in result.output, result.output
-    _strict(result)
-
-
-def test_a_file_and_a_folder_named_like_the_module_still_grade_the_rest(tmp_path):
-    entries = [("rnn_layers.py", (SOLUTIONS / "rnn_layers.py").read_bytes()),
-               ("rnn_layers.py/x.py", b"x = 1"),
-               ("rnn_classifier.py", (SOLUTIONS / "rnn_classifier.py").read_bytes())]
-    result = grade(_zip_entries(tmp_path / "s.zip", entries), CONFIG)
-    assert result.score == 100 and "same name" in result.output
+    assert result.score == 100 and "twice: the last copy was used" in result.output
     _strict(result)
 
 
@@ -301,7 +303,8 @@ def test_zip_with_names_that_are_not_utf8_says_so(tmp_path):
     data[central + 9] |= 0x08
     archive.write_bytes(bytes(data))
     result = grade(archive, CONFIG)
-    assert result.score == 0 and "not valid UTF-8" in result.output, result.output
+    assert "not valid UTF-8 and were skipped" in result.output, result.output
+    assert result.score < 100 and "is missing" in result.output
     _strict(result)
 
 
@@ -407,3 +410,30 @@ def test_an_ordinary_bad_submission_exits_0(tmp_path):
     out = tmp_path / "results.json"
     assert _run_command(folder, out, CONFIG) == 0
     assert json.loads(out.read_text())["score"] == 0
+
+
+# ---- usage errors are errors (issue 22) ---------------------------------------------------
+
+@pytest.mark.parametrize("make,why", [
+    (lambda p: p / "no such student", "no such file or folder"),
+    (lambda p: (p / "rnn_layers.py").write_text("x = 1") and p / "rnn_layers.py",
+     "neither a folder nor a .zip file"),
+    (lambda p: os.mkfifo(p / "pipe") or p / "pipe", "neither a folder nor a .zip file"),
+], ids=["missing", "a .py file", "a named pipe"])
+def test_grade_on_a_path_that_is_no_submission_exits_2_with_one_line_and_no_results(
+        tmp_path, make, why):
+    import subprocess
+    import sys
+    from conftest import ROOT
+
+    (tmp_path / "in").mkdir()
+    path = make(tmp_path / "in")
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade",
+                           os.path.relpath(path, tmp_path), "--output", str(out)],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == f"grade: {path}: {why}" + (
+        " (expected a folder or a .zip)\n" if why.startswith("no such") else "\n")
+    assert done.stdout == "" and not out.exists()

@@ -137,3 +137,12 @@ def test_results_exist_even_when_the_grader_cannot_run(autograder_zip, tmp_path)
     shutil.rmtree(root / "source" / "autograder")  # a broken upload
     results = _run_autograder(root)
     assert results["score"] == 0 and "could not grade" in results["output"]
+
+
+def test_the_zip_carries_the_secret_in_force(tmp_path):
+    out = tmp_path / "course.zip"
+    env = {**os.environ, "RNN_GRADER_SECRET": "the course's own secret"}
+    subprocess.run([sys.executable, "-m", "autograder", "autograder-zip", "--output", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, env=env)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("autograder/secret.key") == b"the course's own secret\n"

@@ -595,9 +595,11 @@ def test_exception_messages_are_capped_so_inputs_cannot_be_exported(tmp_path):
 
 @pytest.mark.parametrize("extra", [("answers.py", "ANSWERS = {SEEN}\n"),
                                    ("notes.txt", "{SEEN}\n")])
-def test_a_resubmission_with_any_extra_file_draws_other_cases(tmp_path, extra):
-    """Replay: hidden inputs shown in a message and handed in again as a file of answers
-    meet other inputs, because the case seed hashes every file of the submission."""
+def test_a_resubmission_with_the_answers_meets_other_cases(tmp_path, extra):
+    """Replay: hidden inputs shown in a message and handed in again never meet the same
+    inputs: a file beside the graded ones never reaches the student process (the grader
+    reads only the graded files, contract revision 3), and in a graded file they change
+    the fingerprint that seeds the cases."""
     leak = Attack("leak", "call", 'raise ValueError(f"SEEN{float(W.flat[0])!r} ")')
     first = build(tmp_path / "first", leak, {})
     with pytest.MonkeyPatch.context() as mp:
@@ -606,6 +608,10 @@ def test_a_resubmission_with_any_extra_file_draws_other_cases(tmp_path, extra):
         assert _seen(grade(first, CONFIG)) == seen  # re-grading: the same cases
         second = build(tmp_path / "second", leak, {})
         (second / extra[0]).write_text(extra[1].replace("{SEEN}", seen))
+        graded, _, _ = submission.prepare(second, tmp_path / "work")
+        assert extra[0] not in {p.name for p in graded.iterdir()}
+        with open(second / "rnn_layers.py", "a") as f:
+            f.write(f"\n# {seen}\n")
         assert _seen(grade(second, CONFIG)) != seen
 
 

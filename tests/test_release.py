@@ -215,15 +215,27 @@ def test_notebook_secrets_are_solution_and_hidden_test_lines(tmp_path, line, sec
 
 @pytest.fixture(scope="module")
 def real_release(tmp_path_factory):
-    """The real release, built twice into tmp folders: (first, second, summary)."""
+    """The real release, built twice into tmp folders: (first, second, summary). The
+    first run has no grading secret anywhere (and must not make one), the second another
+    course's: the release never depends on the secret (issue 19)."""
+    from autograder import secret
+
     out = tmp_path_factory.mktemp("release")
+    no_secret = out / "no-secret.key"
     runs = []
-    for name in ("first", "second"):
+    for name, course in (("first", None), ("second", "another course's secret")):
         printed = io.StringIO()
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
+                pytest.MonkeyPatch.context() as mp:
+            mp.setattr(secret, "SECRET_FILE", no_secret)
+            if course:
+                mp.setenv(secret.ENVIRONMENT, course)
+            else:
+                mp.delenv(secret.ENVIRONMENT, raising=False)
             code = release(DEFAULT, release_dir=out / name)
         assert code == 0, printed.getvalue()
         runs.append(out / name / DEFAULT.assignment)
+    assert not no_secret.exists(), "the release made a grading secret"
     return runs[0], runs[1], printed.getvalue()
 
 
@@ -360,7 +372,7 @@ def test_each_todo_raises_not_implemented_naming_its_function(starter_outcomes, 
 
 # --------------------------------------------------------------------------- determinism
 
-def test_release_is_byte_identical_run_after_run(real_release):
+def test_release_is_byte_identical_run_after_run_whatever_the_secret(real_release):
     first, second, _ = real_release
     assert _files(first) == _files(second)
     assert sorted(p.name for p in first.parent.iterdir()) == [DEFAULT.assignment]  # no debris

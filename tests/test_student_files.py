@@ -48,7 +48,7 @@ GRADESCOPE_NUMPY = re.search(r"NUMPY_VERSION=([\d.]+)", (ROOT / "autograder" / "
     "python download_cifar10.py",
     data.CIFAR_URL, data.CIFAR_MD5, "datasets/cifar-10-batches-py", "CIFAR10_DIR", "--md5",
     "python -m autograder check", "`Next:`", "`TODO`",
-    "Submit `rnn_layers.py`, `rnn_classifier.py` and `RNN.ipynb`", "Gradescope",
+    "python -m autograder pack", "`rnn_submission.zip`", "Gradescope",
     "Python 3.10–3.13",
 ])
 def test_readme_says_how_to_install_get_data_check_and_submit(needed):

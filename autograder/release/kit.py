@@ -17,12 +17,13 @@ PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 # The modules the self-check needs, and nothing else.
 MODULES = ("checks.py", "cases.py", "compare.py", "engine.py", "train_rules.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py", "inert.py",
-           "validate.py",
+           "validate.py", "zip_listing.py", "pack.py",
            "child/__init__.py", "child/wire.py", "child/layer_ops.py",
            "child/classifier_ops.py", "child/jail.py", "child/worker.py")
 
 INIT = '''"""Check your work before you submit: python -m autograder check
-提交前自查：在本文件夹中运行 python -m autograder check
+Then write the zip to hand in: python -m autograder pack
+提交前自查：在本文件夹中运行 python -m autograder check；再运行 python -m autograder pack 生成提交文件
 
 It runs the public cases of the grader's own checks on your rnn_layers.py and
 rnn_classifier.py, in a separate process, and says what would still lose points.
@@ -31,12 +32,16 @@ The grader also runs hidden cases (other shapes, float32, edge cases).
 '''
 
 # Runs before anything imports NumPy: a student without it (or with too old a Python)
-# reads what to install instead of a traceback.
+# reads what to install instead of a traceback. `pack` needs no NumPy.
 MAIN = '''import sys
 
 if sys.version_info < (3, 10):
     sys.exit(f"The self-check needs Python 3.10 or newer; this is {sys.version.split()[0]} "
              f"({sys.executable}).\\n自查需要 Python 3.10 或更高版本。")
+if sys.argv[1:2] == ["pack"]:  # python -m autograder pack [FOLDER]
+    from autograder.pack import main as pack
+
+    sys.exit(pack(sys.argv[2:]))
 try:
     import numpy  # noqa: F401  (the only package the self-check needs)
 except ImportError:

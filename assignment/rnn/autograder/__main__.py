@@ -3,6 +3,10 @@ import sys
 if sys.version_info < (3, 10):
     sys.exit(f"The self-check needs Python 3.10 or newer; this is {sys.version.split()[0]} "
              f"({sys.executable}).\n自查需要 Python 3.10 或更高版本。")
+if sys.argv[1:2] == ["pack"]:  # python -m autograder pack [FOLDER]
+    from autograder.pack import main as pack
+
+    sys.exit(pack(sys.argv[2:]))
 try:
     import numpy  # noqa: F401  (the only package the self-check needs)
 except ImportError:
