@@ -41,6 +41,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import batch_store as store
+from autograder import submission
 
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT = 120.0  # seconds grade-all waits for a first worker (--worker-timeout)
@@ -71,10 +72,15 @@ class ClusterError(Exception):
 
 
 def pack(path: Path) -> tuple[str, bytes]:
-    """("zip", the file's bytes) for a .zip; ("folder", a zip of the folder's regular
+    """("zip", a zip of the files the grader reads) for any submission that has them;
+    else ("zip", the file's bytes) for a .zip; ("folder", a zip of the folder's regular
     files, symbolic links left out as the local grader leaves them out). Stored, not
     compressed: deflating costs the client 4x the time for a few kB per submission."""
     path = Path(path)
+    try:  # only what the grader reads: never a .venv or a data set
+        return "zip", submission.graded_zip(path)
+    except submission.SubmissionError:
+        pass  # the worker grades the whole of it and says what is missing
     if path.is_file():
         return "zip", path.read_bytes()
     buffer, total = io.BytesIO(), 0

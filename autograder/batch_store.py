@@ -26,7 +26,8 @@ from autograder import submission as intake
 
 GRADER_PARTS = ("autograder", "solutions")  # what a grade depends on, besides the secret
 NOT_GRADING = {"batch.py", "batch_store.py", "batch_report.py", "batch_pages.py",
-               "batch_dask.py", "gradescope.py", "pack.py",
+               "batch_dask.py", "gradescope.py", "pack.py", "dask_start.py",
+               "dask_scheduler.py", "dask_worker.py", "config_command.py",
                "selfcheck.py", "cli.py", "grade_command.py"}
 
 
@@ -88,12 +89,21 @@ def _py_files(folder: Path):
                 yield file
 
 
+def settings_fingerprint(config) -> str:
+    """The instructor's settings that change a grade (autograder/settings.py), as text."""
+    from autograder.settings import SETTINGS
+
+    fields = sorted({s.field for s in SETTINGS} - {"batch_jobs"})
+    return repr([(f, getattr(config, f)) for f in fields] + [("points", config.points)])
+
+
 def grader_version(config) -> str:
     """Short hash of the grading code, the reference, the secret and the time limits."""
     from autograder.secret import load_secret
 
     digest = hashlib.sha256(load_secret())
     digest.update(f"{config.timeout_scale}|{config.time_budget}".encode())
+    digest.update(settings_fingerprint(config).encode())
     for part in GRADER_PARTS:
         for file in sorted(_py_files(config.root / part)):
             if file.name not in NOT_GRADING and "release" not in file.parts[-2:-1]:
