@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import integrity, isolation, machine
+from autograder import integrity, isolation, machine, points
 from autograder import submission as submissions
 from autograder.checks import CHECKS, full_name
 from autograder.config import Config
@@ -56,7 +56,7 @@ def grade(source: Path, config: Config) -> GradingResult:
     if config.load_scale > 1:
         notes = notes + [f"The grading machine was busy: every time limit was multiplied by "
                          f"{config.load_scale:.1f} (its load per CPU)."]
-    tests = _every_test(tests)
+    tests = points.apply(_every_test(tests), config)
     _conclude(tests)
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken)
     result.output = _summary(result, notes)

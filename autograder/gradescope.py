@@ -9,6 +9,7 @@ The zip holds, at its root (Gradescope unpacks it into /autograder/source):
                         /autograder/results/results.json (always written)
     requirements.lock   the project's exact pins (for reference: setup.sh pins NumPy itself)
     autograder/         the grader package, with the grading secret
+    settings.toml       the instructor's settings in force when it was built (if any)
     solutions/rnn/      the hidden reference
 
 so that config.solutions_dir (ROOT/solutions, ROOT = the folder above the package) finds
@@ -25,6 +26,7 @@ from pathlib import Path
 FILES_DIR = Path(__file__).resolve().parent / "gradescope_files"
 SCRIPTS = ("setup.sh", "run_autograder")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
+SETTINGS = "settings.toml"  # at the zip's root, when a settings file is in force
 FORBIDDEN = ("tests/", "assignment/", ".venv/", "source_notebooks/", "build/")
 
 
@@ -61,6 +63,8 @@ def contents(config) -> dict[str, tuple[bytes, int]]:
             files[relative.as_posix()] = (path.read_bytes(), 0o644)
     # The secret in force here (RNN_GRADER_SECRET or secret.key): same grades everywhere.
     files["autograder/secret.key"] = (load_secret() + b"\n", 0o644)
+    if config.settings_file:  # the instructor's settings in force: run_autograder uses them
+        files[SETTINGS] = (Path(config.settings_file).read_bytes(), 0o644)
     reference = config.solutions_dir / config.assignment
     for path in sorted(reference.glob("*.py")):
         relative = path.relative_to(config.solutions_dir.parent).as_posix()

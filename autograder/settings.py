@@ -122,9 +122,7 @@ BY_KEY = {s.key: s for s in SETTINGS}
 
 def points_targets() -> tuple[str, ...]:
     """The graded functions whose points the [points] table may set."""
-    from autograder.checks import CHECKS
-
-    return tuple(dict.fromkeys(c.target for c in CHECKS if c.points))
+    return tuple(_default_points())
 
 
 def load(path: Path | None = None, base: Config = DEFAULT) -> tuple[Config, dict]:
@@ -234,13 +232,9 @@ def describe(config: Config, sources: dict) -> str:
 
 
 def _default_points() -> dict:
-    from autograder.checks import CHECKS
+    from autograder.points import default_points
 
-    totals: dict[str, float] = {}
-    for c in CHECKS:
-        if c.points:
-            totals[c.target] = totals.get(c.target, 0) + c.points
-    return totals
+    return default_points()
 
 
 def _toml(value) -> str:

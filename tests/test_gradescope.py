@@ -146,3 +146,20 @@ def test_the_zip_carries_the_secret_in_force(tmp_path):
                    cwd=ROOT, check=True, capture_output=True, env=env)
     with zipfile.ZipFile(out) as zf:
         assert zf.read("autograder/secret.key") == b"the course's own secret\n"
+
+
+def test_the_zip_carries_the_settings_in_force_and_grades_with_them(tmp_path):
+    """A zip built with --config holds the file as settings.toml, and run_autograder
+    grades with it: here rnn_backward is worth 30 points instead of 15."""
+    settings = tmp_path / "course.toml"
+    settings.write_text("[points]\nrnn_backward = 30\n")
+    out = tmp_path / "course.zip"
+    subprocess.run([sys.executable, "-m", "autograder", "autograder-zip", "--output", str(out),
+                    "--config", str(settings)], cwd=ROOT, check=True, capture_output=True)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.read("settings.toml") == settings.read_bytes()
+    results = _run_autograder(_gradescope_root(out, tmp_path, _submission(tmp_path)))
+    _check_format(results)
+    worth = sum(t["max_score"] for t in results["tests"] if t["name"].startswith("rnn_backward:"))
+    assert worth == pytest.approx(30)
+    assert results["score"] == pytest.approx(115)
