@@ -78,9 +78,11 @@ def pack(path: Path) -> tuple[str, bytes]:
     compressed: deflating costs the client 4x the time for a few kB per submission."""
     path = Path(path)
     try:  # only what the grader reads: never a .venv or a data set
-        return "zip", submission.graded_zip(path)
+        if set(submission.REQUIRED) <= set(submission.select(path, submission.GRADED).files):
+            return "zip", submission.graded_zip(path)
     except submission.SubmissionError:
-        pass  # the worker grades the whole of it and says what is missing
+        pass
+    # a file missing: the worker grades the whole of it and lists what it found
     if path.is_file():
         return "zip", path.read_bytes()
     buffer, total = io.BytesIO(), 0
@@ -100,7 +102,9 @@ def pack(path: Path) -> tuple[str, bytes]:
 def unpack(kind: str, data: bytes, file_name: str, into: Path) -> Path:
     """The submission as the local grader would see it, under `into`."""
     target = Path(into) / file_name
-    if kind == "zip":
+    if kind == "zip":  # a .zip, or the graded files of a folder (pack)
+        target = target if target.suffix.lower() == ".zip" else target.with_name(
+            target.name + ".zip")
         target.write_bytes(data)
         return target
     with zipfile.ZipFile(io.BytesIO(data)) as zf:  # packed by pack() on the client

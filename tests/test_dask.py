@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -250,16 +251,32 @@ def test_no_isolation_reaches_the_workers(no_isolation_here):
     assert batch_dask.worker_grader(trusting) == (batch_store.grader_version(DEFAULT), "")
 
 
-def test_pack_sends_what_the_local_grader_reads(tmp_path):
+def test_pack_sends_only_what_the_local_grader_reads(tmp_path):
     sub = _copy(tmp_path / "bob" / "nested")
     (tmp_path / "bob" / "notes.txt").write_text("hello")
+    (tmp_path / "bob" / ".venv").mkdir()
+    (tmp_path / "bob" / ".venv" / "big.bin").write_bytes(b"x" * (1 << 20))
     os.symlink("/etc/passwd", tmp_path / "bob" / "link.py")
     kind, data = batch_dask.pack(tmp_path / "bob")
+    assert kind == "zip" and len(data) < 200_000  # no .venv, no notes
+    (tmp_path / "unpacked").mkdir()
     copy = batch_dask.unpack(kind, data, "bob", tmp_path / "unpacked")
-    assert copy.name == "bob" and not (copy / "link.py").exists()
-    assert (copy / "notes.txt").read_text() == "hello"
-    assert (copy / "nested" / "rnn_layers.py").read_bytes() == (sub / "rnn_layers.py").read_bytes()
+    assert copy.name == "bob.zip"
+    with zipfile.ZipFile(copy) as zf:
+        names = zf.namelist()
+        assert "nested/rnn_layers.py" in names and "notes.txt" not in names
+        assert zf.read("nested/rnn_layers.py") == (sub / "rnn_layers.py").read_bytes()
+    assert not any(name.endswith("link.py") or ".venv" in name for name in names)
     assert batch_store.content_hash(copy) == batch_store.content_hash(tmp_path / "bob")
+
+
+def test_pack_sends_a_submission_without_the_graded_files_whole(tmp_path):
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "notes.txt").write_text("I ran out of time")
+    kind, data = batch_dask.pack(tmp_path / "carol")
+    (tmp_path / "unpacked").mkdir()
+    copy = batch_dask.unpack(kind, data, "carol", tmp_path / "unpacked")
+    assert (copy / "notes.txt").read_text() == "I ran out of time"
 
 
 def test_an_unreachable_scheduler_is_reported(monkeypatch):
