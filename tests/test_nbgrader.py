@@ -34,6 +34,7 @@ GRADED_CELLS = {"rnn_step_forward_graded": "rnn_step_forward",
                 "word_embedding_forward_graded": "word_embedding_forward",
                 "word_embedding_backward_graded": "word_embedding_backward",
                 "rnn_classifier_loss_graded": "RNNClassifier.loss",
+                "rnn_classifier_predict_graded": "RNNClassifier.predict",
                 "rnn_classifier_train_graded": "RNNClassifier.train"}
 CLIP_BEFORE_REG = ("""        for w in WEIGHTS:
             grads[w] += self.reg * p[w]

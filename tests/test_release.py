@@ -215,6 +215,25 @@ def test_notebook_secrets_are_solution_and_hidden_test_lines(tmp_path, line, sec
     assert (line in secrets) is secret
 
 
+@pytest.mark.parametrize("released, leaks_it", [
+    ("result = x * x", True),
+    ("    result  =  x * x   # another comment", True),  # the same code, its comment changed
+    ("result = x * x + 1", False),
+    ("label = '# result = x * x'", False),  # a `#` inside a string is no comment
+    ("if y is None:", False),  # leaks.TRIVIAL: gives nothing away
+])
+def test_scan_compares_code_with_and_without_its_comment(tmp_path, released, leaks_it):
+    (tmp_path / "module.py").write_text(released + "\n", encoding="utf-8")
+    secrets = {form: "solutions/x.py:3" for line in ("result = x * x  # (N, H)",
+                                                     "if y is None:")
+               for form in leaks.forms(line)}
+    if leaks_it:
+        with pytest.raises(LeakError, match=r"module\.py:1: solution line"):
+            leaks.scan(tmp_path, secrets)
+    else:
+        leaks.scan(tmp_path, secrets)
+
+
 @pytest.fixture(scope="module")
 def real_release(tmp_path_factory):
     """The real release, built twice into tmp folders: (first, second, summary)."""
