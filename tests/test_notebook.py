@@ -463,9 +463,9 @@ def test_cifar_numbers_quoted_are_the_ones_computed_on_the_subset(executed):
     assert quoted and measured and abs(quoted[0] - measured[0]) <= 3, (quoted, measured)
     assert round(49000 / sizes[0]) == 12 and "12 times as many images" in train_prose
     seconds = _numbers(r"in (\d+) s$", _text(_cell(nb, "cifar10_train")).strip())
-    # "well under a minute on 2 cores": the run uses one BLAS thread, so a margin of 2
-    # covers a machine shared with other work.
-    assert "well under a minute on 2 cores" in train_prose and seconds and seconds[0] < 120
+    # "well under a minute on 2 cores": 17 s measured with one BLAS thread on 2 cores
+    # shared with other work (load 8); a minute leaves a margin of 3.5 for a busier one.
+    assert "well under a minute on 2 cores" in train_prose and seconds and seconds[0] < 60
 
 
 def test_autograde_run_grades_every_cell_within_a_minute(executed_autograde):
