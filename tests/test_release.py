@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.config import DEFAULT
 from autograder.release import (BannerError, LeakError, MarkerError, StarterError, build,
-                                leaks, release, starter)
+                                kit, leaks, release, starter)
 from autograder.release.markers import HIDDEN_TESTS, SOLUTION, find_regions
 
 ROOT = DEFAULT.root
@@ -191,6 +191,8 @@ def _fixture_notebook(path: Path) -> Path:
         new_markdown_cell("The square grows quadratically fast.",
                           metadata=_meta(grade_id="written", solution=True, grade=True,
                                          points=1)),
+        # A demonstration that repeats the solution: it does not make the line public.
+        new_code_cell("x = 3\nresult  =  x * x  # shown again", metadata=_meta(grade_id="demo")),
     ]
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{index}"
@@ -200,10 +202,10 @@ def _fixture_notebook(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("line, secret", [
-    ("result = x * x", True),  # a solution region
+    ("result = x * x", True),  # a solution region (shown again in a demo: still secret)
     ("assert square(3) == 9", True),  # a hidden test
     ("The square grows quadratically fast.", True),  # a written answer (no markers)
-    ("assert square(2) == 4", False),  # also a visible test: public
+    ("assert square(2) == 4", False),  # a hidden test that is also a visible one
     ("return result", False),  # outside the region
     ("else:", False),  # too short to mean anything
 ])
@@ -211,6 +213,25 @@ def test_notebook_secrets_are_solution_and_hidden_test_lines(tmp_path, line, sec
     notebook = _fixture_notebook(tmp_path / "Demo.ipynb")
     secrets = leaks.collect_secrets([], [notebook])
     assert (line in secrets) is secret
+
+
+@pytest.mark.parametrize("released, leaks_it", [
+    ("result = x * x", True),
+    ("    result  =  x * x   # another comment", True),  # the same code, its comment changed
+    ("result = x * x + 1", False),
+    ("label = '# result = x * x'", False),  # a `#` inside a string is no comment
+    ("if y is None:", False),  # leaks.TRIVIAL: gives nothing away
+])
+def test_scan_compares_code_with_and_without_its_comment(tmp_path, released, leaks_it):
+    (tmp_path / "module.py").write_text(released + "\n", encoding="utf-8")
+    secrets = {form: "solutions/x.py:3" for line in ("result = x * x  # (N, H)",
+                                                     "if y is None:")
+               for form in leaks.forms(line)}
+    if leaks_it:
+        with pytest.raises(LeakError, match=r"module\.py:1: solution line"):
+            leaks.scan(tmp_path, secrets)
+    else:
+        leaks.scan(tmp_path, secrets)
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +322,69 @@ def test_planted_leak_is_caught_naming_file_line_and_source(real_release, tmp_pa
                                     label=lambda p: str(p.relative_to(ROOT)))
     with pytest.raises(LeakError, match=message):
         leaks.scan(copy, secrets, label=lambda p: str(p.relative_to(copy)))
+
+
+def _solution_statement(module: str) -> str:
+    """The first line of a solution region of `module` that is a statement on its own."""
+    lines = (SOLUTIONS / module).read_text(encoding="utf-8").splitlines()
+    for region in find_regions(lines, module, SOLUTION):
+        for number in region.body:
+            text = lines[number - 1].strip()
+            try:
+                compile(text, module, "exec")
+            except SyntaxError:
+                continue
+            if len(leaks.forms(text)) and not text.startswith("#"):
+                return text
+    raise AssertionError(f"{module}: no solution line that stands on its own")
+
+
+def _copied_sources(tmp_path: Path):
+    """DEFAULT with its solutions and source notebooks copied to `tmp_path`."""
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    shutil.copytree(SOLUTIONS, tmp_path / "solutions" / DEFAULT.assignment, ignore=ignore)
+    shutil.copytree(SOURCE, tmp_path / "source_notebooks" / DEFAULT.assignment, ignore=ignore)
+    return dataclasses.replace(DEFAULT, solutions_dir=tmp_path / "solutions",
+                               source_dir=tmp_path / "source_notebooks")
+
+
+def _plant_in_provided_module(config, tmp_path, monkeypatch, line):
+    with open(config.solutions_dir / DEFAULT.assignment / "rnn_lm.py", "a") as file:
+        file.write(f"\n\ndef shown_to_students(scores, y):\n    {line}\n")
+
+
+def _plant_in_demonstration_cell(config, tmp_path, monkeypatch, line):
+    path = sorted((config.source_dir / DEFAULT.assignment).glob("*.ipynb"))[0]
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(len(nb.cells) // 2, new_code_cell(f"# a demonstration\n{line}"))
+    nbformat.write(nb, path)
+
+
+def _plant_in_kit(config, tmp_path, monkeypatch, line):
+    package = tmp_path / "autograder"
+    shutil.copytree(ROOT / "autograder", package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(package / "engine.py", "a") as file:
+        file.write(f"\n\ndef shown_to_students(scores, y):\n    {line}\n")
+    monkeypatch.setattr(kit, "PACKAGE", package)
+
+
+@pytest.mark.parametrize("plant, where", [
+    (_plant_in_provided_module, r"rnn_lm\.py:\d+"),
+    (_plant_in_demonstration_cell, r"RNN\.ipynb cell \d+ line 2"),
+    (_plant_in_kit, r"autograder/engine\.py:\d+"),
+], ids=["provided module", "notebook", "kit"])
+def test_a_solution_line_anywhere_in_the_release_fails_it(tmp_path, monkeypatch, plant,
+                                                          where):
+    """No source makes a solution line public: shown in a provided module, a
+    demonstration cell or the kit, it hands the answer out, and the release fails."""
+    line = _solution_statement("rnn_classifier.py")
+    config = _copied_sources(tmp_path)
+    plant(config, tmp_path, monkeypatch, line)
+    previous = _previous_release(tmp_path / "assignment")
+    with pytest.raises(LeakError, match=rf"{where}: solution line .*rnn_classifier\.py:\d+"):
+        build(config, previous)
+    assert _files(previous) == {"sentinel.txt": b"the previous release"}
 
 
 # --------------------------------------------------------------------------- starters run

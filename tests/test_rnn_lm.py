@@ -1,7 +1,9 @@
-"""The provided character-level language model (solutions/rnn/rnn_lm.py): the poems and
-the vocabulary, temporal affine and softmax loss (against numeric gradients), Adam,
-sampling, the quatrain-shape measure and the bigram baseline; then the whole model of
-the notebook through the reference layers."""
+"""The character-level language model: the provided parts (solutions/rnn/rnn_lm.py: the
+poems and the vocabulary, temporal affine, Adam, clipping by norm, generation, the
+quatrain-shape measure and the bigram baseline) and the reference answers of the two
+notebook TODOs it uses (temporal_softmax_loss against numeric gradients, sample_next);
+then the whole model of the notebook through the reference layers."""
+import nbformat
 import numpy as np
 import pytest
 
@@ -9,11 +11,32 @@ from conftest import ROOT
 from gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from rnn_layers import (rnn_backward, rnn_forward, word_embedding_backward,
                         word_embedding_forward)
-from rnn_lm import (BOUNDARY, UNKNOWN, Bigram, Vocabulary, adam_update, has_quatrain_shape,
-                    load_quatrains, sample, temporal_affine_backward, temporal_affine_forward,
-                    temporal_softmax_loss, texts_of)
+from rnn_lm import (BOUNDARY, UNKNOWN, Bigram, Vocabulary, adam_update, clip_by_norm, generate,
+                    has_quatrain_shape, load_quatrains, temporal_affine_backward,
+                    temporal_affine_forward, texts_of)
 
+NOTEBOOK = ROOT / "source_notebooks" / "rnn" / "RNN.ipynb"
 QUATRAINS = ROOT / "source_notebooks" / "rnn" / "data" / "tang-quatrains" / "quatrains.tsv"
+
+
+def _notebook_cell(cell_id: str) -> dict:
+    """The names a code cell of the source notebook defines (its solution included), with
+    the setup cell's `todo` decorator as a pass-through."""
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.get("id") == cell_id)
+    namespace = {"np": np, "todo": lambda function: function}
+    exec(compile(cell.source, f"RNN.ipynb cell {cell_id}", "exec"), namespace)
+    return namespace
+
+
+temporal_softmax_loss = _notebook_cell("temporal_softmax_loss")["temporal_softmax_loss"]
+_SAMPLER = _notebook_cell("sample_next")
+sample_next, UNKNOWN_INDEX = _SAMPLER["sample_next"], _SAMPLER["UNKNOWN_INDEX"]
+
+
+def sample(step, h0, num_steps, temperature, rng, prefix=None):
+    """generate() with the reference sample_next at `temperature`."""
+    return generate(step, lambda scores: sample_next(scores, temperature, rng), h0, num_steps,
+                    prefix)
 GRAD_TOL = 1e-7
 POEM = "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。"  # 24 characters
 
@@ -201,20 +224,53 @@ def test_sample_is_deterministic_given_the_seed():
 
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
-def test_sample_draws_from_the_softmax_of_scores_over_temperature(temperature):
-    scores = np.array([1.0, 0.0, -1.0, 2.0])
+def test_sample_draws_from_the_softmax_of_scores_over_temperature_without_unknown(temperature):
+    scores = np.array([1.0, 4.0, 0.0, -1.0, 2.0])  # the unknown symbol (index 1) scores best
     out = sample(lambda prev, h: (np.tile(scores, (len(prev), 1)), h), np.zeros((40000, 1)), 1,
                  temperature, np.random.default_rng(1))
-    frequencies = np.bincount(out[:, 0], minlength=4) / len(out)
+    frequencies = np.bincount(out[:, 0], minlength=5) / len(out)
+    expected = _softmax(np.delete(scores, UNKNOWN_INDEX) / temperature)
     # 40 000 draws: one standard deviation of a frequency is at most 0.0025
-    np.testing.assert_allclose(frequencies, _softmax(scores / temperature), atol=0.01)
+    assert frequencies[UNKNOWN_INDEX] == 0
+    np.testing.assert_allclose(np.delete(frequencies, UNKNOWN_INDEX), expected, atol=0.01)
 
 
-def test_sample_at_a_tiny_temperature_takes_the_best_score():
-    scores = np.array([[0.0, 3.0, 2.9], [5.0, 1.0, 4.99]])
+def test_unknown_is_the_vocabularys_index_of_the_unknown_symbol():
+    assert Vocabulary(["ab"]).index[UNKNOWN] == UNKNOWN_INDEX
+
+
+def test_sample_at_a_tiny_temperature_takes_the_best_score_but_never_unknown():
+    scores = np.array([[0.0, 9.0, 3.0, 2.9], [5.0, 1.0, 0.0, 4.99]], dtype=np.float32)
+    kept = scores.copy()
     out = sample(lambda prev, h: (scores, h), np.zeros((2, 1)), 3, 1e-4,
                  np.random.default_rng(0))
-    np.testing.assert_array_equal(out, [[1, 1, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(out, [[2, 2, 2], [0, 0, 0]])
+    np.testing.assert_array_equal(scores, kept)  # the scores are not changed
+
+
+def test_generate_reads_the_prefix_then_draws():
+    step, _ = _toy_step()
+    fed = []
+
+    def recording(prev, h):
+        fed.append(prev.copy())
+        return step(prev, h)
+
+    prefix = np.array([[2, 3], [4, 5]])
+    out = generate(recording, lambda scores: np.full(len(scores), 5), np.zeros((2, 4)), 3, prefix)
+    np.testing.assert_array_equal(out, [[2, 3, 5, 5, 5], [4, 5, 5, 5, 5]])
+    # teacher forcing: BOUNDARY, then the prefix's characters, then the drawn ones
+    np.testing.assert_array_equal(np.array(fed)[:, 0], [0, 2, 3, 5, 5])
+
+
+@pytest.mark.parametrize("max_norm, factor", [(1.0, 0.2), (10.0, 1.0)])
+def test_clip_by_norm_scales_every_gradient_by_one_factor(rng, max_norm, factor):
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([[0.0], [4.0]], dtype=np.float32)}
+    clipped = clip_by_norm(grads, max_norm)  # joint norm 5
+    for key in grads:
+        np.testing.assert_allclose(clipped[key], factor * grads[key], rtol=1e-6)
+        assert clipped[key].dtype == grads[key].dtype
+    np.testing.assert_array_equal(grads["a"], [3.0, 0.0])  # the given arrays are unchanged
 
 
 def test_texts_of_stops_at_the_first_boundary():
@@ -268,7 +324,7 @@ def test_bigram_on_held_out_poems_beats_the_uniform_guess():
 # ---- the notebook's model through the reference layers ---------------------------------
 
 def _lm_loss(p, x, y):
-    """The notebook's lm_loss: embedding -> rnn -> temporal affine -> softmax loss."""
+    """The notebook's sequence_loss: embedding -> rnn -> temporal affine -> softmax loss."""
     emb, emb_cache = word_embedding_forward(x, p["W_embed"])
     h0 = np.zeros((x.shape[0], p["Wh"].shape[0]), dtype=p["Wh"].dtype)
     h, rnn_cache = rnn_forward(emb, h0, p["Wx"], p["Wh"], p["b"])

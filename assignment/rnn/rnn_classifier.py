@@ -26,8 +26,9 @@ class RNNClassifier:
 
     def __init__(self, input_dim=96, hidden_dim=256, num_classes=10, reg=0.0,
                  clip=5.0, seed=None, dtype=np.float64):
-        """Xavier-style init: weights ~ N(0, 1) / sqrt(fan_in), biases zero.
-        Xavier 初始化：权重 ~ N(0, 1) / sqrt(输入维度)，偏置为 0。
+        """Fan-in (LeCun) init: weights ~ N(0, 1) / sqrt(fan_in), biases zero (Xavier /
+        Glorot would use sqrt(2 / (fan_in + fan_out))).
+        按输入维度缩放的（LeCun）初始化：权重 ~ N(0, 1) / sqrt(输入维度)，偏置为 0。
 
         reg   L2 strength (weights only)
         clip  gradients are clipped elementwise to [-clip, clip]; None turns it off

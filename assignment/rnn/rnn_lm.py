@@ -1,15 +1,15 @@
 """A character-level language model around your RNN layers: the parts written for you.
 字符级语言模型中已经写好的部分（无需修改）。
 
-The notebook's section on Tang quatrains trains embedding -> RNN -> an output at every
-step. Your word_embedding_* and rnn_* functions do the learning; this module provides
-the rest, which is not graded:
+The notebook's section 5 trains embedding -> RNN -> an output at every step. Your
+word_embedding_*, rnn_* functions and your temporal_softmax_loss (a notebook cell) do
+the learning; this module provides the rest, which is not graded:
 
     load_quatrains, Vocabulary      the poems, characters <-> indices
     temporal_affine_forward/backward the scores of every character at every step
-    temporal_softmax_loss           the mean cross-entropy over every step
     adam_update                     the optimiser
-    sample                          generate text one character at a time
+    clip_by_norm                    one global gradient norm at most max_norm
+    generate                        text one character at a time, with your sampler
     has_quatrain_shape              5 characters，5 characters。 twice
     Bigram                          the baseline: next character from the previous one
 
@@ -73,60 +73,53 @@ def temporal_affine_backward(dscores, cache):
     return dscores @ W.T, h.reshape(N * T, H).T @ flat, flat.sum(axis=0)
 
 
-def temporal_softmax_loss(scores, y):
-    """Mean cross-entropy over all N T predictions, and dscores (N, T, V).
-
-    scores (N, T, V), y (N, T) targets in [0, V). exp(loss) is the perplexity.
-    """
-    N, T, V = scores.shape
-    flat = scores.reshape(N * T, V)
-    shifted = flat - flat.max(axis=1, keepdims=True)  # no overflow in exp
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    targets = y.reshape(N * T)
-    rows = np.arange(N * T)
-    loss = -log_probs[rows, targets].mean()
-    dflat = np.exp(log_probs)
-    dflat[rows, targets] -= 1
-    return float(loss), (dflat / (N * T)).reshape(N, T, V).astype(scores.dtype, copy=False)
-
-
 def adam_update(params, grads, state, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam step on every entry of params, in place; `state` (a dict) keeps the moments."""
     state["t"] = state.get("t", 0) + 1
     t = state["t"]
-    for name, grad in grads.items():
-        m = state.setdefault(("m", name), np.zeros_like(grad))
-        v = state.setdefault(("v", name), np.zeros_like(grad))
+    step = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+    for key in grads:
+        m = state.setdefault(("m", key), np.zeros_like(grads[key]))  # first moment
+        v = state.setdefault(("v", key), np.zeros_like(grads[key]))  # second moment
         m *= beta1
-        m += (1 - beta1) * grad
+        m += (1 - beta1) * grads[key]
         v *= beta2
-        v += (1 - beta2) * grad * grad
-        step = learning_rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
-        params[name] -= (step * m / (np.sqrt(v) + eps)).astype(params[name].dtype, copy=False)
+        v += (1 - beta2) * np.square(grads[key])
+        params[key] -= (step * m / (np.sqrt(v) + eps)).astype(params[key].dtype, copy=False)
 
 
-def sample(step, h0, num_steps, temperature, rng):
+def clip_by_norm(grads, max_norm):
+    """Scale every gradient by one factor so that their joint norm is at most max_norm
+    (section 6.2: the direction is kept). A new dict; the arrays given are not changed."""
+    total = np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
+    scale = min(1.0, max_norm / total) if total > 0 else 1.0
+    return {key: (g * scale).astype(g.dtype, copy=False) for key, g in grads.items()}
+
+
+def generate(step, draw, h0, num_steps, prefix=None):
     """Generate one sequence per row of h0, one character at a time.
 
     step(prev (N,), h (N, H)) -> (scores (N, V), next h): one step of the model.
-    Every sequence starts from BOUNDARY (index 0); at each step the next character is
-    drawn from softmax(scores / temperature). Returns (N, num_steps) indices; a sequence
-    is over at its first BOUNDARY (the rest is still drawn, and to be ignored).
-    Temperature < 1 sharpens the distribution (safer text), > 1 flattens it.
+    draw(scores (N, V)) -> (N,) indices: the next characters (your sample_next).
+    prefix (N, P) indices or None: characters fed in after BOUNDARY before anything is
+        drawn (e.g. a first line), as in training: the input at each step is the true
+        previous character (teacher forcing), not a drawn one.
+    Every sequence starts from BOUNDARY (index 0). Returns (N, P + num_steps): the prefix,
+    then the drawn characters; a sequence is over at its first BOUNDARY after the
+    prefix (the rest is still drawn, and to be ignored).
     """
     N = h0.shape[0]
+    prefix = np.zeros((N, 0), dtype=np.int64) if prefix is None else np.asarray(prefix)
     prev, h = np.zeros(N, dtype=np.int64), h0
+    for t in range(prefix.shape[1]):  # read the prefix; its scores are not needed
+        _, h = step(prev, h)
+        prev = prefix[:, t]
     out = np.empty((N, num_steps), dtype=np.int64)
     for t in range(num_steps):
         scores, h = step(prev, h)
-        z = scores / temperature
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        cumulative = p.cumsum(axis=1)  # inverse-CDF draw, one uniform number per row
-        u = rng.random((N, 1)) * cumulative[:, -1:]
-        prev = np.minimum((cumulative < u).sum(axis=1), p.shape[1] - 1)
+        prev = np.asarray(draw(scores), dtype=np.int64)  # (N,)
         out[:, t] = prev
-    return out
+    return np.hstack([prefix.astype(np.int64), out])
 
 
 def texts_of(indices, vocabulary) -> list[str]:

@@ -2,10 +2,15 @@
 
 Secrets are the lines inside solution regions of the reference `.py` files, and inside
 solution, hidden-test and mark-scheme regions of the source notebooks (a solution cell
-without markers is a secret as a whole, as nbgrader replaces all of it). A line that
-also appears outside every region of those sources is public, and so are blank lines
-and lines of fewer than MIN_CHARS non-space characters (`else:`, `return h`).
-Lines are compared with their whitespace collapsed.
+without markers is a secret as a whole, as nbgrader replaces all of it). Every line of
+a solution region with at least MIN_CHARS non-space characters is a secret wherever
+else it appears: a provided module, a demonstration cell or the kit that shows it
+hands out the answer, so it fails the release too. The one exception: a line of a
+hidden-test or mark-scheme region that also stands outside the regions of its own cell
+(a visible test repeated among the hidden ones) is public. Shorter lines (`else:`,
+`return h`) mean nothing on their own. Lines are compared with their whitespace
+collapsed, with and without a trailing comment; TRIVIAL lists the few longer lines that
+are common knowledge.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,10 @@ from autograder.release.markers import (HIDDEN_TESTS, MARK_SCHEME, MARKER_WORDS,
                                         Region, find_regions)
 
 MIN_CHARS = 8  # shorter lines (`else:`, `break`) are too common to mean anything
+# Longer lines that give nothing away, reviewed one by one: the contract's own words.
+TRIVIAL = frozenset({
+    "if y is None:",  # RNNClassifier.loss: "with y=None returns class scores"
+})
 MAX_REPORTED = 20  # findings listed in the error; the rest are counted
 
 
@@ -30,6 +39,28 @@ def normalise(line: str) -> str:
     return " ".join(line.split())
 
 
+def forms(line: str) -> set[str]:
+    """The significant ways to compare one line: whole, and without a trailing `#`
+    comment (a copy that drops or changes the comment is the same code)."""
+    found = {normalise(line), normalise(_without_comment(line))}
+    return {text for text in found
+            if len(text.replace(" ", "")) >= MIN_CHARS and text not in TRIVIAL}
+
+
+def _without_comment(line: str) -> str:
+    """`line` up to a `#` that is not inside a string literal."""
+    quote = None
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return line[:index]
+    return line
+
+
 def collect_secrets(py_files: list[Path], notebooks: list[Path],
                     label=str) -> dict[str, str]:
     """{normalised secret line: "source:line" where it comes from}.
@@ -37,22 +68,26 @@ def collect_secrets(py_files: list[Path], notebooks: list[Path],
     `label(path)` is how a source is named in the report (default: its path).
     """
     secret: dict[str, str] = {}
-    public: set[str] = set()
     for path in py_files:
         lines = path.read_text(encoding="utf-8").splitlines()
         regions = find_regions(lines, label(path), SOLUTION)
-        _sort_lines(lines, regions, f"{label(path)}:{{}}", secret, public)
+        secret.update(_region_lines(lines, regions, f"{label(path)}:{{}}", secret))
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         for index, cell in enumerate(nb.cells):
             where = f"{label(path)} cell {index}"
             lines = cell.source.split("\n")
-            regions = [region for markers in (SOLUTION, HIDDEN_TESTS, MARK_SCHEME)
-                       for region in find_regions(lines, where, markers, whole_line=False)]
-            if _is_solution(cell) and not find_regions(lines, where, SOLUTION, False):
-                regions.append(_whole(lines))
-            _sort_lines(lines, regions, f"{where} line {{}}", secret, public)
-    return {text: origin for text, origin in secret.items() if text not in public}
+            solutions = find_regions(lines, where, SOLUTION, whole_line=False)
+            if _is_solution(cell) and not solutions:
+                solutions = [_whole(lines)]
+            tests = [region for markers in (HIDDEN_TESTS, MARK_SCHEME)
+                     for region in find_regions(lines, where, markers, whole_line=False)]
+            origin = f"{where} line {{}}"
+            visible = _outside(lines, solutions + tests)
+            hidden = _region_lines(lines, tests, origin, secret)
+            secret.update({text: o for text, o in hidden.items() if text not in visible})
+            secret.update(_region_lines(lines, solutions, origin, secret))
+    return secret
 
 
 def scan(release: Path, secrets: dict[str, str], label=str) -> ScanReport:
@@ -64,9 +99,10 @@ def scan(release: Path, secrets: dict[str, str], label=str) -> ScanReport:
             for word in MARKER_WORDS:
                 if word in line:
                     findings.append(f"{where}: leftover marker {word!r}")
-            text = normalise(line)
-            if text in secrets:
-                findings.append(f"{where}: solution line {text!r} (from {secrets[text]})")
+            for text in sorted(forms(line)):
+                if text in secrets:
+                    findings.append(f"{where}: solution line {text!r} (from {secrets[text]})")
+                    break
     if findings:
         listed = "\n  ".join(findings[:MAX_REPORTED])
         more = len(findings) - MAX_REPORTED
@@ -75,18 +111,22 @@ def scan(release: Path, secrets: dict[str, str], label=str) -> ScanReport:
     return ScanReport(files=len(files), secrets=len(secrets))
 
 
-def _sort_lines(lines, regions, origin: str, secret: dict, public: set) -> None:
-    """Put every significant line of one source into `secret` or `public`."""
-    inside = {number for region in regions for number in region.body}
-    markers = {number for region in regions for number in (region.begin, region.end)}
-    for number, line in enumerate(lines, start=1):
-        text = normalise(line)
-        if len(text.replace(" ", "")) < MIN_CHARS or number in markers:
-            continue
-        if number in inside:
-            secret.setdefault(text, origin.format(number))
-        else:
-            public.add(text)
+def _region_lines(lines, regions, origin: str, known: dict) -> dict[str, str]:
+    """{form of a line inside `regions`: where it is}, first origins (`known`) kept."""
+    found: dict[str, str] = {}
+    for region in regions:
+        for number in region.body:
+            for text in forms(lines[number - 1]) if number <= len(lines) else ():
+                if text not in known and text not in found:
+                    found[text] = origin.format(number)
+    return found
+
+
+def _outside(lines, regions) -> set[str]:
+    """The forms of the lines of one cell outside its regions and their markers."""
+    covered = {n for region in regions for n in range(region.begin, region.end + 1)}
+    return {text for number, line in enumerate(lines, start=1) if number not in covered
+            for text in forms(line)}
 
 
 def _is_solution(cell) -> bool:
