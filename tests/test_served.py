@@ -120,3 +120,25 @@ def test_an_update_that_is_not_the_answered_step_breaks_the_updates_rule():
         run({"name": "RNNClassifier.predict", "X": payload["X_val"], "params": params})
         ok = train_rules._updates_ok(payload, {**run.record})
         assert ok == (mistake == "none"), mistake
+
+
+def test_the_grader_answers_no_more_work_than_the_case_is_made_of():
+    """An argument far larger than the case's arrays, or caches past what a derived
+    computation keeps, are refused before the reference computes anything."""
+    server, payload = _layer_server()
+    p = payload["params"]
+    huge = np.zeros((4, 5000, 5))
+    reply = server({"name": "rnn_forward", "args": [huge, np.zeros((4, 6)), p["W_xh"],
+                                                    p["W_hh"], p["b_h"]]})
+    assert "expected a float array of shape (N, T, D)" in reply["error"]
+    steps = serve.Server(REFERENCE, "rnn_forward", payload, count_forwards=False)
+    args = [payload["X"][:, 0], np.zeros((4, 6)), p["W_xh"], p["W_hh"], p["b_h"]]
+    replies = [steps({"name": "rnn_step_forward", "args": args})
+               for _ in range(serve.MAX_CACHES + 1)]
+    assert all("answer" in r for r in replies[:-1])
+    assert "kept more caches" in replies[-1]["error"]
+    run = train_serve.TrainRun(TRAIN_CASES[0].make(np.random.default_rng(2)))
+    X = np.concatenate([run.payload["X"]] * 3)
+    params = {k: v.copy() for k, v in run.payload["params"].items()}
+    assert "more than X and X_val hold" in run({"name": "RNNClassifier.predict", "X": X,
+                                                "params": params})["error"]
