@@ -101,8 +101,9 @@ class Server:
         name = call.get("name") if isinstance(call, dict) else None
         try:
             if name not in self.names:
-                raise Refused(f"{self.target} called {str(name)[:60]}, which the grader does "
-                              "not answer here")
+                what = " ".join(str(name)[:60].split())  # the student's text, one line
+                raise Refused(f"{self.target} called {what}, which the grader does not "
+                              "answer here")
             self.counts[name] += 1
             if sum(self.counts.values()) > MAX_CALLS or self.seconds > SERVE_SECONDS:
                 raise Refused(f"{self.target} made more calls than the grader answers "

@@ -37,8 +37,26 @@ ARG_NAMES = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
              "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
              "word_embedding_forward": ("x", "W")}
 MAX_CALLS = 5000  # calls answered per request
-MAX_CACHES = 4096  # caches kept per request
-MAX_ELEMENTS = 1 << 22  # entries of one argument
+MAX_CACHES = 512  # caches kept per request (a derived loss keeps 1, a step loop 2 T)
+SERVE_SECONDS = 10.0  # of the grader's time answering one request, at most
+MAX_ELEMENTS = 1 << 22  # entries of one argument, whatever the case
+
+
+def _case_sizes(payload: dict) -> tuple[int, int]:
+    """(entries one argument may have, entries the kept caches may hold) for the calls
+    of this case: a few times its own arrays, so that the grader's work answering is
+    bounded by the case, not by what the student process asks."""
+    arrays = [a for a in _arrays(payload) if isinstance(a, np.ndarray)]
+    largest, total = max((a.size for a in arrays), default=0), sum(a.size for a in arrays)
+    return min(max(4 * largest, 1 << 16), MAX_ELEMENTS), max(64 * total, 1 << 20)
+
+
+def _arrays(value):
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _arrays(v)]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in _arrays(v)]
+    return [value]
 
 
 def answered_for(target: str, function: str) -> bool:
@@ -72,6 +90,7 @@ class Server:
             if count_forwards else None
         self.refused = ""  # the first refusal, said in the feedback
         self.seconds = 0.0  # spent answering (not the student's time)
+        self.largest, self.room = _case_sizes(payload)  # entries: one argument, all caches
 
     @property
     def forward_calls(self) -> int:
@@ -82,11 +101,13 @@ class Server:
         name = call.get("name") if isinstance(call, dict) else None
         try:
             if name not in self.names:
-                raise Refused(f"{self.target} called {str(name)[:60]}, which the grader does "
-                              "not answer here")
+                what = " ".join(str(name)[:60].split())  # the student's text, one line
+                raise Refused(f"{self.target} called {what}, which the grader does not "
+                              "answer here")
             self.counts[name] += 1
-            if sum(self.counts.values()) > MAX_CALLS:
-                raise Refused(f"{self.target} made more than {MAX_CALLS} calls")
+            if sum(self.counts.values()) > MAX_CALLS or self.seconds > SERVE_SECONDS:
+                raise Refused(f"{self.target} made more calls than the grader answers "
+                              f"({MAX_CALLS}, or {SERVE_SECONDS:g} s of its time)")
             if self.limit is not None and name in FORWARDS and self.forward_calls > self.limit:
                 raise Refused(f"{self.target} called its forward functions more than "
                               f"{self.limit} times (numeric differentiation?)")
@@ -102,47 +123,35 @@ class Server:
 
     def _answer(self, name: str, call: dict) -> dict:
         if name in FORWARDS:
-            args = _arguments(name, call.get("args"))
-            return self._forward(name, args)
-        if name in served.FORWARD_OF:
-            return self._backward(name, call)
-        return self._method(name, call)
-
-    def _forward(self, name: str, args: list) -> dict:
-        if len(self.caches) >= MAX_CACHES:
-            raise Refused(f"{self.target} kept more than {MAX_CACHES} caches")
-        out, cache = getattr(self.reference.rnn_layers, name)(*args)
-        number = len(self.caches) + 1
-        self.caches[number] = (name, cache, np.shape(out))
-        return {"out": out, "cache": number}
+            args = _arguments(name, call.get("args"), self.largest)
+            if len(self.caches) >= MAX_CACHES or sum(a.size for a in args) > self.room:
+                raise Refused(f"{self.target} kept more caches of the grader's than a "
+                              "derived computation needs")
+            self.room -= sum(a.size for a in args)
+            out, cache = getattr(self.reference.rnn_layers, name)(*args)
+            number = len(self.caches) + 1
+            self.caches[number] = (name, cache, np.shape(out))
+            return {"out": out, "cache": number}
+        return self._backward(name, call)
 
     def _backward(self, name: str, call: dict) -> dict:
         forward = served.FORWARD_OF[name]
         if "inputs" in call:  # a cache the student's own forward made: its inputs
-            answer = self._forward(forward, _arguments(forward, call["inputs"]))
-            number = answer["cache"]
+            out, cache = getattr(self.reference.rnn_layers, forward)(
+                *_arguments(forward, call["inputs"], self.largest))
+            made_by, shape = forward, np.shape(out)
         else:
             number = call.get("cache")
-        made_by, cache, shape = self.caches.get(number if type(number) is int else -1,
-                                                (None, None, None))
+            made_by, cache, shape = self.caches.get(number if type(number) is int else -1,
+                                                    (None, None, None))
         if made_by != forward:
             raise Refused(f"{name} was given a cache that {forward} did not make")
         dout = call.get("dout")
         if not isinstance(dout, np.ndarray) or dout.shape != shape or dout.dtype.kind != "f":
-            raise Refused(f"{name} was given an upstream gradient of {_describe(dout)}; "
+            raise Refused(f"{name} was given an upstream gradient of {describe_value(dout)}; "
                           f"expected a float array of shape {shape}")
         grads = getattr(self.reference.rnn_layers, name)(dout, cache)
         return {"grads": list(grads) if isinstance(grads, tuple) else [grads]}
-
-    def _method(self, name: str, call: dict) -> dict:
-        model = reference_model(self.reference, self.payload, call.get("params"))
-        X = _batch(call.get("X"), self.payload)
-        if name == "RNNClassifier.predict":
-            return {"labels": model.predict(X)}
-        if call.get("y") is None:
-            return {"scores": model.loss(X)}
-        loss, grads = model.loss(X, _labels(call["y"], len(X), self.payload))
-        return {"loss": float(loss), "grads": grads}
 
 
 def reference_model(reference, payload: dict, params):
@@ -150,44 +159,44 @@ def reference_model(reference, payload: dict, params):
     (exactly the contract's keys, each of the case's shape and dtype)."""
     model = reference.rnn_classifier.RNNClassifier(**payload["init"])
     if not isinstance(params, dict):
-        raise Refused(f"the model's params are {_describe(params)}; expected a dict")
+        raise Refused(f"the model's params are {describe_value(params)}; expected a dict")
     for key, value in model.params.items():
         got = params.get(key)
         if not isinstance(got, np.ndarray) or got.shape != value.shape or got.dtype != value.dtype:
-            raise Refused(f"params[{key!r}] is {_describe(got)}; expected {value.dtype} of "
+            raise Refused(f"params[{key!r}] is {describe_value(got)}; expected {value.dtype} of "
                           f"shape {value.shape}")
         model.params[key] = got.copy()
     return model
 
 
-def _batch(X, payload: dict) -> np.ndarray:
+def checked_batch(X, payload: dict) -> np.ndarray:
     D = payload["init"]["input_dim"]
     if (not isinstance(X, np.ndarray) or X.dtype.kind != "f" or X.ndim != 3
             or X.shape[2] != D or X.size > MAX_ELEMENTS):
-        raise Refused(f"X is {_describe(X)}; expected a float array of shape (N, T, {D})")
+        raise Refused(f"X is {describe_value(X)}; expected a float array of shape (N, T, {D})")
     return X
 
 
-def _labels(y, n: int, payload: dict) -> np.ndarray:
+def checked_labels(y, n: int, payload: dict) -> np.ndarray:
     K = payload["init"]["num_classes"]
     if (not isinstance(y, np.ndarray) or y.dtype.kind not in "iu" or y.shape != (n,)
             or (n and (y.min() < 0 or y.max() >= K))):
-        raise Refused(f"y is {_describe(y)}; expected {n} integer labels in [0, {K})")
+        raise Refused(f"y is {describe_value(y)}; expected {n} integer labels in [0, {K})")
     return y
 
 
-def _arguments(name: str, args) -> list:
+def _arguments(name: str, args, largest: int = MAX_ELEMENTS) -> list:
     """The arguments of a forward call, checked against the contract's shapes."""
     letters, names = SHAPES[name], ARG_NAMES[name]
     if not isinstance(args, list) or len(args) != len(letters):
-        raise Refused(f"{name} was called with {_describe(args)}; expected "
+        raise Refused(f"{name} was called with {describe_value(args)}; expected "
                       f"({', '.join(names)})")
     sizes: dict[str, int] = {}
     for arg, spec, what in zip(args, letters, names):
         integer = name == "word_embedding_forward" and what == "x"
         if (not isinstance(arg, np.ndarray) or arg.dtype.kind not in ("iu" if integer else "f")
-                or arg.ndim != len(spec) or arg.size > MAX_ELEMENTS):
-            raise Refused(f"{name} was called with {what} = {_describe(arg)}; expected "
+                or arg.ndim != len(spec) or arg.size > largest):
+            raise Refused(f"{name} was called with {what} = {describe_value(arg)}; expected "
                           f"{'an integer' if integer else 'a float'} array of shape "
                           f"({', '.join(spec)})")
         for letter, size in zip(spec, arg.shape):
@@ -200,7 +209,7 @@ def _arguments(name: str, args) -> list:
     return args
 
 
-def _describe(value) -> str:
+def describe_value(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
     return f"a {type(value).__name__}"

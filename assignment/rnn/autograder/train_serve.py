@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from autograder.child import classifier_ops, served
-from autograder.serve import LocalChannel, Refused, _batch, _describe, _labels, reference_model
+from autograder.serve import (SERVE_SECONDS, LocalChannel, Refused, checked_batch, checked_labels,
+                             describe_value, reference_model)
 
 
 def longest_run(payload) -> int:
@@ -65,16 +66,20 @@ class TrainRun:
     def _answer(self, call) -> dict:
         name = call.get("name") if isinstance(call, dict) else None
         if name not in ("RNNClassifier.loss", "RNNClassifier.predict"):
-            raise Refused(f"train called {str(name)[:60]}, which the grader does not answer")
+            what = " ".join(str(name)[:60].split())  # the student's text, one line
+            raise Refused(f"train called {what}, which the grader does not answer")
         self.calls += 1
-        if self.calls > longest_run(self.payload):
+        if self.calls > longest_run(self.payload) or self.seconds > SERVE_SECONDS:
             raise Refused(f"train called loss and predict more than "
                           f"{longest_run(self.payload)} times")
-        params = reference_model_params(self.payload, call.get("params"))
-        X = _batch(call.get("X"), self.payload)
+        params = checked_params(self.payload, call.get("params"))
+        X = checked_batch(call.get("X"), self.payload)
+        if len(X) > len(self.train_rows) + len(self.val_rows):
+            raise Refused(f"train called loss or predict on {len(X)} rows, more than X and "
+                          "X_val hold")
         train_ids, val_ids = self._rows(X)
         if name == "RNNClassifier.loss" and call.get("y") is not None:
-            y = _labels(call["y"], len(X), self.payload)
+            y = checked_labels(call["y"], len(X), self.payload)
             if train_ids is not None and not (self.same_sets and len(X) >
                                               self.payload["train"]["batch_size"]):
                 return self._iteration(X, y, train_ids, params)
@@ -127,7 +132,7 @@ class TrainRun:
     def _validation_loss(self, X, y, params) -> dict:
         if self.script:
             return {"loss": 0.0, "grads": {k: np.zeros_like(v) for k, v in params.items()}}
-        loss, grads = self._reference(params).loss(X, _labels(y, len(X), self.payload))
+        loss, grads = self._reference(params).loss(X, checked_labels(y, len(X), self.payload))
         return {"loss": float(loss), "grads": grads}
 
     def _labels(self, X, train_ids, val_ids, params) -> np.ndarray:
@@ -200,17 +205,17 @@ def reference_run(payload: dict, reference, request: dict) -> tuple[dict, dict]:
     return reply, {**run.record, **run.outcome(reply["final"], reference)}
 
 
-def reference_model_params(payload: dict, params) -> dict:
+def checked_params(payload: dict, params) -> dict:
     """The params a call sent: exactly the contract's keys, of the case's shapes and
     dtype (those the run started from), copied."""
     start = payload["params"]
     if not isinstance(params, dict):
-        raise Refused(f"the model's params are {_describe(params)}; expected a dict")
+        raise Refused(f"the model's params are {describe_value(params)}; expected a dict")
     checked = {}
     for key, value in start.items():
         got = params.get(key)
         if not isinstance(got, np.ndarray) or got.shape != value.shape or got.dtype != value.dtype:
-            raise Refused(f"params[{key!r}] is {_describe(got)}; expected {value.dtype} of "
+            raise Refused(f"params[{key!r}] is {describe_value(got)}; expected {value.dtype} of "
                           f"shape {value.shape}")
         checked[key] = got.copy()
     return checked

@@ -218,8 +218,10 @@ class watching_step_caches:
     def __init__(self, module, function: str):
         self.module, self.watch = module, function == "rnn_forward"
         self.seen: list[tuple[np.ndarray, np.ndarray]] = []
-        # id(step cache) -> (the cache, copies of the call's inputs): how the grader
-        # answers rnn_step_backward on a cache the student's own step forward made
+        # id(step cache) -> (the cache, the call's input arrays): how the grader answers
+        # rnn_step_backward on a cache the student's own step forward made. The arrays
+        # themselves, read when the backward runs: a cache holds what its forward was
+        # given, so a forward that changes them afterwards changes the cache too
         self.inputs: dict[int, tuple] = {}
         self.original = None
 
@@ -240,7 +242,7 @@ class watching_step_caches:
                 if (isinstance(result, tuple) and len(result) == 2 and not kwargs
                         and len(args) == 5 and len(inputs) < limit
                         and all(isinstance(a, np.ndarray) for a in args)):
-                    inputs[id(result[1])] = (result[1], [np.array(a, order="C") for a in args])
+                    inputs[id(result[1])] = (result[1], list(args))  # as they are later
                 return result
             self.module.rnn_step_forward = watched
         return self

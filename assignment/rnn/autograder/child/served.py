@@ -21,6 +21,12 @@ LAYER_FUNCTIONS = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_
                    "word_embedding_forward", "word_embedding_backward")
 FORWARD_OF = {"rnn_step_backward": "rnn_step_forward", "rnn_backward": "rnn_forward",
               "word_embedding_backward": "word_embedding_forward"}
+# the contract's parameter names (a call may pass any of them by keyword)
+PARAMETERS = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
+              "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
+              "word_embedding_forward": ("x", "W"),
+              "rnn_step_backward": ("dnext_h", "cache"), "rnn_backward": ("dh", "cache"),
+              "word_embedding_backward": ("dout", "cache")}
 METHODS = ("RNNClassifier.loss", "RNNClassifier.predict")
 
 
@@ -91,13 +97,15 @@ def _function_stub(channel, name: str, own, recorded: dict):
     function (`own`)."""
     backward = name in FORWARD_OF
 
-    def stub(*args):
+    def stub(*args, **kwargs):
+        args = _positional(name, args, kwargs)
         if backward:
-            upstream, cache = args[0], args[1] if len(args) > 1 else None
+            upstream, cache = args
             if isinstance(cache, GraderCache):
                 sent = {"dout": _plain_argument(upstream), "cache": cache.number}
             elif id(cache) in recorded and recorded[id(cache)][0] is cache:
-                sent = {"dout": _plain_argument(upstream), "inputs": recorded[id(cache)][1]}
+                sent = {"dout": _plain_argument(upstream),
+                        "inputs": [_plain_argument(a) for a in recorded[id(cache)][1]]}
             else:
                 return own(*args)
             return tuple(channel.call(name, sent)["grads"]) if name != "word_embedding_backward" \
@@ -107,6 +115,17 @@ def _function_stub(channel, name: str, own, recorded: dict):
 
     stub.__name__ = name
     return stub
+
+
+def _positional(name: str, args: tuple, kwargs: dict) -> list:
+    """The call's arguments in the contract's order, keywords included."""
+    names = PARAMETERS[name]
+    if len(args) > len(names) or set(kwargs) - set(names[len(args):]):
+        raise TypeError(f"{name}() takes the arguments ({', '.join(names)})")
+    missing = [n for n in names[len(args):] if n not in kwargs]
+    if missing:
+        raise TypeError(f"{name}() missing the argument(s) {', '.join(missing)}")
+    return list(args) + [kwargs[n] for n in names[len(args):]]
 
 
 @contextlib.contextmanager
