@@ -213,9 +213,19 @@ def _conclude(tests: list[TestResult]) -> None:
     hints.across(tests)
     failing = {t.target for t in tests if t.status != "passed"}
     calls = {check.target: check.calls for check in CHECKS}
+    told: set[str] = set()
     for test in tests:  # (a function the grader answered is not the target's culprit)
         culprits = [f for f in calls.get(test.target, ()) if f in failing
                     and not serve.answered_for(test.target, f)]
+        answered = [f for f in calls.get(test.target, ()) if f in failing
+                    and serve.answered_for(test.target, f)]
+        if answered and test.target not in told:  # the end-to-end view: feedback only
+            told.add(test.target)
+            test.output += (f"\n{test.target} was graded with the grader's "
+                            f"{' and '.join(answered)}; yours "
+                            f"{'fails its' if len(answered) == 1 else 'fail their'} own "
+                            f"tests, and with {'it' if len(answered) == 1 else 'them'} "
+                            f"{test.target} would not give the right result.")
         if test.status == "passed":
             continue
         if culprits:

@@ -124,6 +124,9 @@ def test_one_backward_bug_costs_points_on_its_own_function_only(tmp_path):
     assert lost == {"rnn_backward"}, lost
     assert round(sum(t.score for t in result.tests if t.target == "RNNClassifier.loss"), 4) == 22
     assert result.score == 85
+    # the end-to-end view stays, as feedback: said once, on the loss's first test
+    told = [t for t in result.tests if "graded with the grader's rnn_backward" in t.output]
+    assert [t.target for t in told] == ["RNNClassifier.loss"]
 
 
 def test_a_step_backward_bug_costs_rnn_backward_nothing(tmp_path):
