@@ -12,6 +12,7 @@ import pytest
 from autograder.config import DEFAULT
 from autograder.grade import grade, sweep
 from conftest import SOLUTIONS
+from submissions.rewrites import REWRITES, apply_rewrite
 
 FAST = dataclasses.replace(DEFAULT, timeout_scale=0.5)
 
@@ -270,3 +271,14 @@ def test_an_update_that_changes_the_answered_gradient_loses_sgd_points(update, t
         lost = [t for t in run if t.score < t.max_score]
         assert any("gradients beyond 5" in t.name for t in lost), [t.name for t in lost]
         assert all("WRONG the parameters start as given" in t.output for t in lost)
+
+
+def test_accuracies_measured_before_the_updates_are_not_called_an_unrestored_best(tmp_path):
+    """Issue 21: the snapshots are an epoch off, so the hint about copying and restoring
+    the best parameters (which the code does right) must not be given."""
+    rewrite = {r.name: r for r in REWRITES}["train_accuracy_before_the_epochs_updates"]
+    folder = apply_rewrite(rewrite, tmp_path / "s")
+    for run in _swept(folder, {"RNNClassifier.train"}, large=False):
+        failed = [t for t in run if "SGD" in t.name and t.status != "passed"]
+        assert failed and any("validated" in t.wrong for t in failed)
+        assert not any("the last epoch's" in h for t in run for h in t.hints)
