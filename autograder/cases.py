@@ -144,35 +144,52 @@ def _coprime_counts(rng, N, epochs):
     return [int(c) for c in rng.choice(counts, size=epochs)]
 
 
+def _xavier(rng, D, H, K, dtype="float64") -> dict:
+    """Parameters as the contract initialises them (the run starts from these)."""
+    return {"W_xh": (rng.standard_normal((D, H)) / np.sqrt(D)).astype(dtype),
+            "W_hh": (rng.standard_normal((H, H)) / np.sqrt(H)).astype(dtype),
+            "b_h": np.zeros(H, dtype=dtype),
+            "W_hq": (rng.standard_normal((H, K)) / np.sqrt(H)).astype(dtype),
+            "b_q": np.zeros(K, dtype=dtype)}
+
+
 def train_script(rng, val_acc=(0.2, 0.4, 0.6, 0.8), patience=10, num_epochs=4,
-                 lr_decay=0.5, divides=False):
-    """A controlled training run: sample i carries i in X[i, 0, 0]; validation sample i
-    carries -1 - i. divides: batch_size divides N (no smaller last batch)."""
+                 lr_decay=0.5, divides=False, reg=0.0, grad_scale=1.0):
+    """A controlled training run: the grader answers train's loss and predict calls
+    with the values of payload["grader"] (never sent to the student process), telling
+    samples apart by their rows. divides: batch_size divides N (no smaller last batch);
+    reg: the model's own (the update must not add it again); grad_scale: the answered
+    gradients' scale (10: entries far beyond 5, where a clip in the update shows)."""
     batch_size = int(rng.integers(3, 6))
     N = int(rng.integers(9, 14))
     while (N % batch_size == 0) != divides:
         N += 1
     D, H, K = 2, 3, 3
-    X = rng.standard_normal((N, 2, D))
-    X[:, 0, 0] = np.arange(N)
-    X_val = rng.standard_normal((7, 2, D))
-    X_val[:, 0, 0] = -1 - np.arange(7)
     return {"init": {"input_dim": D, "hidden_dim": H, "num_classes": K, "seed": 0,
-                     "clip": None},
-            "X": X, "y": rng.integers(K, size=N).astype(np.int64),
-            "X_val": X_val, "y_val": rng.integers(K, size=7).astype(np.int64),
-            "val_acc": list(val_acc), "train_correct": _coprime_counts(rng, N, num_epochs),
-            "seed": int(rng.integers(1 << 30)),
+                     "clip": None, "reg": reg},
+            "params": _xavier(rng, D, H, K),
+            "X": rng.standard_normal((N, 2, D)), "y": rng.integers(K, size=N).astype(np.int64),
+            "X_val": rng.standard_normal((7, 2, D)),
+            "y_val": rng.integers(K, size=7).astype(np.int64),
+            "grader": {"val_acc": list(val_acc),
+                       "train_correct": _coprime_counts(rng, N, num_epochs),
+                       "seed": int(rng.integers(1 << 30)), "grad_scale": grad_scale},
             "train": {"learning_rate": float(rng.uniform(0.05, 0.5)), "batch_size": batch_size,
                       "num_epochs": num_epochs, "patience": patience, "lr_decay": lr_decay,
                       "verbose": False},
-            "shapes": f"N={N} batch_size={batch_size} epochs={num_epochs} patience={patience}"}
+            "shapes": f"N={N} batch_size={batch_size} epochs={num_epochs} patience={patience}"
+                      + (f" reg={reg}" if reg else "")
+                      + (f", gradients scaled by {grad_scale:g}" if grad_scale != 1 else "")}
 
 
 def overfit_batch(rng, N=20, T=4, D=6, H=48, K=4):
-    """A small random batch the student's train must learn by heart."""
+    """A small random batch the student's train must learn by heart (its own training
+    and validation set); the grader answers its loss and predict with the reference."""
+    X, y = rng.standard_normal((N, T, D)), rng.integers(K, size=N).astype(np.int64)
     return {"init": {"input_dim": D, "hidden_dim": H, "num_classes": K, "seed": 0},
-            "X": rng.standard_normal((N, T, D)), "y": rng.integers(K, size=N).astype(np.int64),
-            "train": {"learning_rate": 0.5, "batch_size": 10, "num_epochs": 40,
-                      "patience": 40, "lr_decay": 1.0, "verbose": False},
+            "params": _xavier(rng, D, H, K), "X": X, "y": y, "X_val": X.copy(),
+            "y_val": y.copy(),
+            # the reference reaches 0.95 within 4 epochs (200 seeds tried): 8 leave room
+            "train": {"learning_rate": 0.5, "batch_size": 10, "num_epochs": 8,
+                      "patience": 8, "lr_decay": 1.0, "verbose": False},
             "shapes": f"N={N} T={T} D={D} H={H} K={K}"}

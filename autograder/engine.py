@@ -10,7 +10,7 @@ import traceback
 
 import numpy as np
 
-from autograder import train_rules
+from autograder import serve, train_rules, train_serve
 from autograder.checks import Case, Check, case_points, full_name
 from autograder.child import classifier_ops, layer_ops
 from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
@@ -183,27 +183,6 @@ def init_rules(payload, expected, got):
     return rules
 
 
-def judge_overfit(check, payload, expected, got, reference) -> Verdict:
-    """Accuracy of the student's trained parameters, measured with the reference model
-    (in the self-check, without a reference, with the student's own predict)."""
-    if reference is None:
-        return _accuracy_verdict(got["own_accuracy"])
-    model_payload = {"init": payload["init"], "params": got["params"], "X": payload["X"]}
-    try:
-        labels = classifier_ops.predict(reference, model_payload)["labels"]
-    except Exception as exc:  # noqa: BLE001  params of the wrong shape: the reference cannot use them
-        return Verdict.of(0, 1, [f"the trained params cannot be used: {exc}"],
-                          {"params": "value"})
-    return _accuracy_verdict(float(np.mean(labels == payload["y"])))
-
-
-def _accuracy_verdict(accuracy: float) -> Verdict:
-    ok = accuracy >= 0.95
-    return Verdict.of(int(ok), 1, [f"training accuracy after train(): {accuracy:.2f} "
-                                   f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"],
-                      {} if ok else {"accuracy": "value"})
-
-
 JUDGES = {
     "forward": ("forward", judge_forward),
     "backward": ("backward", judge_backward),
@@ -212,14 +191,15 @@ JUDGES = {
     "loss": ("loss", judge_loss),
     "predict": ("predict", judge_predict),
     "predict_each": ("predict_each", judge_predict_each),
+    # every run of train (scripted or the overfit run) is the same operation
     "train": ("train_trace", train_rules.judge_train),
-    "overfit": ("overfit", judge_overfit),
+    "overfit": ("train_trace", train_rules.judge_overfit),
 }
 OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
               "init": classifier_ops.init, "scores": classifier_ops.scores,
               "loss": classifier_ops.loss, "predict": classifier_ops.predict,
               "predict_each": classifier_ops.predict_each,
-              "overfit": classifier_ops.overfit, "train_trace": classifier_ops.train_trace}
+              "train_trace": classifier_ops.train}
 
 
 def kind_of(check: Check, case: Case) -> str:
@@ -230,13 +210,20 @@ def kind_of(check: Check, case: Case) -> str:
 def expected_output(check: Check, payload: dict, reference, case: Case | None = None):
     """What the reference returns for this case (run here, in the grader's process)."""
     kind = kind_of(check, case) if case is not None else check.kind
+    if kind in ("train", "overfit"):
+        return train_serve.expected(payload)
     return OPERATIONS[JUDGES[kind][0]](reference, _request(payload, case))
 
 
-def _request(payload: dict, case: Case | None) -> dict:
-    """What the operation is asked: a large case runs its backward once (the repeated
-    call is checked on the ordinary cases)."""
-    return {**payload, "repeat": not (case is not None and case.large)}
+def _request(payload: dict, case: Case | None, names=()) -> dict:
+    """What the operation is asked: the payload without what only the grader reads
+    (a scripted run's script, the shapes shown in feedback), `served`: the names the
+    grader answers; a large case runs its backward once (the repeated call is checked
+    on the ordinary cases)."""
+    asked = {k: v for k, v in payload.items() if k not in ("grader", "shapes")}
+    if names:
+        asked["served"] = list(names)
+    return {**asked, "repeat": not (case is not None and case.large)}
 
 
 INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
@@ -306,8 +293,10 @@ def _run_case(check, case, payload, expected, student, reference, limit,
                           cause=cause)
 
     until = time.monotonic() + limit  # the explanation below fits in the same limit
+    server = answering(check, case, payload, reference)
+    names = getattr(server, "names", ())
     try:
-        reply = student.request(op, _request(payload, case), limit)
+        reply = student.request(op, _request(payload, case, names), limit, server)
     except CallTimeout:
         why = ("a derived gradient takes milliseconds here; numeric gradients (2 forward "
                "passes per input) cannot finish: derive them with the chain rule"
@@ -315,24 +304,29 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         return failed(f"Did not finish within {limit:.2g} s ({why}).", "timeout", "timeout")
     except SandboxError as exc:
         return failed(cut(str(exc), 400), "error", "crash")
+    numeric_use = _numeric_differentiation(check, server)
+    if numeric_use:
+        return failed(numeric_use, cause="numeric_gradients")
+    refused = (f"\nThe grader refused a call: {server.refused}."
+               if getattr(server, "refused", "") else "")
     if not isinstance(reply, dict) or not ("ok" in reply or "error" in reply):
         reply = {"error": {"type": "ProtocolError", "message": "malformed reply"}}
     if "error" in reply:
         error = plain_error(reply["error"], MAX_STUDENT_TEXT)
         cause = "not_implemented" if error["type"] == "NotImplementedError" else "exception"
-        result = failed(_error_line(error), "error", cause)
+        result = failed(_error_line(error) + refused, "error", cause)
         result.error = _error_fields(error)
         return result
     try:
         got = validate(check.target, op, payload, expected, reply["ok"])
     except InvalidReply as exc:
-        return failed(str(exc), cause="invalid")
-    numeric_use = _numeric_differentiation(check, payload, got)
-    if numeric_use:
-        return failed(numeric_use, cause="numeric_gradients")
+        return failed(str(exc) + refused, cause="invalid")
+    if isinstance(server, train_serve.TrainRun):  # what train did, as the grader saw it
+        got = {**got, **server.record, **server.outcome(got["final"], reference)}
     # known-mistake predictions are computed for ordinary cases only (a large case is
     # there against numeric differentiation: its mistakes show in the other cases)
     verdict = judge(check, payload, expected, got, None if case.large else reference)
+    verdict.lines += [refused.strip()] if refused else []
     if explain and check.kind == "backward" and not case.large and not verdict.blame:
         _explain_backward(verdict, check, payload, got, student, until - time.monotonic())
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
@@ -341,6 +335,20 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     return TestResult(name, round(points * earned, 4), points,
                       "\n".join([header, *verdict.lines]), status, list(verdict.hints),
                       case=case.label, wrong=dict(verdict.wrong), blame=verdict.blame)
+
+
+def answering(check: Check, case: Case, payload: dict, reference):
+    """Who answers the calls this case's graded function makes by name (contract
+    revision 3): the reference (serve.Server) while a function is graded on its own,
+    a train_serve.TrainRun for every run of train (scripted: no reference needed);
+    None where nothing is answered (the self-check has no reference)."""
+    kind = kind_of(check, case)
+    if kind == "train" or (kind == "overfit" and reference is not None):
+        return train_serve.TrainRun(payload, reference if kind == "overfit" else None)
+    if reference is None or check.target not in serve.SERVED:
+        return None
+    return serve.Server(reference, check.target, payload,
+                        count_forwards=kind in ("backward", "loss", "scores"))
 
 
 def _explain_backward(verdict, check, payload, got, student, limit) -> None:
@@ -361,26 +369,19 @@ def _explain_backward(verdict, check, payload, got, student, limit) -> None:
                     {**got, "numeric": floats})
 
 
-def _numeric_differentiation(check, payload, got) -> str:
-    """A backward that called its forward functions far more often than deriving the
-    gradients needs (counted in the student process) gets no credit."""
-    if check.kind != "backward" or not isinstance(got, dict):
+def _numeric_differentiation(check, server) -> str:
+    """A backward (or a loss) that called the forward functions far more often than
+    deriving the gradients needs, counted here as the grader answered them, gets no
+    credit. (A forward the submission keeps under another name is not seen: the large
+    cases are what numeric differentiation cannot finish, checks.py.)"""
+    limit = getattr(server, "limit", None)
+    if limit is None or server.forward_calls <= limit:
         return ""
-    calls = got.get("forward_calls")
-    limit = _forward_call_limit(payload)
-    if type(calls) is not int or calls <= limit:
-        return ""
-    return (f"{check.target} called the forward functions {calls} times (a derived "
-            f"backward needs at most {limit}): it computes numeric gradients instead of "
-            f"deriving them. No credit: derive the gradients with the chain rule.")
-
-
-def _forward_call_limit(payload: dict) -> int:
-    """How many forward calls a derived backward may make (recomputing the forward,
-    even step by step); numeric differentiation needs 2 per input entry."""
-    x = payload["args"][0]
-    steps = x.shape[1] if payload["function"] == "rnn_forward" and x.ndim == 3 else 1
-    return 2 * steps + 4
+    return (f"{check.target} called the forward functions more than {limit} times (a "
+            f"derived {'backward' if check.kind == 'backward' else 'loss'} needs at most "
+            f"{limit}; the grader answered them and counted): it computes numeric "
+            "gradients instead of deriving them. No credit: derive the gradients with "
+            "the chain rule.")
 
 
 def _error_line(error: dict) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import integrity, isolation, machine, points
+from autograder import integrity, isolation, machine, points, serve
 from autograder import submission as submissions
 from autograder.checks import CHECKS, full_name
 from autograder.config import Config
@@ -178,7 +178,8 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
     student's limit."""
     if time.monotonic() >= run.deadline:
         return _not_run(check, case, "the grading time budget ran out", "timeout")
-    late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out]
+    late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out
+            and not serve.answered_for(check.target, f)]  # answered: not the student's
     if late:
         run.timed_out.setdefault(check.target, late[0])  # so that its callers stop too
         return _not_run(check, case, f"{late[0]} timed out earlier (one time limit per "
@@ -208,17 +209,27 @@ NO_CREDIT_AFTER_LARGE = (
 
 
 def _conclude(tests: list[TestResult]) -> None:
-    """What needs every test: the overfit test's credit (_overfit_needs_sgd), hints
-    verified across a function's cases, then "fix X first" where a function it calls
-    fails (its own hints are then withheld: the evidence may come from the function it
-    calls), then the hints shown."""
+    """What needs every test: hints verified across a function's cases, then "fix X
+    first" where a function it calls fails (its own hints are then withheld: the
+    evidence may come from the function it calls), then the hints shown. (The overfit
+    run is judged on its own as SGD: train_rules.judge_overfit.)"""
     from autograder import hints  # instructor-only (it uses the reference)
-    _overfit_needs_sgd(tests)
     hints.across(tests)
     failing = {t.target for t in tests if t.status != "passed"}
     calls = {check.target: check.calls for check in CHECKS}
-    for test in tests:
-        culprits = [f for f in calls.get(test.target, ()) if f in failing]
+    told: set[str] = set()
+    for test in tests:  # (a function the grader answered is not the target's culprit)
+        culprits = [f for f in calls.get(test.target, ()) if f in failing
+                    and not serve.answered_for(test.target, f)]
+        answered = [f for f in calls.get(test.target, ()) if f in failing
+                    and serve.answered_for(test.target, f)]
+        if answered and test.target not in told:  # the end-to-end view: feedback only
+            told.add(test.target)
+            test.output += (f"\n{test.target} was graded with the grader's "
+                            f"{' and '.join(answered)}; yours "
+                            f"{'fails its' if len(answered) == 1 else 'fail their'} own "
+                            f"tests, and with {'it' if len(answered) == 1 else 'them'} "
+                            f"{test.target} would not give the right result.")
         if test.status == "passed":
             continue
         if culprits:
@@ -232,29 +243,6 @@ def _conclude(tests: list[TestResult]) -> None:
         test.hints = list(dict.fromkeys(test.hints))
         if test.hints:
             test.output += "\n" + "\n".join(test.hints)
-
-
-SGD_RULES = {"batches", "labels", "updates"}  # train_rules: what makes it SGD
-NO_CREDIT_WITHOUT_SGD = (
-    "No credit for this test: learning the batch shows that training works only when "
-    "train() does mini-batch SGD, and the scripted runs (RNNClassifier.train: SGD) found "
-    "it does not (its batches, labels or updates).\n"
-    "      本测试不计分：train() 没有按要求做小批量 SGD（见 RNNClassifier.train: SGD 的测试）。")
-
-
-def _overfit_needs_sgd(tests: list[TestResult]) -> None:
-    """The overfit test earns nothing when train() does not do SGD (fitting the batch in
-    closed form, say): a scripted run broke a rule of its batches, labels or updates, or
-    gave nothing to judge."""
-    kinds = {full_name(check, case): check.kind for check in CHECKS for case in check.cases}
-    runs = [t for t in tests if kinds.get(t.name) == "train"]
-    if not any(t.status != "passed" and (not t.wrong or SGD_RULES & set(t.wrong))
-               for t in runs):
-        return
-    for test in tests:
-        if kinds.get(test.name) == "overfit" and test.score > 0:
-            test.score, test.status = 0.0, "failed"
-            test.output += "\n" + NO_CREDIT_WITHOUT_SGD
 
 
 def _summary(result: GradingResult, notes: list[str]) -> str:

@@ -183,8 +183,12 @@ class StudentProcess:
                         if k in os.environ})
         return env
 
-    def request(self, op: str, payload, timeout: float):
+    def request(self, op: str, payload, timeout: float, serve=None):
         """Send one request and return the decoded reply; raise on timeout or death.
+
+        serve(call) -> {"answer": ...} or {"error": ...}: the grader's answers to the
+        calls the request makes before its reply (messages {"call": ...}, serve.py);
+        the time spent answering is added to the deadline (it is not the student's).
 
         The submission's module the operation needs is imported first, in its own step
         with the same deadline: an import that hangs, kills the process or raises
@@ -200,7 +204,7 @@ class StudentProcess:
             self.start()
         if module not in self.imported:
             self._import(module, deadline, timeout)
-        reply = self._exchange(op, payload, deadline)
+        reply = self._exchange(op, payload, deadline, serve)
         if isinstance(reply, dict) and reply.pop("restart", None) is True:
             self.kill()  # the process ends after this reply (SystemExit, stray threads)
         return reply
@@ -232,8 +236,19 @@ class StudentProcess:
             self.imported.add(module)
         # an ordinary exception at import: the operation itself reports it
 
-    def _exchange(self, op: str, payload, deadline: float):
-        message = wire.encode({"op": op, "payload": payload})
+    def _exchange(self, op: str, payload, deadline: float, serve=None):
+        self._send({"op": op, "payload": payload}, deadline)
+        while True:
+            message = self._receive(deadline)
+            if serve is None or not (isinstance(message, dict) and set(message) == {"call"}):
+                return message
+            began = time.monotonic()
+            answer = serve(message["call"])  # never raises: refusals are answers
+            deadline += time.monotonic() - began
+            self._send(answer, deadline)
+
+    def _send(self, value, deadline: float) -> None:
+        message = wire.encode(value)
         try:
             sent = self.channel.write(len(message).to_bytes(8, "little") + message, deadline)
         except OSError:
@@ -241,6 +256,8 @@ class StudentProcess:
         if not sent:
             self.kill()
             raise CallTimeout("the student process did not read its request in time")
+
+    def _receive(self, deadline: float):
         length = int.from_bytes(self._read_exactly(8, deadline), "little")
         if length > self.limits.reply_bytes:
             self.kill()

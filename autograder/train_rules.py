@@ -1,12 +1,13 @@
-"""The contract's rules for RNNClassifier.train, checked on a recorded controlled run.
+"""The contract's rules for RNNClassifier.train, checked on a run the grader recorded.
 
-classifier_ops.train_trace runs the student's train() with a scripted loss (known loss
-values and gradients) and a scripted validation accuracy; each rule below reads that
-record and says, in one line, whether train() did what the contract pins down.
+train_serve.TrainRun answers every loss and predict call of the student's train(), with
+scripted values (known losses and gradients, a scripted validation accuracy) or with
+the reference (the overfit run), and records them; each rule below reads that record
+(made in the grader, never by the student process) and says, in one line, whether
+train() did what the contract pins down.
 """
 import numpy as np
 
-from autograder.child.classifier_ops import scripted_grads
 from autograder.compare import Verdict
 
 
@@ -38,12 +39,15 @@ def _close(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
         return bool(np.all(np.abs(a - b) <= tol * (1 + np.abs(b))))
 
 
-def rules(payload, got):
-    """(rule, ok, message) for every rule, in the order a student would fix them."""
+def rules(payload, got, val_acc=None, only=None):
+    """(rule, ok, message) for every rule (or those in `only`), in the order a student
+    would fix them. got: the reply (history, final) and the grader's record of the run;
+    val_acc: the validation accuracy per epoch the answers gave (default: scripted)."""
     kw, N = payload["train"], len(payload["y"])
     n_batches = -(-N // kw["batch_size"])
     ids, labels = got["batch_ids"], got["batch_labels"]
-    epochs_run, best_epoch = expected_run(payload["val_acc"], kw["patience"], kw["num_epochs"])
+    val_acc = payload["grader"]["val_acc"] if val_acc is None else val_acc
+    epochs_run, best_epoch = expected_run(val_acc or [0.0], kw["patience"], kw["num_epochs"])
     epochs = _batches_per_epoch(got)
     history = got["history"]
     out = []
@@ -62,21 +66,24 @@ def rules(payload, got):
     out.append(("shuffle", shuffled, "a fresh random order every epoch"))
 
     losses = history.get("loss", [])
-    ok = len(losses) == len(ids) and all(float(v) == 100.0 + i for i, v in enumerate(losses))
+    ok = len(losses) == len(ids) and all(float(v) == served
+                                         for v, served in zip(losses, got["losses"]))
     out.append(("loss_history", ok,
                 f"history['loss'] holds the value returned by loss() at every iteration "
                 f"({len(ids)} calls, {len(losses)} values)"))
     out.append(("updates", _updates_ok(payload, got),
-                "every step is params[k] - lr * grads[k] with "
+                "the parameters start as given, and every change is one step "
+                "params[k] - lr * grads[k] with the gradients loss returned and "
                 "lr = learning_rate * lr_decay ** epoch"))
     out.append(_validated(got, len(epochs)))
     per_epoch = len(history.get("val_acc", [])) == len(epochs) == len(history.get("train_acc", []))
     out.append(("history_lengths", per_epoch,
                 f"history['train_acc'] and ['val_acc'] have one value per epoch "
                 f"({len(epochs)} epochs ran)"))
-    out.append(("accuracies", per_epoch and _accuracies_ok(payload, history),
-                f"history['train_acc'] is the accuracy on all {N} training samples and "
-                "['val_acc'] on the whole validation set, measured after each epoch"))
+    if "train_correct" in payload.get("grader", {}):
+        out.append(("accuracies", per_epoch and _accuracies_ok(payload, history),
+                    f"history['train_acc'] is the accuracy on all {N} training samples and "
+                    "['val_acc'] on the whole validation set, measured after each epoch"))
     out.append(("stops", len(epochs) == epochs_run,
                 f"stops after {kw['patience']} epochs without a strictly better validation "
                 f"accuracy (the first epoch always counts as better): expected {epochs_run} "
@@ -86,7 +93,7 @@ def rules(payload, got):
     out.append(("restored", restored,
                 f"at the end params holds a copy of the best parameters (those after epoch "
                 f"{best_epoch + 1}), whether training stopped early or not"))
-    return out
+    return [rule for rule in out if only is None or rule[0] in only]
 
 
 def _batches_per_epoch(got) -> list[list[np.ndarray]]:
@@ -117,10 +124,10 @@ def _validated(got, n_epochs: int):
 
 def _accuracies_ok(payload, history) -> bool:
     """The scripted accuracies of every epoch, the training one over the whole set."""
-    N, N_val = len(payload["y"]), len(payload["y_val"])
+    N, N_val, script = len(payload["y"]), len(payload["y_val"]), payload["grader"]
     for e, (train, val) in enumerate(zip(history["train_acc"], history["val_acc"])):
-        right = payload["train_correct"][min(e, len(payload["train_correct"]) - 1)]
-        val_right = round(payload["val_acc"][min(e, len(payload["val_acc"]) - 1)] * N_val)
+        right = script["train_correct"][min(e, len(script["train_correct"]) - 1)]
+        val_right = round(script["val_acc"][min(e, len(script["val_acc"]) - 1)] * N_val)
         if abs(float(train) - right / N) > 1e-9 or abs(float(val) - val_right / N_val) > 1e-9:
             return False
     return True
@@ -133,7 +140,7 @@ def final_is_last_epoch(payload, got) -> bool:
     if not snapshots:
         return False
     last = snapshots[max(snapshots)]
-    _, best_epoch = expected_run(payload["val_acc"], payload["train"]["patience"],
+    _, best_epoch = expected_run(payload["grader"]["val_acc"], payload["train"]["patience"],
                                  payload["train"]["num_epochs"])
     best = snapshots.get(best_epoch)
     return best is not None and not _same(best, last) and _same(got["final"], last)
@@ -147,36 +154,68 @@ def _first_snapshot_per_epoch(got) -> dict:
 
 
 def _updates_ok(payload, got) -> bool:
-    """Parameters after iteration i = before iteration i - lr(its epoch) * scripted grads:
-    those before the next iteration or, after the last one, at the validation after it
-    (when there is none, the last step is not seen and not judged)."""
-    kw, before, epochs = payload["train"], got["before"], got["batch_epochs"]
-    if not before or len(epochs) != len(before):
+    """Every parameter value the grader saw, in the order of the calls: the first is the
+    one the run started from, and each later one equals the one before, minus lr(its
+    epoch) times the gradients answered, where that call was an iteration, else is
+    unchanged (a step nobody asked for, a closed-form fit, an extra decay or clip in
+    the update: all break it). The last step is judged at the validation after it."""
+    kw, observed = payload["train"], got["observed"]
+    if not got["batch_ids"] or not observed:
         return False
-    after_last = [params for epoch, params in zip(got["val_epochs"], got["at_val"])
-                  if epoch == epochs[-1]]
-    for i, params in enumerate(before):
-        after = before[i + 1] if i + 1 < len(before) else (after_last or [None])[0]
-        if after is None:
-            continue
-        lr = kw["learning_rate"] * kw["lr_decay"] ** epochs[i]
-        grads = scripted_grads(payload["seed"], i, {k: v.shape for k, v in params.items()})
-        if not _same(after, {k: params[k] - lr * grads[k] for k in params}):
+    current = payload["params"]
+    for kind, epoch, params, grads in observed:
+        if not _same(params, current):
             return False
+        if kind == "iteration":
+            lr = kw["learning_rate"] * kw["lr_decay"] ** epoch
+            current = {k: params[k] - lr * grads[k] for k in params}
     return True
 
 
 def judge_train(check, payload, expected, got, reference) -> Verdict:
+    """A scripted run: every rule (got: the reply and the grader's record, engine)."""
     results = rules(payload, got)
-    reference = rules(payload, expected)
-    assert all(ok for _, ok, _ in reference), f"reference fails train rules: {reference}"
     lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
-    # verified: the run stopped when it should, and ends on the last epoch's values
-    if "restored" in wrong and "stops" not in wrong and final_is_last_epoch(payload, got):
+    # verified: accuracies measured after the updates (else the snapshots are an epoch
+    # off and say nothing of the copy), the run stopped when it should, and it ends on
+    # the last epoch's values
+    if ("restored" in wrong and not {"stops", "validated"} & set(wrong)
+            and final_is_last_epoch(payload, got)):
         verdict.hints.append(BEST_COPY_HINT)
     return verdict
+
+
+SGD_RULES = ("batches", "labels", "updates", "restored")  # what the overfit run must show
+
+
+def judge_overfit(check, payload, expected, got, reference) -> Verdict:
+    """The overfit run, answered by the reference and recorded by the grader: credit
+    only when it is the contract's SGD (batches, labels, every update, the best epoch's
+    parameters returned, all as answered) and the parameters it returned classify the
+    batch (the accuracy measured with the reference). Without a reference (the
+    self-check) the run's own accuracy, as the student's predict measured it."""
+    if reference is None:
+        return _accuracy_verdict(got["own_accuracy"])
+    results = rules(payload, got, got["val_acc"], only=SGD_RULES)
+    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    wrong = {rule: "rule" for rule, ok, _ in results if not ok}
+    accuracy = _accuracy_verdict(got["accuracy"])
+    if wrong:
+        lines.append("No credit for this test: the accuracy counts only when train() "
+                     "reached it by the contract's mini-batch SGD, with the gradients its "
+                     "loss returned (the grader answered every call and checked each step).")
+    verdict = Verdict.of(int(accuracy.ok and not wrong), 1, accuracy.lines + lines,
+                         {**accuracy.wrong, **wrong})
+    return verdict
+
+
+def _accuracy_verdict(accuracy: float) -> Verdict:
+    ok = accuracy >= 0.95
+    return Verdict.of(int(ok), 1, [f"training accuracy after train(): {accuracy:.2f} "
+                                   f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"],
+                      {} if ok else {"accuracy": "value"})
 
 
 BEST_COPY_HINT = (

@@ -275,8 +275,11 @@ def test_a_doubled_bptt_gradient_is_not_called_a_missing_division_by_n(graded):
     result = graded("bug", "backward_doubles_weight_gradients")
     hints = [h for t in result.tests for h in t.hints]
     assert not any("N times" in h for h in hints)
+    # the loss is graded with the grader's rnn_backward (contract revision 3): the bug
+    # costs it nothing, so nothing there can be misnamed either
     loss = [t for t in result.tests if t.target == "RNNClassifier.loss" and t.status != "passed"]
-    assert loss and all("fix rnn_backward first" in t.output for t in loss)
+    assert loss == [] and any(t.target == "rnn_backward" and t.status != "passed"
+                              for t in result.tests)
 
 
 def test_points_have_four_decimals_and_add_up_to_exactly_100(graded):

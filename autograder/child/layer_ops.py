@@ -5,7 +5,11 @@ rnn_classifier) and a payload of plain values, and returns plain values. The gra
 them on the reference in its own process and on the submission in the student process.
 Imports: standard library and NumPy only (this file is loaded in the student process).
 """
+import contextlib
+
 import numpy as np
+
+import served
 
 
 class StudentError(Exception):
@@ -91,21 +95,36 @@ def modified(function: str, passed, originals) -> list[str]:
             if not same_values(now, before)]
 
 
+def answered(modules, payload, recorded=None):
+    """Within the block, the layer functions payload["served"] names are answered by
+    the grader (child/served.py; the grader never names the function graded)."""
+    channel = getattr(modules, "grader", None)
+    names = [n for n in payload.get("served") or () if n in served.LAYER_FUNCTIONS]
+    if channel is None or not names:
+        return contextlib.nullcontext()
+    return served.layer_functions(modules, names, channel, recorded)
+
+
 def forward(modules, payload):
-    """{"function", "args", "layout"?} -> {"out": the forward output, "modified": the
-    arguments it changed (a pure function changes none)}."""
+    """{"function", "args", "layout"?, "served"?} -> {"out": the forward output,
+    "modified": the arguments it changed (a pure function changes none)}."""
     name = payload["function"]
     function = getattr(modules.rnn_layers, name)
     args = _copies(payload["args"], payload)
-    out, _cache = unpack(function(*args), PAIRS[name][1], name)
+    with answered(modules, payload):
+        out, _cache = unpack(function(*args), PAIRS[name][1], name)
     out = plain(out, f"{name}'s {PAIRS[name][1][0]}")
     return {"out": out, "modified": modified(name, args, payload["args"])}
 
 
 def backward(modules, payload):
-    """{"function" (the forward one), "args", "dout", "layout"?, "repeat"?} ->
-    {"grads": [...], "forward_calls", "modified", "repeat_differs", "shared_state"}.
+    """{"function" (the forward one), "args", "dout", "layout"?, "repeat"?, "served"?} ->
+    {"grads": [...], "modified", "repeat_differs", "shared_state"}.
 
+    The cache comes from the submission's own forward (nothing answered by the grader
+    then: the cache is the student's); while the backward runs, the functions
+    payload["served"] names are answered by the grader, and a step cache made by the
+    student's own rnn_step_forward goes to the grader as that call's inputs.
     The backward runs twice on the same cache (the second time with a fresh copy of
     dout): "repeat_differs" names the gradients that came out different. "modified"
     names every argument of either function that a call changed. "shared_state": the
@@ -118,27 +137,24 @@ def backward(modules, payload):
     backward_fn = getattr(modules.rnn_layers, back_name)
     args, dout = payload["args"], payload["dout"]
     passed = _copies(args, payload)
-    with watching_step_caches(modules.rnn_layers, name) as overwritten:
+    with watching_step_caches(modules.rnn_layers, name) as watch:
         _out, cache = unpack(forward_fn(*passed), out_names, name)
     changed = modified(name, passed, args)
     by_forward = list(changed)
     shared = name != "word_embedding_forward" and (
-        overwritten() or _shared_state(cache, passed, dout.shape))
+        watch.overwritten() or _shared_state(cache, passed, dout.shape))
     grads = []
-    for attempt in range(2 if payload.get("repeat", True) else 1):
-        upstream = _copies([dout], payload)
-        with counting_forward_calls(modules.rnn_layers) as calls:
+    with answered(modules, payload, watch.inputs):
+        for _attempt in range(2 if payload.get("repeat", True) else 1):
+            upstream = _copies([dout], payload)
             result = unpack(backward_fn(upstream[0], cache), grad_names, back_name)
-        grads.append([plain(g, f"{back_name}'s {n}") for g, n in zip(result, grad_names)])
-        changed += [m for m in modified(back_name, upstream, [dout]) if m not in changed]
-        if attempt == 0:
-            forward_calls = calls[0]
+            grads.append([plain(g, f"{back_name}'s {n}") for g, n in zip(result, grad_names)])
+            changed += [m for m in modified(back_name, upstream, [dout]) if m not in changed]
     changed += [back_name + m[len(name):] for m in modified(name, passed, args)
                 if m not in by_forward]  # the backward changed what the cache holds
     differs = [n for n, a, b in zip(grad_names, grads[0], grads[-1]) if not _same_plain(a, b)]
-    reply = {"grads": grads[0], "forward_calls": forward_calls, "modified": changed,
-             "repeat_differs": differs, "shared_state": bool(shared)}
-    return reply
+    return {"grads": grads[0], "modified": changed, "repeat_differs": differs,
+            "shared_state": bool(shared)}
 
 
 def numeric(modules, payload):
@@ -202,13 +218,18 @@ class watching_step_caches:
     def __init__(self, module, function: str):
         self.module, self.watch = module, function == "rnn_forward"
         self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+        # id(step cache) -> (the cache, the call's input arrays): how the grader answers
+        # rnn_step_backward on a cache the student's own step forward made. The arrays
+        # themselves, read when the backward runs: a cache holds what its forward was
+        # given, so a forward that changes them afterwards changes the cache too
+        self.inputs: dict[int, tuple] = {}
         self.original = None
 
     def __enter__(self):
         original = getattr(self.module, "rnn_step_forward", None)
         if self.watch and callable(original):
             self.original = original
-            seen, limit = self.seen, self.LIMIT
+            seen, inputs, limit = self.seen, self.inputs, self.LIMIT
 
             def watched(*args, **kwargs):
                 result = original(*args, **kwargs)
@@ -218,9 +239,13 @@ class watching_step_caches:
                 for a in arrays[:8]:
                     if len(seen) < limit:
                         seen.append((a, a.copy()))
+                if (isinstance(result, tuple) and len(result) == 2 and not kwargs
+                        and len(args) == 5 and len(inputs) < limit
+                        and all(isinstance(a, np.ndarray) for a in args)):
+                    inputs[id(result[1])] = (result[1], list(args))  # as they are later
                 return result
             self.module.rnn_step_forward = watched
-        return self.overwritten
+        return self
 
     def overwritten(self) -> bool:
         return any(not same_values(a, copy) for a, copy in self.seen)
@@ -228,35 +253,6 @@ class watching_step_caches:
     def __exit__(self, *exc):
         if self.original is not None:
             self.module.rnn_step_forward = self.original
-        return False
-
-
-class counting_forward_calls:
-    """Count calls to the module's forward functions while the backward runs (a backward
-    that differentiates numerically calls its forward thousands of times)."""
-
-    def __init__(self, module):
-        self.module, self.calls, self.saved = module, [0], {}
-
-    def __enter__(self):
-        for name in PAIRS:
-            original = getattr(self.module, name, None)
-            if callable(original):
-                self.saved[name] = original
-                setattr(self.module, name, self._counted(original))
-        return self.calls
-
-    def _counted(self, original):
-        calls = self.calls
-
-        def counted(*args, **kwargs):
-            calls[0] += 1
-            return original(*args, **kwargs)
-        return counted
-
-    def __exit__(self, *exc):
-        for name, original in self.saved.items():
-            setattr(self.module, name, original)
         return False
 
 

@@ -16,10 +16,11 @@ PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 
 # The modules the self-check needs, and nothing else.
 MODULES = ("checks.py", "cases.py", "compare.py", "engine.py", "train_rules.py",
+           "serve.py", "train_serve.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py", "inert.py",
            "validate.py", "zip_listing.py", "pack.py",
            "child/__init__.py", "child/wire.py", "child/layer_ops.py",
-           "child/classifier_ops.py", "child/jail.py", "child/worker.py")
+           "child/classifier_ops.py", "child/served.py", "child/jail.py", "child/worker.py")
 
 INIT = '''"""Check your work before you submit: python -m autograder check
 Then write the zip to hand in: python -m autograder pack

@@ -126,7 +126,10 @@ def _train_cases():
             Case("batch_size divides N", partial(script, divides=True), public=True),
             Case("validation accuracy 0 at epoch 0",
                  partial(script, val_acc=(0.0, 0.0, 0.0, 0.0, 0.0), patience=2,
-                         num_epochs=5, lr_decay=0.9)))
+                         num_epochs=5, lr_decay=0.9)),
+            # the model's own reg, and answered gradients far beyond 5: an update that
+            # adds reg * W again, or clips at a number of its own, is not the contract's
+            Case("reg=0.3, gradients beyond 5", partial(script, reg=0.3, grad_scale=10.0)))
 
 
 _LOSS = ("rnn_forward", "rnn_backward")

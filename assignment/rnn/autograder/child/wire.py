@@ -78,14 +78,19 @@ def _check_nesting(raw: bytes) -> None:
 
     Brackets inside strings are counted too: that can only overestimate the depth (a
     legitimate message has few brackets in its strings)."""
+    limit = 2 * MAX_DEPTH + 8  # {"$dict": {}} per level
+    if raw.count(b"[") + raw.count(b"{") <= limit:  # cannot nest deeper: most messages
+        return
     codes = np.frombuffer(raw, dtype=np.uint8)
     steps = ((codes == 0x5B) | (codes == 0x7B)).astype(np.int32)  # [ {
     steps -= (codes == 0x5D) | (codes == 0x7D)  # ] }
-    if codes.size and int(np.cumsum(steps).max()) > 2 * MAX_DEPTH + 8:  # {"$dict": {}}
+    if codes.size and int(np.cumsum(steps).max()) > limit:
         raise WireError("message nested too deeply")
 
 
 def _bounded_int(text: str) -> int:
+    if len(text) < 19:  # fewer than 19 characters: within int64, no need to look closer
+        return int(text)
     if len(text) > 20 or abs(int(text)) >= MAX_INT:
         raise ValueError(f"integer {text[:30]} out of range")
     return int(text)

@@ -4,8 +4,10 @@ Started by autograder/sandbox.py as
 `python -I worker.py SUBMISSION_DIR IN_FD OUT_FD SETTINGS_JSON` (IN_FD OUT_FD = - -:
 requests on stdin, replies on stdout); jail.enter fences it in
 (see there) before the submission is on sys.path. Only this folder (wire, layer_ops,
-classifier_ops, jail) and the submission are importable here: the reference solution never enters this process. Requests and replies travel on
-the two pipes given, in wire format; the student's prints go elsewhere.
+classifier_ops, served, jail) and the submission are importable here: the reference
+solution never enters this process. Requests and replies travel on the two pipes given,
+in wire format; so do the calls the grader answers during a request (served.py); the
+student's prints go elsewhere.
 """
 import importlib
 import json
@@ -21,6 +23,7 @@ import numpy as np  # noqa: F401  imported before the submission is on sys.path,
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves it out
 import classifier_ops
 import layer_ops
+import served
 import wire
 
 try:
@@ -37,8 +40,7 @@ OPERATIONS = {
     "loss": classifier_ops.loss,
     "predict": classifier_ops.predict,
     "predict_each": classifier_ops.predict_each,
-    "overfit": classifier_ops.overfit,
-    "train_trace": classifier_ops.train_trace,
+    "train_trace": classifier_ops.train,  # every run of train(), scripted or not
 }
 
 
@@ -101,6 +103,7 @@ def serve(submission_dir: str, requests, replies) -> None:
     other BaseExceptions, threads still running), reply and then end the process: the
     grader starts a fresh one for the next request."""
     modules = StudentModules()
+    modules.grader = served.PipeChannel(requests, replies)  # the grader's answers
     threads = threading.active_count()
     while True:
         header = requests.read(8)
