@@ -94,9 +94,9 @@ def _unavailable(mode: str, namespaces: bool, ids: tuple, limit_key: tuple) -> s
             return "namespaces are turned off (config.namespaces)"
         if not bubblewrap.executable():
             return "bubblewrap (bwrap) is not installed"
+        if os.geteuid() == 0 and uid is None:  # bwrap as root maps the sandbox onto root
+            return "as root it needs a student user to start as (config.student_user)"
         settings = _bwrap_settings(ids, limit_key)
-        if os.geteuid() == 0 and not settings["as_student"] and not _pids_capped(limit_key):
-            return "as root without a pids cgroup the jail's own uid switch is safer"
         return bubblewrap.works((json.dumps(settings, sort_keys=True),))
     if mode == "jail":
         if not namespaces:
@@ -174,24 +174,15 @@ def _child_settings(mode: str, ids: tuple, limit_key: tuple) -> dict:
 
 
 def _bwrap_settings(ids: tuple, limit_key: tuple) -> dict:
-    uid, _ = ids
+    """As root, bwrap starts as the student user (never as root: bwrap.py); otherwise as
+    the grader's own user."""
+    uid, gid = ids
     view = allowlist.interpreter_view((str(CHILD_DIR),))
-    as_student = uid is not None and all(_reachable(Path(p)) for p in view.binds)
+    as_student = os.geteuid() == 0 and uid is not None
     return {"mode": "bwrap", "bwrap": bubblewrap.executable(), "view": view.to_json(),
             "tmpfs_bytes": limit_key[0], "as_student": as_student,
-            "sandbox_uid": uid if uid is not None else os.getuid()}
-
-
-@lru_cache(maxsize=None)
-def _pids_capped(limit_key: tuple) -> bool:
-    from autograder.limits import TreeLimit
-
-    tree = TreeLimit.create(limit_key[1], limit_key[2]) if limit_key[3] else None
-    if tree is None:
-        return False
-    capped = "pids" in tree.caps
-    tree.remove()
-    return capped
+            "sandbox_uid": uid if as_student else os.getuid(),
+            "sandbox_gid": gid if as_student else os.getgid()}
 
 
 @lru_cache(maxsize=None)
@@ -220,14 +211,6 @@ def _readable_secrets(config) -> list[str]:
                   *config.hidden_paths]
     return [str(p) for p in candidates if Path(p).exists() and (uid is None or any(
         _world_readable(f) for f in [Path(p), *Path(p).rglob("*")] if f.is_file()))]
-
-
-def _reachable(path: Path) -> bool:
-    """Can a user of no group of the owner walk down to path (every ancestor o+x)?"""
-    try:
-        return all(a.stat().st_mode & stat.S_IXOTH for a in path.parents)
-    except OSError:
-        return False
 
 
 def _world_readable(path: Path) -> bool:

@@ -114,7 +114,8 @@ class StudentProcess:
         if child.get("mode") == "bwrap":
             from autograder import bwrap
             argv = bwrap.command(self.settings, argv, str(self.submission_dir))
-        preexec = _preexec(rlimits, self.tree, self.settings, self.limits) if resource else None
+        preexec = _preexec(rlimits, self.tree, self.settings, self.limits,
+                           str(self.submission_dir)) if resource else None
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=self.submission_dir, env=self._environment(),
@@ -376,11 +377,13 @@ def remove_student_leftovers(uid: int, since: float) -> None:
                 continue
 
 
-def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):
+def _preexec(rlimits: dict, tree, settings: dict, limits: Limits, folder: str = ""):
     """What runs in the child between fork and exec: join the cgroup, set the rlimits,
     and (bwrap as the student user) drop to that user. Only where `resource` exists."""
     as_student = settings.get("mode") == "bwrap" and settings.get("as_student")
-    uid = settings.get("sandbox_uid")
+    if as_student:
+        from autograder import bwrap
+        become_student = bwrap.student_preexec(settings, folder)
     nproc = rlimits["nproc"] if settings.get("mode") in ("bwrap", "none", None) else None
 
     def apply() -> None:
@@ -396,9 +399,7 @@ def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):
             if kind is not None:
                 resource.setrlimit(kind, (value, value))
         if as_student:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            become_student()
         if nproc and hasattr(resource, "RLIMIT_NPROC") and os.geteuid() != 0:
             extra = 2 if as_student else 0  # bwrap's own two processes
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc + extra, nproc + extra))

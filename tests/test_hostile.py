@@ -33,7 +33,7 @@ from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
 from conftest import ROOT, SOLUTIONS
-from submissions.hostile.attacks import (ATTACKS, RESOURCE_ATTACKS, STALLS, Attack, build,
+from submissions.hostile.attacks import (ATTACKS, MARK, RESOURCE_ATTACKS, STALLS, Attack, build,
                                          stall_classifier, stall_everywhere)
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.1, time_budget=60.0)
@@ -1043,3 +1043,100 @@ def test_an_unprivileged_grader_refuses_before_any_student_code_runs(unprivilege
     assert (canary / "ran").exists()
     data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
     assert data["score"] == 0 and len(data["tests"]) == sum(len(c.cases) for c in CHECKS)
+
+
+# ---- issue 19: nobody outside the sandbox, in any mode -----------------------------------
+# Written as a student out to cheat would, in word_embedding_forward of the correct
+# reference, next to its honest twin (full marks under the same settings). The student
+# process's uid outside is read by the test from the host's /proc while the attack runs
+# (from inside, /proc/self/uid_map shows only its parent namespace: bwrap's nested one
+# prints "65534 0 1" whoever started it).
+
+ISOLATED = ["bwrap", "jail", "user"]
+HOST_SYSCTLS = ("/proc/sys/fs/file-max", "/proc/sys/kernel/core_pattern")
+HOST_SETTINGS = Attack("host_sysctls", "call", MARK + textwrap.dedent("""
+    import builtins, os, time
+    wrote = []
+    for path in {SYSCTLS}:
+        try:
+            with open(path) as f:
+                value = f.read()
+            with open(path, "w") as f:  # its own value: harmless, should it get through
+                f.write(value)
+            wrote.append(path)
+        except OSError:
+            pass
+    def _mounted(path):
+        try:
+            return "ro" if os.statvfs(path).f_flag & 1 else "rw"
+        except OSError:
+            return "absent"
+    uid_map = "/".join(open("/proc/self/uid_map").read().split())
+    if not getattr(builtins, "_rnn_looked_at", False):
+        builtins._rnn_looked_at = True
+        time.sleep(0.5)  # the test looks at this process from the host meanwhile
+    raise RuntimeError(f"SEEN wrote={','.join(wrote) or '-'};map={uid_map};"
+                       f"sys={_mounted('/sys/kernel')};procsys={_mounted('/proc/sys/kernel')} ")
+    """))
+
+
+class _HostView:
+    """What the host sees of every process named rnn{token} (MARK) while the block runs:
+    {pid: (real, effective, saved, filesystem uid)}, sampled every 5 ms."""
+
+    def __init__(self, token: str):
+        self.token, self.uids, self._stop = f"rnn{token}", {}, threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._stop.wait(0.005):
+            for pid in _processes_with(self.token):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                line = next(x for x in status.splitlines() if x.startswith("Uid:"))
+                self.uids[pid] = tuple(int(u) for u in line.split()[1:])
+
+
+def _graders_own_uids() -> set[int]:
+    """Owners of the grader's files and of the grader process: none may be the student
+    outside (as root; a grader that is not root has no other uid to give it)."""
+    owners = {ROOT.stat().st_uid, (ROOT / "autograder").stat().st_uid, os.geteuid()}
+    if (ROOT / ".git").exists():
+        owners.add((ROOT / ".git").stat().st_uid)
+    return owners if os.geteuid() == 0 else {0}
+
+
+@pytest.mark.parametrize("mode", ISOLATED)
+def test_the_student_is_nobody_outside_and_cannot_write_host_sysctls(mode, twin, tmp_path):
+    """A submission writes host-wide kernel settings with their own values
+    (fs.file-max, kernel.core_pattern) and reports its uid map and how /sys and
+    /proc/sys are mounted: no write gets through; seen from the host its process has
+    no uid 0 nor the uid of the grader's files; with a private root (bwrap, jail) /sys
+    is absent and /proc/sys read-only."""
+    from autograder.child import jail
+
+    config, token = _mode(mode), _token()
+    folder = build(tmp_path / "s", HOST_SETTINGS,
+                   {"TOKEN": token, "SYSCTLS": HOST_SYSCTLS}, bugs=False)
+    children = jail.children()
+    with _HostView(token) as host:
+        result = grade(folder, config)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    seen = dict(part.split("=", 1) for part in _seen(result).split(";"))
+    assert seen["wrote"] == "-", seen
+    assert seen["map"], seen  # the attack ran and read its map
+    assert host.uids, "the student process was never seen from the host"
+    assert {u for uids in host.uids.values() for u in uids} & _graders_own_uids() == set(), \
+        (host.uids, seen["map"])
+    if mode != "user":
+        assert seen["sys"] == "absent" and seen["procsys"] == "ro", seen

@@ -48,6 +48,7 @@ SUBMISSION_MOUNT = "/submission"
 BWRAP_ORIGINAL = "/.submission"  # where autograder/bwrap.py binds the grader's copy
 NEW_ROOT = "/tmp"  # mount point of the new root's tmpfs (any existing folder would do)
 DEVICES = ("null", "zero", "full", "random", "urandom")
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 
 _libc = None
 
@@ -158,6 +159,11 @@ def _build_root(settings: dict, sources: dict) -> str:
     os.makedirs(new + "/proc", mode=0o755, exist_ok=True)
     _require(_mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
              "mount /proc")
+    for path in PROC_READ_ONLY:  # the host's kernel settings, as bwrap leaves them
+        if os.path.exists(new + path):
+            _require(_mount(new + path, new + path, None, MS_BIND | MS_REC), f"bind {path}")
+            _require(_mount(None, new + path, None, MS_REMOUNT | MS_BIND | MS_RDONLY
+                            | MS_NOSUID | MS_NODEV | MS_NOEXEC), f"make {path} read-only")
     _copy_tree(f"/proc/self/fd/{sources[BWRAP_ORIGINAL]}", new + SUBMISSION_MOUNT)
     for fd in sources.values():
         os.close(fd)
