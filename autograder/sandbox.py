@@ -385,6 +385,9 @@ def _preexec(rlimits: dict, tree, settings: dict, limits: Limits, folder: str = 
         from autograder import bwrap
         become_student = bwrap.student_preexec(settings, folder)
     nproc = rlimits["nproc"] if settings.get("mode") in ("bwrap", "none", None) else None
+    if nproc and os.geteuid() != 0 and hasattr(os, "getuid"):  # the grader's uid: what
+        from autograder.limits import tasks_of  # it runs already counts too
+        nproc += tasks_of(os.getuid())
 
     def apply() -> None:
         if tree is not None:
@@ -401,7 +404,7 @@ def _preexec(rlimits: dict, tree, settings: dict, limits: Limits, folder: str = 
         if as_student:
             become_student()
         if nproc and hasattr(resource, "RLIMIT_NPROC") and os.geteuid() != 0:
-            extra = 2 if as_student else 0  # bwrap's own two processes
+            extra = 2 if settings.get("mode") == "bwrap" else 0  # bwrap's own two
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc + extra, nproc + extra))
     return apply
 

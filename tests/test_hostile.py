@@ -1140,3 +1140,64 @@ def test_the_student_is_nobody_outside_and_cannot_write_host_sysctls(mode, twin,
         (host.uids, seen["map"])
     if mode != "user":
         assert seen["sys"] == "absent" and seen["procsys"] == "ro", seen
+
+
+GRADER_UID = 64999  # an unprivileged user of no one here: the grader as a normal user
+GRADE_AS = """
+import dataclasses, json, sys
+from pathlib import Path
+from autograder.config import DEFAULT
+from autograder.grade import grade
+config = dataclasses.replace(DEFAULT, **json.loads(sys.argv[3]))
+grade(Path(sys.argv[1]), config).write_json(Path(sys.argv[2]))
+"""
+
+
+def _grade_as_normal_user(folder: Path, out: Path, config) -> dict:
+    """`folder` graded by a grader that runs as GRADER_UID (not root): it starts bwrap as
+    itself, as on a machine where the grader is a normal user with user namespaces.
+    The interpreter and the test's folders are made reachable to that user the way the
+    grader does it for bwrap's process (bwrap.student_preexec)."""
+    from autograder import bwrap
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in (out.parent, folder, *folder.rglob("*")):
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    binds = [sys.base_prefix, sys.prefix, str(ROOT), str(folder), str(out.parent)]
+    become = bwrap.student_preexec({"as_student": True, "sandbox_uid": GRADER_UID,
+                                    "view": {"binds": binds}}, str(folder))
+    fields = {k: getattr(config, k) for k in (
+        "isolation", "timeout_scale", "time_budget", "cgroups", "memory_cap", "max_processes",
+        "fallback_processes", "tmpfs_bytes", "call_time_min")}
+    done = subprocess.run([sys.executable, "-c", GRADE_AS, str(folder), str(out),
+                           json.dumps(fields)], cwd="/", preexec_fn=become, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                               "RNN_GRADER_SECRET": SECRET},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not isolation.bubblewrap.executable(),
+                    reason="needs root (to become a normal user) and bubblewrap")
+def test_a_grader_that_is_not_root_starts_bwrap_as_itself_unprivileged(tmp_path):
+    """The same attack, with the grader run as a normal user (GRADER_UID): bwrap is
+    started as that user, so the student is that user outside (never root); the
+    sysctls stay unwritten, /sys is absent and /proc/sys read-only; the honest twin,
+    graded the same way, gets full marks."""
+    # not root: no cgroup, so the rlimit fallback (RLIMITS: an address space for NumPy)
+    config, token = dataclasses.replace(RLIMITS, isolation="bwrap"), _token()
+    honest = _grade_as_normal_user(build(tmp_path / "honest", None, {}, bugs=False),
+                                   tmp_path / "out-honest" / "results.json", config)
+    folder = build(tmp_path / "s", HOST_SETTINGS, {"TOKEN": token, "SYSCTLS": HOST_SYSCTLS},
+                   bugs=False)
+    with _HostView(token) as host:
+        data = _grade_as_normal_user(folder, tmp_path / "out" / "results.json", config)
+    assert honest["score"] == 100, [t["output"] for t in honest["tests"] if t["score"] < 1]
+    changed = {k.split(":")[0] for k, v in _scores(data).items() if v != _scores(honest)[k]}
+    assert changed <= ATTACKED, changed
+    text = next(t["output"] for t in data["tests"] if "SEEN" in t["output"])
+    seen = dict(part.split("=", 1) for part in
+                text[text.index("SEEN") + 4:].split()[0].split(";"))
+    assert seen["wrote"] == "-" and seen["sys"] == "absent" and seen["procsys"] == "ro", seen
+    assert {u for uids in host.uids.values() for u in uids} == {GRADER_UID}, host.uids
