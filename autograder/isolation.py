@@ -9,14 +9,18 @@ The modes, strongest first (config.isolation = "auto" takes the first that works
 - "jail": where bwrap is not installed, our own jail (child/jail.py) builds the same
   root with the same list (pivot_root into a tmpfs); needs root or user namespaces.
 - "user": root where the kernel refuses namespaces (Gradescope's containers may): the
-  student runs as uid 65534, which reads only what is world-readable. It cannot hide
-  world-readable files the grader does not know of; so the grader refuses unless the
-  copies it knows (solutions, secret, repository) are unreadable to others, as
-  gradescope_files/run_autograder makes them.
+  student runs as a uid of its own (student_uid.py), which reads only what others may
+  read. It cannot hide world-readable files the grader does not know of; so the grader
+  refuses unless its own folders (the checkout with .git, the solutions, the secret, the
+  repository a worktree belongs to, config.hidden_paths) are out of others' reach, and
+  prints the exact chmod to run; gradescope_files/run_autograder makes them so.
 - "none": not root and no user namespaces (Ubuntu 24.04 restricts them by default):
   `grade` and `grade-all` refuse to run untrusted code, unless --no-isolation.
-Always, besides: a separate process with limits for its whole tree (limits.py, or
-rlimits), deadlines and a kill that leaves nothing, a minimal environment (no
+Never root outside: as root, every mode runs the student as its own unprivileged uid
+(bwrap too: it is started as that user, bwrap.py); a grader that is not root, its own.
+Always, besides: a syscall filter (syscall_filter.py: no socket, no ptrace, ...) where
+libseccomp is installed, a separate process with limits for its whole tree (limits.py,
+or rlimits), deadlines and a kill that leaves nothing, a minimal environment (no
 RNN_GRADER_SECRET), data-only replies, and the reference never in the student process.
 """
 import json
@@ -30,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import allowlist
+from autograder import allowlist, student_uid, syscall_filter
 from autograder import bwrap as bubblewrap
 
-NOBODY = 65534
 MODES = ("bwrap", "jail", "user", "none")
 CHILD_DIR = Path(__file__).resolve().parent / "child"
 # Imported before the switch to the unprivileged user when that user cannot read the
@@ -60,7 +63,7 @@ def student_ids(config) -> tuple[int | None, int | None]:
     """(uid, gid) the student process runs as, or (None, None) to stay the grader's user."""
     user = config.student_user
     if user == "auto":
-        user = NOBODY if os.geteuid() == 0 else None
+        user = student_uid.lease(*config.student_uids) if os.geteuid() == 0 else None
     if user is None or os.geteuid() != 0:
         return None, None  # only root can switch users
     uid = int(user)
@@ -128,14 +131,15 @@ def refusal(config) -> str | None:
     if mode in ("bwrap", "jail"):
         return None
     if mode == "user":
-        exposed = _readable_secrets(config)
+        exposed = _outermost({*_readable_secrets(config), *_enterable_folders(config)})
         if not exposed:
             return None
         return (f"Refusing to grade: without namespaces the student's code runs as uid "
                 f"{student_ids(config)[0]}, which can read {', '.join(exposed)}.\n"
-                f"Make them unreadable to others first (chmod -R go-rwx "
-                f"{' '.join(exposed)}), run where namespaces work (a container, or "
-                f"Gradescope), or pass --no-isolation if you trust this code.")
+                f"Make them unreachable to others first:\n"
+                f"    chmod -R go-rwx {' '.join(exposed)}\n"
+                f"or run where namespaces work (a container, or Gradescope), or pass "
+                f"--no-isolation if you trust this code.")
     reasons = "; ".join(why_not) or "no isolation is available"
     return ("Refusing to grade: the student's code would run as your own user, able to "
             "read the hidden solutions and the grading secret.\n"
@@ -170,7 +174,8 @@ def _child_settings(mode: str, ids: tuple, limit_key: tuple) -> dict:
         preload = list(PRELOAD)
     return {"mode": mode, "uid": uid if mode in ("jail", "user") else None,
             "gid": gid if mode in ("jail", "user") else None,
-            "view": view.to_json(), "tmpfs_bytes": limit_key[0], "preload": preload}
+            "view": view.to_json(), "tmpfs_bytes": limit_key[0], "preload": preload,
+            "syscall_filter": syscall_filter.program_hex()[0] if mode != "none" else None}
 
 
 def _bwrap_settings(ids: tuple, limit_key: tuple) -> dict:
@@ -213,6 +218,53 @@ def _readable_secrets(config) -> list[str]:
         _world_readable(f) for f in [Path(p), *Path(p).rglob("*")] if f.is_file()))]
 
 
+def grader_folders(config) -> list[Path]:
+    """The grader's own folders: its checkout (with .git, solutions, tests/submissions),
+    the repository that holds it (a worktree's .git is a file naming it), the solutions
+    and every other copy the settings name."""
+    folders = [Path(config.root), Path(config.solutions_dir), *map(Path, config.hidden_paths),
+               Path(__file__).resolve().parent.parent]  # where this grader runs from
+    git = Path(config.root) / ".git"
+    if git.is_file():  # a worktree: "gitdir: /main/.git/worktrees/NAME"
+        text = git.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            folder = Path(config.root, text.split(":", 1)[1].strip()).resolve()
+            common = folder / "commondir"
+            folders += [folder, (folder / common.read_text().strip()).resolve()
+                        if common.is_file() else folder]
+    return [f for f in folders if f.exists()]
+
+
+def _outermost(paths) -> list[str]:
+    kept: list[str] = []
+    for path in sorted(paths, key=lambda p: (len(Path(p).parts), p)):
+        if not any(Path(path).is_relative_to(k) for k in kept):
+            kept.append(path)
+    return sorted(kept)
+
+
+def _enterable_folders(config) -> list[str]:
+    """The grader's folders that the student uid could enter."""
+    uid, gid = student_ids(config)
+    if uid is None:
+        return []
+    return [str(f) for f in grader_folders(config) if enterable(f, uid, gid)]
+
+
+def enterable(path: Path, uid: int, gid: int) -> bool:
+    """Can uid (group gid, no other group) walk into path? (Mode bits; ACLs aside.)"""
+    real = Path(os.path.realpath(path))
+    for folder in [*reversed(real.parents), real]:
+        try:
+            info = folder.stat()
+        except OSError:
+            return False
+        shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
+        if uid != 0 and not (info.st_mode >> shift) & 1:
+            return False
+    return True
+
+
 def _world_readable(path: Path) -> bool:
     """Can a user of no group of the owner read path (directories: list and enter)?"""
     path = path.resolve()
@@ -240,6 +292,7 @@ def warn_if_readable(config, mode: str) -> None:
     """Without a private root (mode: what settings() chose), say once what the student
     process could read (the commands refuse before grading in that case; this is for
     library callers)."""
+    _warn_unfiltered(mode)
     if mode in ("bwrap", "jail"):
         return
     exposed = _readable_secrets(config)
@@ -250,3 +303,14 @@ def warn_if_readable(config, mode: str) -> None:
         who = "the grader's own user" if uid is None else f"uid {uid}"
         print(f"warning: student code ran as {who} without a private root and could "
               f"read {message}; see autograder/isolation.py", file=sys.stderr)
+
+
+def _warn_unfiltered(mode: str) -> None:
+    """Say once when the student process ran without the syscall filter, and why."""
+    program, why = syscall_filter.program_hex()
+    if mode == "none" or program or "filter" in _warned:
+        return
+    _warned.add("filter")
+    print(f"warning: no syscall filter for the student process ({why}): in mode "
+          f"{mode!r} it could open sockets (in \"user\" mode: reach this machine's local "
+          "services) and use ptrace; see the README, Isolation", file=sys.stderr)

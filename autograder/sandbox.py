@@ -167,7 +167,7 @@ class StudentProcess:
         return {"memory": memory, "nproc": nproc}
 
     def _child_settings(self) -> dict:
-        keys = ("mode", "uid", "gid", "view", "tmpfs_bytes", "preload")
+        keys = ("mode", "uid", "gid", "view", "tmpfs_bytes", "preload", "syscall_filter")
         child = {k: self.settings[k] for k in keys if k in self.settings}
         rlimits = self._rlimits()
         if rlimits["nproc"] and child.get("mode") in ("jail", "user"):

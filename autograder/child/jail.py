@@ -41,7 +41,10 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 36, 38, 22
+SECCOMP_SET_MODE_FILTER, SECCOMP_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 2, 1
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358,
+               "s390x": 348, "i686": 354, "armv7l": 383}
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
                   "s390x": 217, "i686": 217, "armv7l": 218}
 SUBMISSION_MOUNT = "/submission"
@@ -86,7 +89,7 @@ def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, st
     if mode == "bwrap":
         _copy_tree(BWRAP_ORIGINAL, SUBMISSION_MOUNT)
         _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        return SUBMISSION_MOUNT, "bwrap"
+        return SUBMISSION_MOUNT, "bwrap" + _filter(settings)
     if mode not in ("jail", "user") or not hasattr(os, "fork"):
         return submission_dir, "none"
     isolated = mode == "jail" and _unshare()
@@ -106,7 +109,7 @@ def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, st
     if not isolated:
         _write_nothing(keep_fds)
         status.append("no files")
-    return submission_dir, "+".join(status) or "none"
+    return submission_dir, ("+".join(status) or "none") + _filter(settings)
 
 
 def _unshare() -> bool:
@@ -234,6 +237,38 @@ def _drop_privileges(settings) -> bool:
     return switched
 
 
+class _SockFprog(ctypes.Structure):  # struct sock_fprog
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _filter(settings: dict) -> str:
+    """Load the grader's syscall filter (autograder/syscall_filter.py), last: '+filter'."""
+    program = settings.get("syscall_filter")
+    if not program:
+        return ""
+    load_filter(bytes.fromhex(program))
+    return "+filter"
+
+
+def load_filter(program: bytes) -> None:
+    """Apply a classic BPF program (no_new_privs is set) to every thread of this
+    process; raise OSError where it cannot be (the grader asked for it: no filter is
+    no grading)."""
+    _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    code = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(code, ctypes.c_void_p))
+    number = SYS_SECCOMP.get(platform.machine())
+    if number is not None and _call("syscall", ctypes.c_long(number),
+                                    ctypes.c_long(SECCOMP_SET_MODE_FILTER),
+                                    ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC),
+                                    ctypes.byref(prog)):
+        return
+    if len(os.listdir("/proc/self/task")) == 1 and _call(  # this thread: all there is
+            "prctl", PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0):
+        return
+    raise OSError(ctypes.get_errno(), "jail: could not load the syscall filter")
+
+
 def _write_nothing(keep_fds: tuple) -> None:
     """Without a private root (mode "user") every file the student writes lands on the
     host's disks: its folder, and /tmp, /var/tmp, /dev/shm (memory), which are shared
@@ -338,5 +373,20 @@ def _probe(settings_json: str, folder: str) -> None:
     os._exit(0 if ok else 4)
 
 
+def _probe_filter(program_hex: str) -> None:
+    """`python jail.py --filter-probe HEX`: exit 0 when the filter loads here and refuses
+    a socket."""
+    import socket
+
+    load_filter(bytes.fromhex(program_hex))
+    try:
+        socket.socket(socket.AF_UNIX).close()
+    except PermissionError:
+        os._exit(0)
+    os._exit(5)
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--probe"]:
     _probe(sys.argv[2], sys.argv[3])
+if __name__ == "__main__" and sys.argv[1:2] == ["--filter-probe"]:
+    _probe_filter(sys.argv[2])

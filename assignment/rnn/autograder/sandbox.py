@@ -114,7 +114,8 @@ class StudentProcess:
         if child.get("mode") == "bwrap":
             from autograder import bwrap
             argv = bwrap.command(self.settings, argv, str(self.submission_dir))
-        preexec = _preexec(rlimits, self.tree, self.settings, self.limits) if resource else None
+        preexec = _preexec(rlimits, self.tree, self.settings, self.limits,
+                           str(self.submission_dir)) if resource else None
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=self.submission_dir, env=self._environment(),
@@ -166,7 +167,7 @@ class StudentProcess:
         return {"memory": memory, "nproc": nproc}
 
     def _child_settings(self) -> dict:
-        keys = ("mode", "uid", "gid", "view", "tmpfs_bytes", "preload")
+        keys = ("mode", "uid", "gid", "view", "tmpfs_bytes", "preload", "syscall_filter")
         child = {k: self.settings[k] for k in keys if k in self.settings}
         rlimits = self._rlimits()
         if rlimits["nproc"] and child.get("mode") in ("jail", "user"):
@@ -376,12 +377,17 @@ def remove_student_leftovers(uid: int, since: float) -> None:
                 continue
 
 
-def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):
+def _preexec(rlimits: dict, tree, settings: dict, limits: Limits, folder: str = ""):
     """What runs in the child between fork and exec: join the cgroup, set the rlimits,
     and (bwrap as the student user) drop to that user. Only where `resource` exists."""
     as_student = settings.get("mode") == "bwrap" and settings.get("as_student")
-    uid = settings.get("sandbox_uid")
+    if as_student:
+        from autograder import bwrap
+        become_student = bwrap.student_preexec(settings, folder)
     nproc = rlimits["nproc"] if settings.get("mode") in ("bwrap", "none", None) else None
+    if nproc and os.geteuid() != 0 and hasattr(os, "getuid"):  # the grader's uid: what
+        from autograder.limits import tasks_of  # it runs already counts too
+        nproc += tasks_of(os.getuid())
 
     def apply() -> None:
         if tree is not None:
@@ -396,11 +402,9 @@ def _preexec(rlimits: dict, tree, settings: dict, limits: Limits):
             if kind is not None:
                 resource.setrlimit(kind, (value, value))
         if as_student:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            become_student()
         if nproc and hasattr(resource, "RLIMIT_NPROC") and os.geteuid() != 0:
-            extra = 2 if as_student else 0  # bwrap's own two processes
+            extra = 2 if settings.get("mode") == "bwrap" else 0  # bwrap's own two
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc + extra, nproc + extra))
     return apply
 
