@@ -1,21 +1,25 @@
-"""A uid of its own for the student processes of each grading process (as root).
+"""A uid of its own for the student processes of each grading (as root).
 
-    uid = lease(first=2_000_000_000, count=1000)   # held until this process ends
+    uid = lease(first=2_000_000_000, count=1000)   # this thread's, until the process ends
 
-Two gradings side by side (`grade-all --jobs 2`, or two `grade` commands) never share
-a student uid, so neither can signal, trace or read the other's student process, and
-what one leaves in /tmp or System V IPC is never the other's. A uid is taken when it
-is in no account (/etc/passwd), no process runs as it, this process's user namespace
-maps it, and its lock file (LOCK_DIRS, root's own) can be locked; the lock is held by
-an open file of this process, so it is released when the process ends, however it
-ends. A process forked from a holder takes a uid of its own.
+Two gradings side by side (`grade-all --jobs 2`, two `grade` commands, a Dask worker
+grading in several threads) never share a student uid, so neither can signal, trace or
+read the other's student process, and what one leaves in /tmp or System V IPC is never
+the other's. A uid is taken when it is in no account (/etc/passwd), no process runs as
+it, this process's user namespace maps it, and its lock file (LOCK_DIRS, root's own)
+can be locked; the lock is held by an open file of this process, so it is released when
+the process ends, however it ends. A process forked from a holder takes its own.
 """
 import fcntl
 import os
 import tempfile
+import threading
 
+_lock = threading.Lock()
 LOCK_DIRS = ("/run/rnn-grader-uids", os.path.join(tempfile.gettempdir(), "rnn-grader-uids"))
-_held: dict[int, tuple[int, int]] = {}  # pid -> (uid, the locked file's descriptor)
+# (pid, thread) -> (uid, the locked file's descriptor): a grading runs in one thread,
+# and a Dask worker may run several gradings at once, one per thread
+_held: dict[tuple[int, int], tuple[int, int]] = {}
 
 
 class NoStudentUid(Exception):
@@ -23,12 +27,14 @@ class NoStudentUid(Exception):
 
 
 def lease(first: int, count: int) -> int:
-    """This process's student uid (the same on every call)."""
-    pid = os.getpid()
-    if pid not in _held:
-        _held.clear()  # inherited from the process this one was forked from: not ours
-        _held[pid] = _take(first, count)
-    return _held[pid][0]
+    """The student uid of this thread of this process (the same on every call)."""
+    key = (os.getpid(), threading.get_ident())
+    with _lock:
+        for other in [k for k in _held if k[0] != key[0]]:
+            del _held[other]  # inherited from the process this one was forked from
+        if key not in _held:
+            _held[key] = _take(first, count)
+        return _held[key][0]
 
 
 def _take(first: int, count: int) -> tuple[int, int]:
