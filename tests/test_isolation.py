@@ -228,3 +228,22 @@ def test_the_syscall_filter_refuses_what_a_submission_never_needs():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[0] == \
         "['socket', 'unix socket', 'ptrace', 'unshare'] 7 True", done.stdout
+
+
+def test_every_backend_is_one_class_chosen_in_one_place():
+    """The registry is the modes, strongest first, "none" last; every backend that
+    fences the student process in has its steps in child/jail.py; and no module
+    outside autograder/backends/ compares mode names any more."""
+    import re
+
+    from autograder import backends
+    from autograder.child import jail
+
+    names = [backend.name for backend in backends.BACKENDS]
+    assert len(set(names)) == len(names) and names[-1] == "none" == backends.named(None).name
+    assert isolation.MODES == tuple(names)
+    assert set(jail.ENTER) == set(names) - {"none"}
+    comparison = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](%s)["']""" % "|".join(names))
+    for module in ("isolation.py", "sandbox.py", "bwrap.py", "grade.py", "child/jail.py"):
+        source = (ROOT / "autograder" / module).read_text()
+        assert not comparison.search(source), (module, comparison.search(source).group())
