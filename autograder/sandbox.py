@@ -109,7 +109,8 @@ class StudentProcess:
         self.tree = self._make_tree()
         rlimits, child = self._rlimits(), self._child_settings()
         backend, folder = _backend(self.settings), str(self.submission_dir)
-        argv = [sys.executable, "-I", "-B", str(CHILD_DIR / "worker.py"),
+        child_dir = Path(self.settings.get("child_dir") or CHILD_DIR)  # a readable copy?
+        argv = [sys.executable, "-I", "-B", str(child_dir / "worker.py"),
                 backend.student_folder(folder) if backend else folder, "-", "-",
                 json.dumps(child)]
         if backend:

@@ -1,7 +1,13 @@
 """Bubblewrap (autograder/bwrap.py builds its command): the allow-list root, started as
 the student user when the grader is root, never as root."""
+import atexit
 import json
 import os
+import shutil
+import stat
+import tempfile
+from functools import lru_cache
+from pathlib import Path
 
 from autograder import allowlist, bwrap
 from autograder.backends.base import CHILD_DIR, NAMESPACES_OFF, Backend, Context
@@ -20,11 +26,15 @@ class Bubblewrap(Backend):
         return bwrap.works((json.dumps(self.settings(ctx), sort_keys=True),))
 
     def settings(self, ctx: Context) -> dict:
-        """As root, bwrap starts as the student user; otherwise as the grader's user."""
+        """As root, bwrap starts as the student user; otherwise as the grader's user.
+        The student user runs the worker's code from a copy it can read when the
+        grader's own is private (run_autograder makes it so on Gradescope)."""
         as_student = os.geteuid() == 0 and ctx.uid is not None
+        child_dir = public_child_dir() if as_student and not _readable(CHILD_DIR) \
+            else str(CHILD_DIR)
         return {"mode": self.name, "bwrap": bwrap.executable(), "tmpfs_bytes": ctx.tmpfs_bytes,
-                "view": allowlist.interpreter_view((str(CHILD_DIR),)).to_json(),
-                "as_student": as_student,
+                "view": allowlist.interpreter_view((child_dir,)).to_json(),
+                "child_dir": child_dir, "as_student": as_student,
                 "sandbox_uid": ctx.uid if as_student else os.getuid(),
                 "sandbox_gid": ctx.gid if as_student else os.getgid()}
 
@@ -36,3 +46,29 @@ class Bubblewrap(Backend):
 
     def preexec(self, settings: dict, folder: str):
         return bwrap.student_preexec(settings, folder)
+
+
+def _readable(folder: Path) -> bool:
+    """Can others read every file of folder (the walk down to it aside: bwrap.py's
+    student_preexec makes that reachable)?"""
+    return all(p.stat().st_mode & stat.S_IROTH for p in [folder, *folder.glob("*.py")]) \
+        and bool(folder.stat().st_mode & stat.S_IXOTH)
+
+
+@lru_cache(maxsize=None)
+def public_child_dir() -> str:
+    """A copy of the worker's code (child/*.py: no secret, the student kit ships it)
+    that others may read, owned by this user, removed when this process ends."""
+    folder = Path(tempfile.mkdtemp(prefix="rnn-child-")) / "child"
+    folder.mkdir(mode=0o755)
+    for source in CHILD_DIR.glob("*.py"):
+        shutil.copyfile(source, folder / source.name)
+        (folder / source.name).chmod(0o644)
+    folder.parent.chmod(0o755)
+    atexit.register(_remove, folder.parent, os.getpid())
+    return str(folder)
+
+
+def _remove(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:  # not in a process forked from the one that made it
+        shutil.rmtree(folder, ignore_errors=True)
