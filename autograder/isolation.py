@@ -66,15 +66,26 @@ def choose(config) -> tuple[str, list[str]]:
 
 @lru_cache(maxsize=None)
 def _choose(wanted: str, ctx: Context) -> tuple[str, list[str]]:
-    why_not = []
+    why_not, privileged = [], _privileged(ctx.uid)
     for backend in backends.BACKENDS:
         if wanted not in ("auto", backend.name):
             continue
-        reason = backend.unavailable(ctx)
+        reason = privileged if backend is not backends.named(None) else ""
+        reason = reason or backend.unavailable(ctx)
         if not reason:
             return backend.name, why_not
         why_not.append(f"{backend.name}: {reason}")
     return "none", why_not
+
+
+def _privileged(uid: int | None) -> str:
+    """Why uid must not be the student's ('' when it may): root, or the owner of the
+    grader's own files."""
+    owners = {0, user.GRADER.stat().st_uid, (user.GRADER / "autograder").stat().st_uid}
+    if uid is not None and uid in owners:
+        return (f"the student user {uid} is root or owns the grader's files "
+                f"(config.student_user)")
+    return ""
 
 
 def settings(config) -> dict:

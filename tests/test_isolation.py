@@ -247,3 +247,14 @@ def test_every_backend_is_one_class_chosen_in_one_place():
     for module in ("isolation.py", "sandbox.py", "bwrap.py", "grade.py", "child/jail.py"):
         source = (ROOT / "autograder" / module).read_text()
         assert not comparison.search(source), (module, comparison.search(source).group())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to a student user")
+def test_a_student_user_that_is_root_or_owns_the_grader_is_refused():
+    """config.student_user 0, or the owner of the grader's files: no mode that would
+    run the student as it is chosen, and the command refuses, saying why."""
+    for uid in {0, ROOT.stat().st_uid}:
+        config = dataclasses.replace(DEFAULT, student_user=uid)
+        mode, why_not = isolation.choose(config)
+        assert mode == "none" and all("owns the grader's files" in w for w in why_not), why_not
+        assert "owns the grader's files" in isolation.refusal(config)
