@@ -5,20 +5,28 @@
 The root is a fresh tmpfs holding only: the allow-list (allowlist.py) read-only, a copy
 of the submission on its own size-capped tmpfs (/submission, copied there by
 child/jail.py from the read-only /.submission), a private size-capped /tmp and
-/dev/shm, a minimal /dev, and a /proc of the sandbox's own PID namespace. No network
-(a network namespace with loopback only), no IPC or UTS of the host, a new session (no
-terminal injection), no capabilities, and everything dies with the grader.
+/dev/shm, a minimal /dev, a /proc of the sandbox's own PID namespace (/proc/sys
+read-only) and no /sys. No network (a network namespace with loopback only), no IPC
+or UTS of the host, a new session (no terminal injection), no capabilities, and
+everything dies with the grader.
 
-Who it runs as (isolation.py decides, by what the machine allows):
-- `as_student`: bwrap is started as the unprivileged student user (uid 65534) and makes
-  an unprivileged user namespace; needs every allow-listed path to be reachable by
-  that user (an interpreter under /root is not);
-- otherwise, as root: bwrap maps the sandbox's uid 65534 onto root outside, with no
-  capability left (the allow-list is then what keeps the host out of reach).
+Who it runs as (isolation.py decides): never root, in any mode. The sandbox's user
+maps onto an unprivileged uid outside, so that a write to a host sysctl
+(/proc/sys/fs/file-max, kernel.core_pattern) or to any root-owned file fails there too:
+- the grader is root: bwrap is started as the student user (`as_student`; uid 65534 or
+  one of the configured range), unprivileged, so the sandbox's uid is that uid outside.
+  Allow-listed paths that user cannot reach (a Python under /root, mode 700) are first
+  made reachable in a private mount namespace of bwrap's own process (`student_preexec`:
+  a small tmpfs over the untraversable ancestor, holding a bind of only that path,
+  bound through its O_PATH descriptor, so that nothing is resolved as the student);
+- the grader is not root: bwrap runs as the grader's user and maps the sandbox onto it
+  (the allow-list hides the grader's files; see the README on what this leaves).
 """
+import ctypes
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -27,6 +35,8 @@ from functools import lru_cache
 SUBMISSION = "/submission"  # the copy the student works in (tmpfs)
 ORIGINAL = "/.submission"  # the grader's prepared folder, read-only, copied from
 TMPFS = ("/tmp", "/dev/shm")
+# the host's kernel settings: read-only in the sandbox, whoever its user maps onto
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 
 
 def executable() -> str | None:
@@ -44,6 +54,8 @@ def command(settings: dict, inner: list[str], submission_dir: str) -> list[str]:
             "--new-session", "--cap-drop", "ALL", "--uid", str(settings["sandbox_uid"]),
             "--gid", str(settings["sandbox_uid"]), "--hostname", "student"]
     argv += ["--dev", "/dev", "--proc", "/proc"]
+    for path in PROC_READ_ONLY:  # bwrap covers these only where it could write them
+        argv += ["--ro-bind-try", path, path]
     for path in (*TMPFS, SUBMISSION):  # first: allow-listed paths under /tmp go on top
         argv += ["--perms", "1777", "--size", str(sizes), "--tmpfs", path]
     for path in view["binds"]:
@@ -64,7 +76,7 @@ def works(settings_key: tuple) -> str:
     probe[1:1] = ["--info-fd", str(info_w)]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=20, pass_fds=(info_w,),
-                              preexec_fn=_as_student(settings))
+                              preexec_fn=student_preexec(settings, "/"))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not run: {exc}"
     finally:
@@ -106,13 +118,71 @@ def _reap(info: str) -> None:
         time.sleep(0.002)
 
 
-def _as_student(settings: dict):
+CLONE_NEWNS, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = \
+    0x20000, 2, 4, 4096, 16384, 1 << 18
+
+
+def student_preexec(settings: dict, submission_dir: str):
+    """None, or what runs as root between fork and exec of bwrap: make every path bwrap
+    binds reachable by the student user (hidden_ancestors), then become that user."""
     if not settings.get("as_student"):
         return None
-    uid = settings["sandbox_uid"]
+    uid = int(settings["sandbox_uid"])
+    gid = int(settings.get("sandbox_gid", uid))
+    paths = [*settings["view"]["binds"], submission_dir]
+    cover = hidden_ancestors(paths)  # {ancestor: [paths below it]}, found before the fork
 
-    def drop():
+    def drop() -> None:
+        if cover:
+            _reveal(cover)
         os.setgroups([])
-        os.setgid(uid)
+        os.setgid(gid)
         os.setuid(uid)
+        if os.getuid() == 0 or os.geteuid() == 0:  # never exec bwrap as root
+            raise OSError("bwrap: could not drop to the student user")
     return drop
+
+
+def hidden_ancestors(paths) -> dict[str, list[str]]:
+    """{the highest ancestor a user of no group of its owner cannot enter: [the paths
+    below it]} (e.g. {"/root": ["/root/.pyenv/versions/3.11.7"]})."""
+    cover: dict[str, list[str]] = {}
+    for path in paths:
+        parts = os.path.abspath(path).split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            ancestor = os.sep + os.path.join(*parts[:depth])
+            try:
+                mode = os.stat(ancestor).st_mode
+            except OSError:
+                break
+            if not mode & stat.S_IXOTH:
+                cover.setdefault(ancestor, []).append(os.path.abspath(path))
+                break
+    return cover
+
+
+def _reveal(cover: dict) -> None:
+    """In a private mount namespace (of this process only, still root): a tmpfs of mode
+    755 over each hidden ancestor, holding at its place each path below it, bound from an
+    O_PATH descriptor opened before the cover (the kernel follows /proc/self/fd/N: no
+    path is resolved again)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def mount(source, target, fstype, flags, data=None) -> None:
+        enc = [None if v is None else os.fsencode(v) for v in (source, target, fstype, data)]
+        if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+            raise OSError(ctypes.get_errno(), f"bwrap preparation: mount on {target}")
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "bwrap preparation: unshare(CLONE_NEWNS)")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    sources = {path: os.open(path, os.O_PATH) for paths in cover.values() for path in paths}
+    for ancestor in cover:
+        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for path, fd in sources.items():
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)

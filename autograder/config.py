@@ -38,9 +38,11 @@ class Config:
     # grade / grade-all refuse untrusted code where no isolation works (not root, no
     # user namespaces) unless this is True (--no-isolation).
     allow_no_isolation: bool = False
-    # student_user: a uid, "auto" (uid 65534 "nobody" when the grader runs as root, else
-    # the grader's own user) or None (never switch).
+    # student_user: a uid, "auto" (as root: a uid of its own for each grading process,
+    # from student_uids (first, how many), autograder/student_uid.py; else the grader's
+    # own user) or None (never switch).
     student_user: int | str | None = "auto"
+    student_uids: tuple[int, int] = (2_000_000_000, 1000)
     student_group: int | None = None  # gid; None: the same number as the uid
     namespaces: bool = True  # False: never "bwrap" nor "jail"
     hidden_paths: tuple[Path, ...] = ()  # other copies of secrets: refused if readable

@@ -1,6 +1,7 @@
 """Who the student process runs as and what it may see, chosen by what the machine allows.
 
-The modes, strongest first (config.isolation = "auto" takes the first that works here):
+Each mode is a backend of autograder/backends/ (one class each, one protocol); this
+module picks one, once, from the settings, and asks it. The modes, strongest first (config.isolation = "auto" takes the first that works here):
 - "bwrap": bubblewrap (autograder/bwrap.py) builds a root that holds only the
   allow-list (autograder/allowlist.py: the interpreter, NumPy and their libraries,
   read-only), a copy of the submission on a size-capped tmpfs, a private capped /tmp,
@@ -9,47 +10,33 @@ The modes, strongest first (config.isolation = "auto" takes the first that works
 - "jail": where bwrap is not installed, our own jail (child/jail.py) builds the same
   root with the same list (pivot_root into a tmpfs); needs root or user namespaces.
 - "user": root where the kernel refuses namespaces (Gradescope's containers may): the
-  student runs as uid 65534, which reads only what is world-readable. It cannot hide
-  world-readable files the grader does not know of; so the grader refuses unless the
-  copies it knows (solutions, secret, repository) are unreadable to others, as
-  gradescope_files/run_autograder makes them.
+  student runs as a uid of its own (student_uid.py), which reads only what others may
+  read. It cannot hide world-readable files the grader does not know of; so the grader
+  refuses unless its own folders (the checkout with .git, the solutions, the secret, the
+  repository a worktree belongs to, config.hidden_paths) are out of others' reach, and
+  prints the exact chmod to run; gradescope_files/run_autograder makes them so.
 - "none": not root and no user namespaces (Ubuntu 24.04 restricts them by default):
   `grade` and `grade-all` refuse to run untrusted code, unless --no-isolation.
-Always, besides: a separate process with limits for its whole tree (limits.py, or
-rlimits), deadlines and a kill that leaves nothing, a minimal environment (no
+Never root outside: as root, every mode runs the student as its own unprivileged uid
+(bwrap too: it is started as that user, bwrap.py); a grader that is not root, its own.
+Always, besides: a syscall filter (syscall_filter.py: no socket, no ptrace, ...) where
+libseccomp is installed, a separate process with limits for its whole tree (limits.py,
+or rlimits), deadlines and a kill that leaves nothing, a minimal environment (no
 RNN_GRADER_SECRET), data-only replies, and the reference never in the student process.
 """
-import json
 import os
-import stat
-import subprocess
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
+from autograder import backends, student_uid, syscall_filter
+from autograder.backends import user
+from autograder.backends.base import CHILD_DIR, Context, student_settings
 
-from autograder import allowlist
-from autograder import bwrap as bubblewrap
-
-NOBODY = 65534
-MODES = ("bwrap", "jail", "user", "none")
-CHILD_DIR = Path(__file__).resolve().parent / "child"
-# Imported before the switch to the unprivileged user when that user cannot read the
-# interpreter's own files (e.g. a Python under /root in "user" mode): what submissions use.
-PRELOAD = ("copy", "math", "time", "random", "collections", "functools", "itertools",
-           "typing", "dataclasses", "warnings", "json", "re", "pickle", "io", "threading",
-           "subprocess", "socket", "ctypes", "signal", "atexit", "gc", "traceback",
-           "inspect", "contextlib", "operator", "numbers", "statistics", "string", "heapq",
-           "bisect", "struct", "pathlib", "glob", "abc", "enum", "types", "weakref",
-           "textwrap", "pprint", "queue", "errno", "stat", "hashlib", "base64", "array",
-           "datetime", "linecache", "tokenize", "tempfile", "shutil", "secrets", "fractions",
-           "decimal", "difflib", "zlib", "csv", "copyreg", "locale", "platform", "logging",
-           "argparse",
-           # NumPy loads these lazily: load them while the files can still be read
-           "numpy.random", "numpy.linalg", "numpy.fft", "numpy.lib.stride_tricks")
+MODES = backends.MODES
 _warned: set[str] = set()
+__all__ = ["CHILD_DIR", "MODES", "IsolationRefused", "choose", "settings", "refusal",
+           "require", "prepare_folder", "warn_if_readable", "student_ids"]
 
 
 class IsolationRefused(Exception):
@@ -58,63 +45,53 @@ class IsolationRefused(Exception):
 
 def student_ids(config) -> tuple[int | None, int | None]:
     """(uid, gid) the student process runs as, or (None, None) to stay the grader's user."""
-    user = config.student_user
-    if user == "auto":
-        user = NOBODY if os.geteuid() == 0 else None
-    if user is None or os.geteuid() != 0:
+    user_id = config.student_user
+    if user_id == "auto":
+        user_id = student_uid.lease(*config.student_uids) if os.geteuid() == 0 else None
+    if user_id is None or os.geteuid() != 0:
         return None, None  # only root can switch users
-    uid = int(user)
+    uid = int(user_id)
     return uid, int(config.student_group if config.student_group is not None else uid)
+
+
+def _context(config) -> Context:
+    uid, gid = student_ids(config)
+    return Context(bool(config.namespaces), uid, gid, config.tmpfs_bytes)
 
 
 def choose(config) -> tuple[str, list[str]]:
     """(the mode used, why each stronger mode is not available here)."""
-    return _choose(config.isolation, bool(config.namespaces), student_ids(config),
-                   _limit_key(config))
+    return _choose(config.isolation, _context(config))
 
 
 @lru_cache(maxsize=None)
-def _choose(wanted: str, namespaces: bool, ids: tuple, limit_key: tuple):
-    why_not = []
-    for mode in MODES:
-        if wanted not in ("auto", mode):
+def _choose(wanted: str, ctx: Context) -> tuple[str, list[str]]:
+    why_not, privileged = [], _privileged(ctx.uid)
+    for backend in backends.BACKENDS:
+        if wanted not in ("auto", backend.name):
             continue
-        reason = _unavailable(mode, namespaces, ids, limit_key)
+        reason = privileged if backend is not backends.named(None) else ""
+        reason = reason or backend.unavailable(ctx)
         if not reason:
-            return mode, why_not
-        why_not.append(f"{mode}: {reason}")
+            return backend.name, why_not
+        why_not.append(f"{backend.name}: {reason}")
     return "none", why_not
 
 
-def _unavailable(mode: str, namespaces: bool, ids: tuple, limit_key: tuple) -> str:
-    """'' when `mode` works on this machine, else why not (probed, not guessed)."""
-    uid, gid = ids
-    if mode == "bwrap":
-        if not namespaces:
-            return "namespaces are turned off (config.namespaces)"
-        if not bubblewrap.executable():
-            return "bubblewrap (bwrap) is not installed"
-        settings = _bwrap_settings(ids, limit_key)
-        if os.geteuid() == 0 and not settings["as_student"] and not _pids_capped(limit_key):
-            return "as root without a pids cgroup the jail's own uid switch is safer"
-        return bubblewrap.works((json.dumps(settings, sort_keys=True),))
-    if mode == "jail":
-        if not namespaces:
-            return "namespaces are turned off (config.namespaces)"
-        return _jail_works(json.dumps(_child_settings("jail", ids, limit_key)))
-    if mode == "user":
-        return "" if uid is not None and hasattr(os, "fork") else \
-            "the grader is not root, so it cannot switch to an unprivileged user"
+def _privileged(uid: int | None) -> str:
+    """Why uid must not be the student's ('' when it may): root, or the owner of the
+    grader's own files."""
+    owners = {0, user.GRADER.stat().st_uid, (user.GRADER / "autograder").stat().st_uid}
+    if uid is not None and uid in owners:
+        return (f"the student user {uid} is root or owns the grader's files "
+                f"(config.student_user)")
     return ""
 
 
 def settings(config) -> dict:
     """Everything the sandbox and the student process need (plain JSON data)."""
     mode, _ = choose(config)
-    ids, limit_key = student_ids(config), _limit_key(config)
-    result = _child_settings(mode, ids, limit_key)
-    if mode == "bwrap":
-        result.update(_bwrap_settings(ids, limit_key))
+    result = student_settings(backends.named(mode), _context(config))
     result.update(memory_bytes=config.memory_cap, processes=config.max_processes,
                   fallback_processes=config.fallback_processes, cgroups=config.cgroups)
     return result
@@ -125,24 +102,7 @@ def refusal(config) -> str | None:
     if config.allow_no_isolation:
         return None
     mode, why_not = choose(config)
-    if mode in ("bwrap", "jail"):
-        return None
-    if mode == "user":
-        exposed = _readable_secrets(config)
-        if not exposed:
-            return None
-        return (f"Refusing to grade: without namespaces the student's code runs as uid "
-                f"{student_ids(config)[0]}, which can read {', '.join(exposed)}.\n"
-                f"Make them unreadable to others first (chmod -R go-rwx "
-                f"{' '.join(exposed)}), run where namespaces work (a container, or "
-                f"Gradescope), or pass --no-isolation if you trust this code.")
-    reasons = "; ".join(why_not) or "no isolation is available"
-    return ("Refusing to grade: the student's code would run as your own user, able to "
-            "read the hidden solutions and the grading secret.\n"
-            f"Why: {reasons}.\n"
-            "Instead: run the grader as root (sudo), in a container (e.g. docker run "
-            "--privileged, or any container where you are root), or on Gradescope "
-            "(make autograder-zip); or pass --no-isolation if you trust this code.")
+    return backends.named(mode).refusal(config, _context(config), why_not)
 
 
 def require(config) -> None:
@@ -150,97 +110,6 @@ def require(config) -> None:
     message = refusal(config)
     if message:
         raise IsolationRefused(message)
-
-
-# ---- the pieces ------------------------------------------------------------------------
-
-def _limit_key(config) -> tuple:
-    return (config.tmpfs_bytes, config.memory_cap, config.max_processes, config.cgroups,
-            tuple(str(p) for p in config.hidden_paths))
-
-
-def _child_settings(mode: str, ids: tuple, limit_key: tuple) -> dict:
-    """What child/jail.py needs for `mode`."""
-    uid, gid = ids
-    view = allowlist.interpreter_view((str(CHILD_DIR),))
-    preload = []
-    if mode == "user" and uid is not None and not (
-            _world_readable(Path(os.__file__).parent)
-            and _world_readable(Path(np.__file__).parent)):
-        preload = list(PRELOAD)
-    return {"mode": mode, "uid": uid if mode in ("jail", "user") else None,
-            "gid": gid if mode in ("jail", "user") else None,
-            "view": view.to_json(), "tmpfs_bytes": limit_key[0], "preload": preload}
-
-
-def _bwrap_settings(ids: tuple, limit_key: tuple) -> dict:
-    uid, _ = ids
-    view = allowlist.interpreter_view((str(CHILD_DIR),))
-    as_student = uid is not None and all(_reachable(Path(p)) for p in view.binds)
-    return {"mode": "bwrap", "bwrap": bubblewrap.executable(), "view": view.to_json(),
-            "tmpfs_bytes": limit_key[0], "as_student": as_student,
-            "sandbox_uid": uid if uid is not None else os.getuid()}
-
-
-@lru_cache(maxsize=None)
-def _pids_capped(limit_key: tuple) -> bool:
-    from autograder.limits import TreeLimit
-
-    tree = TreeLimit.create(limit_key[1], limit_key[2]) if limit_key[3] else None
-    if tree is None:
-        return False
-    capped = "pids" in tree.caps
-    tree.remove()
-    return capped
-
-
-@lru_cache(maxsize=None)
-def _jail_works(child_settings: str) -> str:
-    """'' when child/jail.py can build its root here (one throwaway process)."""
-    if not hasattr(os, "fork") or not os.path.isdir("/proc/self"):
-        return "needs Linux (fork, /proc, namespaces)"
-    with tempfile.TemporaryDirectory(prefix="rnn-jail-probe-") as folder:
-        try:
-            done = subprocess.run([sys.executable, "-I", "-B", str(CHILD_DIR / "jail.py"),
-                                   "--probe", child_settings, folder],
-                                  capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"the jail could not start: {exc}"
-    if done.returncode == 0:
-        return ""
-    detail = done.stderr.decode(errors="replace").strip().splitlines()
-    return ("the kernel refuses namespaces to this user"
-            + (f" ({detail[-1][:200]})" if detail else ""))
-
-
-def _readable_secrets(config) -> list[str]:
-    """The copies of the reference and the secret that the student user could read."""
-    uid, _ = student_ids(config)
-    candidates = [config.solutions_dir, config.root / "autograder" / "secret.key",
-                  *config.hidden_paths]
-    return [str(p) for p in candidates if Path(p).exists() and (uid is None or any(
-        _world_readable(f) for f in [Path(p), *Path(p).rglob("*")] if f.is_file()))]
-
-
-def _reachable(path: Path) -> bool:
-    """Can a user of no group of the owner walk down to path (every ancestor o+x)?"""
-    try:
-        return all(a.stat().st_mode & stat.S_IXOTH for a in path.parents)
-    except OSError:
-        return False
-
-
-def _world_readable(path: Path) -> bool:
-    """Can a user of no group of the owner read path (directories: list and enter)?"""
-    path = path.resolve()
-    for ancestor in [*reversed(path.parents), path]:
-        try:
-            mode = ancestor.stat().st_mode
-        except OSError:
-            return False
-        if not mode & stat.S_IXOTH and (ancestor != path or path.is_dir()):
-            return False
-    return bool(path.stat().st_mode & stat.S_IROTH)
 
 
 def prepare_folder(folder: Path, config) -> None:
@@ -254,16 +123,24 @@ def prepare_folder(folder: Path, config) -> None:
 
 
 def warn_if_readable(config, mode: str) -> None:
-    """Without a private root (mode: what settings() chose), say once what the student
-    process could read (the commands refuse before grading in that case; this is for
-    library callers)."""
-    if mode in ("bwrap", "jail"):
+    """Say once what the student process could do that the commands would have refused
+    (this is for library callers): run without the syscall filter; without a private
+    root (mode: what settings() chose), read the reference or the secret."""
+    backend, (uid, gid) = backends.named(mode), student_ids(config)
+    if backend.filtered and not syscall_filter.program_hex()[0] and "filter" not in _warned:
+        _warned.add("filter")
+        print(f"warning: no syscall filter for the student process "
+              f"({syscall_filter.program_hex()[1]}): in mode {mode!r} it could open "
+              "sockets (without namespaces: reach this machine's local services) and use "
+              "ptrace; see the README, Isolation", file=sys.stderr)
+    if backend.private_root:
         return
-    exposed = _readable_secrets(config)
+    exposed = user.exposed_to(config, uid, gid) if uid is not None else [
+        str(p) for p in (config.solutions_dir, config.root / "autograder" / "secret.key",
+                         *config.hidden_paths) if Path(p).exists()]
     message = ", ".join(exposed)
     if exposed and message not in _warned:
         _warned.add(message)
-        uid, _ = student_ids(config)
         who = "the grader's own user" if uid is None else f"uid {uid}"
         print(f"warning: student code ran as {who} without a private root and could "
               f"read {message}; see autograder/isolation.py", file=sys.stderr)

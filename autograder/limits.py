@@ -244,3 +244,24 @@ def _write(path: str, value: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def tasks_of(uid: int) -> int:
+    """How many tasks (threads of every process) run as real uid `uid` now: what
+    RLIMIT_NPROC counts, so a cap for one grading is this plus its own share (a grader
+    that is not root shares its uid with its own and its user's other processes)."""
+    count = 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.isdigit():
+            status = _read(f"/proc/{entry}/status")
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            try:
+                if int(fields["Uid"].split()[0]) == uid:
+                    count += int(fields["Threads"])
+            except (KeyError, ValueError, IndexError):
+                continue
+    return count

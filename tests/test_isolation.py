@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -155,3 +156,105 @@ def test_the_self_check_kit_runs_without(missing, tmp_path):
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
         outputs.append([line for line in done.stdout.splitlines() if " s" not in line])
     assert outputs[0] == outputs[1]
+
+
+RANGE = (2_100_000_000, 16)  # a range of its own: gradings running meanwhile keep theirs
+
+
+def test_each_grading_gets_a_student_uid_of_its_own():
+    """Three processes and three threads of this one, all alive at once, lease six
+    different uids of the range; a thread asking again gets its own again."""
+    from autograder import student_uid
+
+    code = ("import sys, time; from autograder import student_uid; "
+            f"print(student_uid.lease(*{RANGE!r}), flush=True); time.sleep(2)")
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE) for _ in range(3)]
+    barrier, leased = threading.Barrier(3), []
+
+    def lease():
+        leased.append(student_uid.lease(*RANGE))
+        assert student_uid.lease(*RANGE) == leased[-1]
+        barrier.wait(timeout=30)  # all three alive at once
+    threads = [threading.Thread(target=lease) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    leased += [int(proc.stdout.readline()) for proc in procs]
+    for proc in procs:
+        proc.wait(timeout=30)
+    assert len(set(leased)) == 6 and all(RANGE[0] <= u < sum(RANGE) for u in leased), leased
+
+
+FILTERED = """
+import ctypes, errno, os, socket, sys, threading
+sys.path.insert(0, sys.argv[2])
+import jail
+jail.load_filter(bytes.fromhex(sys.argv[1]))
+libc = ctypes.CDLL(None, use_errno=True)
+refused = []
+for name, call in (
+        ("socket", lambda: socket.socket(socket.AF_INET).close()),
+        ("unix socket", lambda: socket.socket(socket.AF_UNIX).close()),
+        ("ptrace", lambda: libc.ptrace(16, os.getppid(), None, None) == 0 or
+            (_ for _ in ()).throw(OSError(ctypes.get_errno(), "ptrace"))),
+        ("unshare", lambda: libc.unshare(0x10000000) == 0 or
+            (_ for _ in ()).throw(OSError(ctypes.get_errno(), "unshare")))):
+    try:
+        call()
+    except OSError as exc:
+        refused.append(name if exc.errno == errno.EPERM else f"{name}: {exc}")
+thread = threading.Thread(target=lambda: None)  # what a submission may still do
+thread.start()
+thread.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print(refused, os.waitpid(pid, 0)[1] >> 8, os.pipe() is not None)
+"""
+
+
+def test_the_syscall_filter_refuses_what_a_submission_never_needs():
+    """Loaded as the student process loads it: sockets of any family, ptrace and
+    unshare fail with EPERM; threads, fork and pipes still work."""
+    from autograder import syscall_filter
+
+    program, why = syscall_filter.program_hex()
+    if program is None:
+        pytest.skip(f"no syscall filter on this machine: {why}")
+    done = subprocess.run([sys.executable, "-I", "-c", FILTERED, program,
+                           str(isolation.CHILD_DIR)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[0] == \
+        "['socket', 'unix socket', 'ptrace', 'unshare'] 7 True", done.stdout
+
+
+def test_every_backend_is_one_class_chosen_in_one_place():
+    """The registry is the modes, strongest first, "none" last; every backend that
+    fences the student process in has its steps in child/jail.py; and no module
+    outside autograder/backends/ compares mode names any more."""
+    import re
+
+    from autograder import backends
+    from autograder.child import jail
+
+    names = [backend.name for backend in backends.BACKENDS]
+    assert len(set(names)) == len(names) and names[-1] == "none" == backends.named(None).name
+    assert isolation.MODES == tuple(names)
+    assert set(jail.ENTER) == set(names) - {"none"}
+    comparison = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](%s)["']""" % "|".join(names))
+    for module in ("isolation.py", "sandbox.py", "bwrap.py", "grade.py", "child/jail.py"):
+        source = (ROOT / "autograder" / module).read_text()
+        assert not comparison.search(source), (module, comparison.search(source).group())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to a student user")
+def test_a_student_user_that_is_root_or_owns_the_grader_is_refused():
+    """config.student_user 0, or the owner of the grader's files: no mode that would
+    run the student as it is chosen, and the command refuses, saying why."""
+    for uid in {0, ROOT.stat().st_uid}:
+        config = dataclasses.replace(DEFAULT, student_user=uid)
+        mode, why_not = isolation.choose(config)
+        assert mode == "none" and all("owns the grader's files" in w for w in why_not), why_not
+        assert "owns the grader's files" in isolation.refusal(config)

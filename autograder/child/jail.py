@@ -41,13 +41,17 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 4096, 16384, 1 << 18, 2
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 36, 38, 22
+SECCOMP_SET_MODE_FILTER, SECCOMP_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 2, 1
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277, "ppc64le": 358,
+               "s390x": 348, "i686": 354, "armv7l": 383}
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
                   "s390x": 217, "i686": 217, "armv7l": 218}
 SUBMISSION_MOUNT = "/submission"
 BWRAP_ORIGINAL = "/.submission"  # where autograder/bwrap.py binds the grader's copy
 NEW_ROOT = "/tmp"  # mount point of the new root's tmpfs (any existing folder would do)
 DEVICES = ("null", "zero", "full", "random", "urandom")
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus")
 
 _libc = None
 
@@ -76,19 +80,39 @@ def _mount(source, target, fstype, flags, data=None) -> bool:
 
 def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, str]:
     """(the submission folder as the student process sees it, what was applied)."""
-    mode = settings.get("mode", "none")
     for name in settings.get("preload", ()):
         try:
             __import__(name)
         except BaseException:  # noqa: BLE001  a missing optional module is fine
             pass
-    if mode == "bwrap":
-        _copy_tree(BWRAP_ORIGINAL, SUBMISSION_MOUNT)
-        _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-        return SUBMISSION_MOUNT, "bwrap"
-    if mode not in ("jail", "user") or not hasattr(os, "fork"):
+    step = ENTER.get(settings.get("mode", "none"))
+    if step is None or not hasattr(os, "fork"):
         return submission_dir, "none"
-    isolated = mode == "jail" and _unshare()
+    submission_dir, status = step(settings, submission_dir, keep_fds)
+    return submission_dir, status + _filter(settings)
+
+
+def _enter_bwrap(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, str]:
+    """bubblewrap built the root: work in a copy of the read-only submission."""
+    _copy_tree(BWRAP_ORIGINAL, SUBMISSION_MOUNT)
+    _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return SUBMISSION_MOUNT, "bwrap"
+
+
+def _enter_jail(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, str]:
+    """Our own root (namespaces + pivot_root), then the uid switch."""
+    return _fence(settings, submission_dir, keep_fds, _unshare())
+
+
+def _enter_user(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, str]:
+    """Only the uid switch, and not one byte written to any file."""
+    return _fence(settings, submission_dir, keep_fds, False)
+
+
+def _fence(settings: dict, submission_dir: str, keep_fds: tuple,
+           isolated: bool) -> tuple[str, str]:
+    """Fork: the parent stays as the supervisor; the child builds the root (isolated:
+    in the namespaces just made), drops to the student's uid and goes on."""
     _call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     sources = _open_sources(settings, submission_dir) if isolated else {}
     pid = os.fork()
@@ -106,6 +130,10 @@ def enter(settings: dict, submission_dir: str, keep_fds: tuple) -> tuple[str, st
         _write_nothing(keep_fds)
         status.append("no files")
     return submission_dir, "+".join(status) or "none"
+
+
+# mode (autograder/backends/) -> its steps in the student process; others: none
+ENTER = {"bwrap": _enter_bwrap, "jail": _enter_jail, "user": _enter_user}
 
 
 def _unshare() -> bool:
@@ -158,6 +186,11 @@ def _build_root(settings: dict, sources: dict) -> str:
     os.makedirs(new + "/proc", mode=0o755, exist_ok=True)
     _require(_mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
              "mount /proc")
+    for path in PROC_READ_ONLY:  # the host's kernel settings, as bwrap leaves them
+        if os.path.exists(new + path):
+            _require(_mount(new + path, new + path, None, MS_BIND | MS_REC), f"bind {path}")
+            _require(_mount(None, new + path, None, MS_REMOUNT | MS_BIND | MS_RDONLY
+                            | MS_NOSUID | MS_NODEV | MS_NOEXEC), f"make {path} read-only")
     _copy_tree(f"/proc/self/fd/{sources[BWRAP_ORIGINAL]}", new + SUBMISSION_MOUNT)
     for fd in sources.values():
         os.close(fd)
@@ -226,6 +259,38 @@ def _drop_privileges(settings) -> bool:
     if nproc and switched and resource is not None:  # root ignores RLIMIT_NPROC
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     return switched
+
+
+class _SockFprog(ctypes.Structure):  # struct sock_fprog
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _filter(settings: dict) -> str:
+    """Load the grader's syscall filter (autograder/syscall_filter.py), last: '+filter'."""
+    program = settings.get("syscall_filter")
+    if not program:
+        return ""
+    load_filter(bytes.fromhex(program))
+    return "+filter"
+
+
+def load_filter(program: bytes) -> None:
+    """Apply a classic BPF program (no_new_privs is set) to every thread of this
+    process; raise OSError where it cannot be (the grader asked for it: no filter is
+    no grading)."""
+    _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    code = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(code, ctypes.c_void_p))
+    number = SYS_SECCOMP.get(platform.machine())
+    if number is not None and _call("syscall", ctypes.c_long(number),
+                                    ctypes.c_long(SECCOMP_SET_MODE_FILTER),
+                                    ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC),
+                                    ctypes.byref(prog)):
+        return
+    if len(os.listdir("/proc/self/task")) == 1 and _call(  # this thread: all there is
+            "prctl", PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0):
+        return
+    raise OSError(ctypes.get_errno(), "jail: could not load the syscall filter")
 
 
 def _write_nothing(keep_fds: tuple) -> None:
@@ -332,5 +397,20 @@ def _probe(settings_json: str, folder: str) -> None:
     os._exit(0 if ok else 4)
 
 
+def _probe_filter(program_hex: str) -> None:
+    """`python jail.py --filter-probe HEX`: exit 0 when the filter loads here and refuses
+    a socket."""
+    import socket
+
+    load_filter(bytes.fromhex(program_hex))
+    try:
+        socket.socket(socket.AF_UNIX).close()
+    except PermissionError:
+        os._exit(0)
+    os._exit(5)
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--probe"]:
     _probe(sys.argv[2], sys.argv[3])
+if __name__ == "__main__" and sys.argv[1:2] == ["--filter-probe"]:
+    _probe_filter(sys.argv[2])
