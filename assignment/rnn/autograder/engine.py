@@ -301,7 +301,8 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         why = ("a derived gradient takes milliseconds here; numeric gradients (2 forward "
                "passes per input) cannot finish: derive them with the chain rule"
                if case.large else "an infinite loop, or far too slow?")
-        return failed(f"Did not finish within {limit:.2g} s ({why}).", "timeout", "timeout")
+        seconds = f"{limit:.1f}".rstrip("0").rstrip(".") if limit < 10 else f"{limit:.0f}"
+        return failed(f"Did not finish within {seconds} s ({why}).", "timeout", "timeout")
     except SandboxError as exc:
         return failed(cut(str(exc), 400), "error", "crash")
     numeric_use = _numeric_differentiation(check, server)
