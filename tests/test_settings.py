@@ -139,3 +139,14 @@ def test_a_bad_file_stops_any_verb_with_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "grading.time_budget" in done.stderr and str(path) in done.stderr
+
+
+def test_the_readme_example_is_a_valid_settings_file_naming_every_key(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The instructor's settings", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config, sources = settings.load(_file(tmp_path, example))
+    assert set(sources) - {k for k in sources if k.startswith("points.")} == set(
+        settings.BY_KEY)
+    for s in settings.SETTINGS:  # the README shows the defaults
+        assert getattr(config, s.field) == getattr(DEFAULT, s.field), s.key
