@@ -70,13 +70,16 @@ def embedding(rng, dtype="float64", repeats=True, large_vocabulary=False, layout
 
     repeats: some indices repeated, some words unused; with large_vocabulary, V > N*T
     as well (most words unused); without repeats every index is distinct (V > N*T).
-    A narrow index_dtype (8 or 16 bits) sets V to the dtype's largest value + 1 and uses
-    that largest index: index arithmetic done in the indices' own dtype wraps there.
+    A narrow index_dtype (8 or 16 bits) sets V and D so that a flat index x * D + d
+    computed in the indices' own dtype wraps (x * D past the dtype's largest value), and
+    uses the largest index V - 1; for 8 bits that is the dtype's largest value itself.
     v_is_d: D = V (a dW made (D, V) has the right shape)."""
     N, T, D, _ = _dims(rng, **dims)
     top = index_dtype in NARROW_INDEX
     if top:
-        vocabulary, D = int(np.iinfo(index_dtype).max) + 1, 2 + (index_dtype[-1] == "8")
+        info = np.iinfo(index_dtype)
+        D = 3 if info.bits == 8 else 2
+        vocabulary = info.max + 1 if info.bits == 8 else (info.max + 1) // D + 1
     if not repeats:
         V = vocabulary or int(rng.integers(N * T + 2, N * T + 6))
         x = rng.choice(V, size=N * T, replace=False).reshape(N, T)

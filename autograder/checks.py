@@ -100,12 +100,16 @@ _LAYOUT = Factor("layout", (level("C-ordered", lambda p: p["layout"] == "C"),
 
 
 def _index_level(name: str) -> Level:
+    """Indices of dtype `name`; 8 and 16 bits: x * D past its range (8 bits: x at its max)."""
+    info = np.iinfo(name)
+    narrow = name in c.NARROW_INDEX
+
     def holds(p):
-        x = p["args"][0]
-        return x.dtype == np.dtype(name) and (name not in c.NARROW_INDEX
-                                              or x.max() == np.iinfo(name).max)
-    return level(name + (" indices up to its max" if name in c.NARROW_INDEX else " indices"),
-                 holds, index_dtype=name)
+        x, D = p["args"][0], p["args"][1].shape[1]
+        return x.dtype == np.dtype(name) and (not narrow or int(x.max()) * D > info.max
+                                              and (info.bits > 8 or x.max() == info.max))
+    label = {8: " indices up to its max", 16: " indices, x*D past its max"}.get(info.bits, "")
+    return level(name + (label if narrow else " indices"), holds, index_dtype=name)
 
 
 def _repeats(p) -> bool:

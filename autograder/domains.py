@@ -14,6 +14,7 @@ factor is hit, and every pair of levels of two factors that interact is hit by o
 case labels (the levels that are not a factor's first) are the same for every
 submission; the values inside are drawn from each submission's seed.
 """
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import combinations
@@ -101,11 +102,12 @@ class Domain:
 
     def _without_redundant(self, rows: list) -> list:
         """rows without each later row whose pairs the others all cover (public stay)."""
-        required = self._required
+        counts = Counter(pair for row in rows for pair in _pairs_of([row]))
         for row in list(reversed(rows[len(self.public):])):
-            others = [r for r in rows if r is not row]
-            if required & _pairs_of([row]) <= _pairs_of(others):
-                rows = others
+            own = _pairs_of([row])
+            if all(counts[pair] > 1 for pair in own & self._required):
+                rows = [r for r in rows if r is not row]
+                counts.subtract(own)
         return rows
 
     def _factor_of(self, label: str) -> Factor:
@@ -128,10 +130,14 @@ class Domain:
     def _place(self, rows: list, factor: Factor, lv: Level) -> None:
         """Put a level no row has yet where it replaces a first (ordinary) level and fits,
         on the row with the fewest non-ordinary levels; else in a row of its own."""
-        def fits(row):
+        counts = Counter(pair for row in rows for pair in _pairs_of([row]))
+
+        def fits(row):  # the level it replaces is ordinary and no required pair needs it
+            own = row[factor.name].label
             return (row[factor.name] is factor.levels[0] and all(
                 self.feasible(lv, other) for name, other in row.items() if name != factor.name)
-                and not _needed_only_by(row, factor.name, rows, self._required))
+                and all(counts[own, o.label] > 1 for n, o in row.items() if n != factor.name
+                        and {(own, o.label), (o.label, own)} & self._required))
         candidates = [r for r in rows[len(self.public):] if fits(r)]
         if candidates:
             best = min(candidates, key=lambda r: sum(r[f.name] is not f.levels[0]
@@ -162,15 +168,6 @@ def _pairs_of(rows) -> set[tuple[str, str]]:
         labels = [lv.label for lv in row.values()]
         found |= {(a, b) for a in labels for b in labels if a != b}
     return found
-
-
-def _needed_only_by(row, name, rows, required) -> bool:
-    """Whether replacing row[name] would lose a required pair no other row has."""
-    own = row[name].label
-    others = _pairs_of([r for r in rows if r is not row])
-    return any(pair in required and pair not in others
-               for n, lv in row.items() if n != name
-               for pair in ((own, lv.label), (lv.label, own)))
 
 
 def label_of(row: dict, factors) -> str:

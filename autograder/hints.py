@@ -1,8 +1,13 @@
-"""Known mistakes: when a wrong output equals what a known bug would give, name the bug.
+"""Known mistakes: when a wrong output equals what a known bug would give, say so.
 
 Each row of MISTAKES says which output of which function it explains, how to compute
 what that mistake produces from the case's inputs (with the reference), and the hint
 in English and Chinese. recognise() returns the hints whose prediction matches.
+
+A hint describes the symptom and every mistake that produces it (the same outputs can
+come from several: an L2 term added twice and one missing its 1/2 give the same loss);
+it names one line of code only when no other mistake gives the same outputs. Each hint
+is shown once per function (across()), on the first test that has it.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -107,7 +112,12 @@ def _loss_variant(p, ref, data_scale=1.0, reg_scale=1.0):
 
 
 def _clip_before_reg(p, ref):
+    """Data gradients clipped, then reg * W added; no prediction where clipping leaves
+    the data gradients unchanged (then code that never clips gives the same)."""
     _, grads = _classifier_grads(p, ref, reg=0.0)
+    unclipped = _classifier_grads(p, ref, reg=0.0, clip=None)[1]
+    if all(np.array_equal(grads[k], unclipped[k]) for k in grads if k.startswith("W")):
+        return {}
     reg = p["init"]["reg"]
     return {k: g + reg * p["params"][k] if k.startswith("W") else g for k, g in grads.items()}
 

@@ -105,8 +105,8 @@ def _function_lines(target: str, tests: list[TestResult], paint) -> list[str]:
     score, worth = sum(t.score for t in tests), sum(t.max_score for t in tests)
     failed = [t for t in tests if t.status != "passed"]
     mark = paint("PASS", "32") if not failed else paint("FAIL", "31")
-    summary = (f"all {len(tests)} cases passed" if not failed else
-               f"{len(tests) - len(failed)} of {len(tests)} cases passed")
+    summary = (f"{len(tests) - len(failed)} of {len(tests)} case"
+               f"{'s' if len(tests) > 1 else ''} passed")
     lines = [f"{mark:>6}  {score:5.2f}/{worth:<6.2f} {inert.line(target, None)}: {summary}"]
     several_checks = len({_check_part(t) for t in tests}) > 1
     for (status, body), group in _same_feedback(failed).items():

@@ -84,3 +84,21 @@ def test_generator_covers_pairs_and_respects_exclusions():
     assert not any({"a1", "b2"} <= row or {"e3", "c1"} <= row for row in seen)
     assert all(any(f"e{i}" in row for row in seen) for i in range(5))
     assert len(rows) <= 11  # 9 is the least for 3 x 3 levels
+
+
+def test_readme_states_the_public_and_hidden_split():
+    """The README's figures are the table's: how many cases are public, their points."""
+    import re
+
+    from autograder.checks import case_points
+    from conftest import ROOT
+    text = (ROOT / "README.md").read_text()
+    cases = [(case, points) for check in CHECKS
+             for case, points in zip(check.cases, case_points(check))]
+    public = round(sum(points for case, points in cases if case.public), 2)
+    shown = re.search(r"(\d+) of the (\d+) cases are public.*?they carry ([\d.]+) of the 100 "
+                      r"points, the hidden\s+cases the other ([\d.]+)", text, re.DOTALL)
+    assert shown, "README: the public / hidden split is not stated"
+    assert [int(shown[1]), int(shown[2]), float(shown[3]), float(shown[4])] == [
+        sum(case.public for case, _ in cases), len(cases), public, round(100 - public, 2)]
+    assert f"the public cases cover {public:.2f}" in " ".join(text.split())
