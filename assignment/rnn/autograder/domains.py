@@ -56,7 +56,9 @@ class Domain:
 
     @cached_property
     def _index(self) -> dict[str, tuple[Factor, Level]]:
-        return {lv.label: (f, lv) for f in self.factors for lv in f.levels}
+        index = {lv.label: (f, lv) for f in self.factors for lv in f.levels}
+        assert len(index) == sum(len(f.levels) for f in self.factors), "level labels repeat"
+        return index
 
     def level(self, label: str) -> Level:
         return self._index[label][1]
