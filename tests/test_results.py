@@ -45,9 +45,14 @@ def test_a_syntax_error_is_one_error_per_function():
     tests = [_test(target, case, "error", error, cause="exception", score=0.0)
              for target in ("rnn_step_forward", "rnn_forward")
              for case in ("ordinary", "N=1", "D=H", "float32")]
-    report = GradingResult(tests).report(colour=False)
+    result = GradingResult(tests, output="Score 0 / 100")
+    report = result.report(colour=False)
     assert report.count(error) == 2
     assert report.count("ERROR (all 4 cases)") == 2
+    # above Gradescope's list of tests: one line per function, the error said once
+    assert result.to_gradescope()["output"].splitlines()[2:] == [
+        f"{target}: 0 of 4 cases passed ({error})" for target in ("rnn_step_forward",
+                                                                 "rnn_forward")]
 
 
 def test_right_outputs_without_credit_are_not_called_failed():

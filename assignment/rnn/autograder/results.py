@@ -61,8 +61,10 @@ class GradingResult:
         return round(sum(t.max_score for t in self.tests), 2)
 
     def to_gradescope(self) -> dict:
+        overview = self.overview()
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
-                "output": inert.text(self.output), "visibility": "visible",
+                "output": inert.text("\n\n".join(filter(None, (self.output, overview)))),
+                "visibility": "visible",
                 "stdout_visibility": "hidden",
                 "tests": [{"name": inert.line(t.name, None), "score": _finite(t.score),
                            "max_score": t.max_score, "output": inert.text(t.output),
@@ -78,6 +80,21 @@ class GradingResult:
         tmp.write_text(json.dumps(self.to_gradescope(), indent=2, ensure_ascii=False,
                                   allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+    def overview(self) -> str:
+        """One line per function that lost points, above the tests (Gradescope lists one
+        test per case): its cases passed and, when all its failing cases say the same
+        (an import error, say), what they say."""
+        lines = []
+        for target, tests in _by_function(self.tests):
+            failed = [t for t in tests if t.status != "passed"]
+            if not failed:
+                continue
+            groups = list(_same_feedback(failed))
+            said = groups[0][1].partition("\n")[0] if len(groups) == 1 else ""
+            lines.append(f"{target}: {len(tests) - len(failed)} of {len(tests)} cases passed"
+                         + (f" ({said})" if said else "; see its tests below"))
+        return "\n".join(lines)
 
     def report(self, colour: bool | None = None) -> str:
         """A readable report: one line per graded function, its failing cases grouped
