@@ -8,12 +8,18 @@ dimensions where bugs hide: N=1, T=1, D != H, float32, repeated indices.
 import numpy as np
 
 
-def _dims(rng, N=None, T=None, D=None, H=None):
-    """Random small dimensions with D != H (a transposed weight cannot fit by luck)."""
-    N = N or int(rng.integers(2, 5))
-    T = T or int(rng.integers(2, 6))
+def _dims(rng, N=None, T=None, D=None, H=None, dh=None, long=False, n_is_t=False):
+    """Random small dimensions. dh: "<", "=" or ">" sets D against H (None: D != H, so
+    that a transposed weight cannot fit by luck); long: T >= 3; n_is_t: T = N."""
+    N = N or int(rng.integers(3, 5) if n_is_t else rng.integers(2, 5))
+    T = N if n_is_t else T or int(rng.integers(3, 8) if long else rng.integers(2, 6))
+    if dh == ">":
+        D = D or int(rng.integers(3, 8))
+        H = H or int(rng.integers(2, D))
     D = D or int(rng.integers(2, 7))
-    H = H or int(rng.choice([h for h in range(2, 8) if h != D]))
+    if H is None:
+        above, other = range(D + 1, D + 5), [h for h in range(2, 8) if h != D]
+        H = {"=": D, "<": int(rng.choice(above))}.get(dh) or int(rng.choice(other))
     return N, T, D, H
 
 
@@ -55,25 +61,40 @@ def rnn_sequence(rng, dtype="float64", saturate=False, layout="C", **dims):
                           layout, f"N={N} T={T} D={D} H={H}")
 
 
+NARROW_INDEX = ("int8", "uint8", "int16", "uint16")  # the index reaches the dtype's max
+
+
 def embedding(rng, dtype="float64", repeats=True, large_vocabulary=False, layout="C",
-              vocabulary=None, **dims):
-    """x (N, T) indices, W (V, D), dout (N, T, D).
+              vocabulary=None, index_dtype="int64", v_is_d=False, **dims):
+    """x (N, T) indices of index_dtype, W (V, D), dout (N, T, D).
 
     repeats: some indices repeated, some words unused; with large_vocabulary, V > N*T
-    as well (most words unused); without repeats every index is distinct (V > N*T)."""
+    as well (most words unused); without repeats every index is distinct (V > N*T).
+    A narrow index_dtype (8 or 16 bits) sets V and D so that a flat index x * D + d
+    computed in the indices' own dtype wraps (x * D past the dtype's largest value), and
+    uses the largest index V - 1; for 8 bits that is the dtype's largest value itself.
+    v_is_d: D = V (a dW made (D, V) has the right shape)."""
     N, T, D, _ = _dims(rng, **dims)
+    top = index_dtype in NARROW_INDEX
+    if top:
+        info = np.iinfo(index_dtype)
+        D = 3 if info.bits == 8 else 2
+        vocabulary = info.max + 1 if info.bits == 8 else (info.max + 1) // D + 1
     if not repeats:
-        V = int(rng.integers(N * T + 2, N * T + 6))
-        x = rng.permutation(V)[:N * T].reshape(N, T)
+        V = vocabulary or int(rng.integers(N * T + 2, N * T + 6))
+        x = rng.choice(V, size=N * T, replace=False).reshape(N, T)
     else:
         V = int(rng.integers(N * T + 2, N * T + 8)) if large_vocabulary else int(rng.integers(3, 6))
         V = vocabulary or V
-        used = rng.permutation(V - 1)[:max(1, min(V - 1, (N * T + 1) // 2))]
-        x = rng.choice(used, size=(N, T))  # word V-1 is never used
+        used = rng.choice(V - 1, size=max(1, min(V - 1, (N * T + 1) // 2)), replace=False)
+        x = rng.choice(used, size=(N, T))  # word V-1 is never used (unless top)
         x.flat[-1] = x.flat[0]  # at least one repeat, even for N = T = 1
-    args = [x.astype(np.int64), rng.standard_normal((V, D))]
+    if top and V - 1 not in x:
+        x.flat[min(1, x.size - 1) if repeats else 0] = V - 1
+    D = V if v_is_d else D
+    args = [x.astype(index_dtype), rng.standard_normal((V, D))]
     return _layer_payload("word_embedding_forward", args, rng.standard_normal((N, T, D)),
-                          dtype, layout, f"N={N} T={T} V={V} D={D}")
+                          dtype, layout, f"N={N} T={T} V={V} D={D}, x {index_dtype}")
 
 
 def _last_states(params, X):
@@ -85,7 +106,8 @@ def _last_states(params, X):
 
 
 def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_offset=0.0,
-               row_spread=0.0, label_gap=0.0, distinct_labels=False, layout="C", **dims):
+               row_spread=0.0, label_gap=0.0, distinct_labels=False, layout="C",
+               n_is_k=False, **dims):
     """A classifier (init kwargs), random nonzero params, X (N, T, D), y (N,).
 
     score_offset is added to every score: softmax ignores it, but exp() without the
@@ -94,12 +116,15 @@ def classifier(rng, dtype="float64", reg=0.0, clip=None, score_scale=1.0, score_
     row's underflows to 0 / 0). label_gap: the class of sample 0's label scores that
     much below the others in every row (the log of a softmax probability that underflows
     to 0 is -inf; the log-softmax is finite). distinct_labels: redrawn until the predicted
-    labels are not all the same (a constant answer cannot pass)."""
+    labels are not all the same (a constant answer cannot pass). n_is_k: K = N.
+    clip="default": the model is made without a clip argument (the contract's 5.0)."""
     dims.setdefault("N", int(rng.integers(3, 6)))  # N >= 3: N times never looks like twice
     N, T, D, H = _dims(rng, **dims)
-    K = int(rng.integers(3, 6))
+    K = N if n_is_k else int(rng.integers(3, 6))
     init = {"input_dim": D, "hidden_dim": H, "num_classes": K, "reg": reg, "clip": clip,
             "seed": 0, "dtype": dtype}
+    if clip == "default":
+        del init["clip"]
     for _attempt in range(200):
         params = {"W_xh": rng.standard_normal((D, H)) / np.sqrt(D),
                   "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),

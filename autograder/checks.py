@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
+import numpy as np
+
 from autograder import cases as c
+from autograder.domains import Domain, Factor, Level, level
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Case:
     public: bool = False  # also run by the student's self-check
     large: bool = False  # sized against numeric differentiation: no numeric self-check
     kind: str = ""  # another judge of engine.JUDGES than the check's own (e.g. predict_each)
+    levels: tuple[str, ...] = ()  # the boundaries of its domain it stands at (domains.py)
 
 
 @dataclass(frozen=True)
@@ -51,61 +55,164 @@ def case_points(check: "Check") -> list[float]:
     return [(base + (i < extra)) / 10_000 for i in range(n)]
 
 
-def _layer_cases(factory, backward=False, large=None):
-    """The situations every layer function is graded in, each present for every
-    submission (the values random, the condition not). A backward check adds a case
-    too large for numeric differentiation to finish within its time limit."""
-    cases = (Case("ordinary", factory, public=True),
-             Case("N=1, T=1", partial(factory, N=1, T=1)),
-             Case("N=1, D>H", partial(factory, N=1, D=7, H=3)),
-             Case("D<H, longer sequence", partial(factory, T=7, D=2, H=6)),
-             Case("float32", partial(factory, dtype="float32")),
-             Case("large pre-activations, float64", partial(factory, saturate=True, T=3),
-                  public=True),
-             Case("large pre-activations, float32",
-                  partial(factory, saturate=True, T=3, dtype="float32")),
-             Case("Fortran-ordered and strided inputs", partial(factory, layout="mixed")))
-    if backward:  # first: a time-out there fails the function's other cases at once
-        cases = (Case("large inputs (no time for numeric gradients)",
-                      partial(factory, **large), large=True),) + cases
-    return cases
+def _layers_domain(factory, sequence=False) -> Domain:
+    """rnn_step_* (x (N, D), ...) and rnn_* (x (N, T, D), ...): N, T, D vs H, dtype,
+    values past exp's overflow, memory layout."""
+    n = (level("N>1", lambda p: _x(p).shape[0] > 1), level("N=1", _n_is(1), N=1))
+    t = ()
+    if sequence:  # T >= 3 by default: one step kept and step 0 skipped differ then
+        t = (Factor("T", (level("T>2", lambda p: _x(p).shape[1] > 2, long=True),
+                          level("T=1", lambda p: _x(p).shape[1] == 1, T=1))),
+             # N = T: code that swaps the two axes gets the right shape (once suffices)
+             Factor("N vs T", (level("N, T drawn", lambda p: True),
+                               level("N=T", lambda p: _x(p).shape[0] == _x(p).shape[1] > 1,
+                                     n_is_t=True)), alone=True))
+    return Domain(factory, (
+        Factor("N", n), *t, _AXES,
+        _float_dtypes(lambda p: p["args"][0].dtype),
+        Factor("values", (level("ordinary values", lambda p: np.abs(p["args"][4]).max() < 10),
+                          level("large pre-activations",
+                                lambda p: np.abs(p["args"][4]).max() > 80, saturate=True))),
+        _LAYOUT), excluded=(("N=T", "T=1"), ("N=T", "N=1")),
+        public=((), ("large pre-activations",)))
 
 
-_STEP_LARGE = {"N": 64, "D": 256, "H": 192}
-_SEQ_LARGE = {"N": 32, "T": 16, "D": 128, "H": 96}
+def _x(p):
+    return p["X"] if "X" in p else p["args"][0]
 
 
-def _classifier_cases():
-    return (Case("reg=0, no clip", partial(c.classifier), public=True),
-            Case("N=1, T=1", partial(c.classifier, N=1, T=1)),
-            Case("reg=0.3", partial(c.classifier, reg=0.3)),
-            Case("large scores", partial(c.classifier, score_scale=10.0, score_offset=1000.0)),
-            # hidden only: its gradients carry ~1e-8 of rounding noise (scores in the
-            # thousands), far below the tolerance but too much for the release's bytes
-            Case("score rows that differ by thousands", partial(c.classifier, row_spread=3000.0)),
-            Case("clip active, reg=0.3", partial(c.classifier, reg=0.3, clip=0.02)),
-            Case("clip inactive", partial(c.classifier, clip=50.0)),
-            Case("float32", partial(c.classifier, dtype="float32", reg=0.1)),
-            Case("Fortran-ordered and strided inputs",
-                 partial(c.classifier, reg=0.1, layout="mixed")),
-            Case("a label scored thousands below its row's best",
-                 partial(c.classifier, label_gap=1500.0)))
+def _n_is(n):
+    return lambda p: _x(p).shape[0] == n
 
 
-def _embedding_cases(backward=False):
-    cases = (Case("repeated and unused indices", c.embedding, public=True),
-             # a vocabulary of 2048: one index, guessed (W[0], say) with p < 1e-3
-             Case("N=1, T=1", partial(c.embedding, N=1, T=1, vocabulary=2048)),
-             Case("every index distinct", partial(c.embedding, repeats=False)),
-             Case("V > N*T, repeated and unused indices",
-                  partial(c.embedding, large_vocabulary=True)),
-             Case("float32", partial(c.embedding, dtype="float32")),
-             Case("Fortran-ordered and strided inputs", partial(c.embedding, layout="mixed")))
-    if backward:  # first, as in _layer_cases
-        cases = (Case("large vocabulary (no time for numeric gradients)",
-                      partial(c.embedding, N=32, T=16, D=32, large_vocabulary=True,
-                              vocabulary=8192), large=True),) + cases
-    return cases
+def _wx(p):
+    return p["params"]["W_xh"] if "params" in p else p["args"][2]
+
+
+def _float_dtypes(dtype_of) -> Factor:
+    return Factor("dtype", (level("float64", lambda p: dtype_of(p) == np.float64),
+                            level("float32", lambda p: dtype_of(p) == np.float32,
+                                  dtype="float32")))
+
+
+_AXES = Factor("D vs H", (level("D<H", lambda p: np.subtract(*_wx(p).shape) < 0, dh="<"),
+                          level("D=H", lambda p: np.subtract(*_wx(p).shape) == 0, dh="="),
+                          level("D>H", lambda p: np.subtract(*_wx(p).shape) > 0, dh=">")))
+_LAYOUT = Factor("layout", (level("C-ordered", lambda p: p["layout"] == "C"),
+                            level("Fortran-ordered and strided inputs",
+                                  lambda p: p["layout"] == "mixed", layout="mixed")))
+
+
+def _index_level(name: str) -> Level:
+    """Indices of dtype `name`; 8 and 16 bits: x * D past its range (8 bits: x at its max)."""
+    info = np.iinfo(name)
+    narrow = name in c.NARROW_INDEX
+
+    def holds(p):
+        x, D = p["args"][0], p["args"][1].shape[1]
+        return x.dtype == np.dtype(name) and (not narrow or int(x.max()) * D > info.max
+                                              and (info.bits > 8 or x.max() == info.max))
+    label = {8: " indices up to its max", 16: " indices, x*D past its max"}.get(info.bits, "")
+    return level(name + (label if narrow else " indices"), holds, index_dtype=name)
+
+
+def _repeats(p) -> bool:
+    x, V = p["args"][0], p["args"][1].shape[0]
+    return len(np.unique(x)) < x.size and len(np.unique(x)) < V
+
+
+_INDEX_DTYPES = ("int64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "uint64")
+_EMBEDDING = Domain(c.embedding, (
+    Factor("index dtype", tuple(_index_level(d) for d in _INDEX_DTYPES), alone=True),
+    Factor("indices", (
+        level("repeated and unused indices", _repeats),
+        level("every index distinct",
+              lambda p: len(np.unique(p["args"][0])) == p["args"][0].size, repeats=False),
+        level("V > N*T, repeated and unused indices",
+              lambda p: _repeats(p) and p["args"][1].shape[0] > p["args"][0].size,
+              large_vocabulary=True))),
+    # a vocabulary of 2048 for one index: guessed (W[0], say) with p < 1e-3
+    Factor("N", (level("N*T>1", lambda p: p["args"][0].size > 1),
+                 level("N=1, T=1", lambda p: p["args"][0].shape == (1, 1), N=1, T=1,
+                       vocabulary=2048))),
+    _float_dtypes(lambda p: p["args"][1].dtype), _LAYOUT,
+    Factor("V vs D", (level("V!=D", lambda p: np.subtract(*p["args"][1].shape) != 0),
+                      level("V=D", lambda p: np.subtract(*p["args"][1].shape) == 0,
+                            v_is_d=True)), alone=True)),
+    excluded=(*((_index_level(d).label, "V=D") for d in c.NARROW_INDEX),
+              ("N=1, T=1", "V=D"),
+              ("N=1, T=1", "repeated and unused indices"),
+              ("N=1, T=1", "V > N*T, repeated and unused indices"),
+              *(("N=1, T=1", _index_level(d).label) for d in c.NARROW_INDEX)))
+
+
+def _classifier_values(*labels) -> Factor:
+    levels = {"ordinary values": level("ordinary values", lambda p: abs(p["params"]["b_q"]).max() < 10),
+              "large scores": level("large scores", lambda p: p["params"]["b_q"].max() > 500,
+                                    score_scale=10.0, score_offset=1000.0),
+              "scores near -1000": level("scores near -1000",
+                                         lambda p: p["params"]["b_q"].max() < -500,
+                                         score_offset=-1000.0),
+              "score rows that differ by thousands": level(
+                  "score rows that differ by thousands", lambda p: _row_spread(p) > 1000,
+                  row_spread=3000.0),
+              "a label scored thousands below its row's best": level(
+                  "a label scored thousands below its row's best",
+                  lambda p: np.ptp(p["params"]["b_q"]) > 1000, label_gap=1500.0)}
+    return Factor("values", tuple(levels[name] for name in labels), alone=True)
+
+
+def _row_spread(p) -> float:
+    """How far apart the rows' best scores lie (float64, from the case's own params)."""
+    params = {k: v.astype(np.float64) for k, v in p["params"].items()}
+    scores = c._last_states(params, p["X"].astype(np.float64)) @ params["W_hq"] + params["b_q"]
+    return float(np.ptp(scores.max(axis=1)))
+
+
+_CLASSIFIER_AXES = Factor("axes", (
+    level("N>=3, D!=H", lambda p: _x(p).shape[0] >= 3 and np.subtract(*_wx(p).shape) != 0),
+    level("N=1, T=1", lambda p: _x(p).shape[:2] == (1, 1), N=1, T=1),
+    level("D=H, K=N", lambda p: np.subtract(*_wx(p).shape) == 0
+          and p["params"]["b_q"].shape[0] == _x(p).shape[0], dh="=", n_is_k=True)), alone=True)
+_EXTREME = ("score rows that differ by thousands", "a label scored thousands below its row's best",
+            "large scores", "scores near -1000")
+_NO_EXTREME_FLOAT32 = tuple(("float32", e) for e in _EXTREME) + (
+    ("N=1, T=1", "score rows that differ by thousands"),)
+
+
+def _clip_level(label, value) -> Level:
+    return level(label, lambda p: p["init"].get("clip", "default") == value, clip=value)
+
+
+_SCORES = Domain(c.classifier, (
+    _CLASSIFIER_AXES, _float_dtypes(lambda p: p["X"].dtype), _LAYOUT,
+    _classifier_values("ordinary values", "large scores",
+                       "score rows that differ by thousands")),
+    excluded=_NO_EXTREME_FLOAT32)
+_LOSS_DOMAIN = Domain(c.classifier, (
+    _CLASSIFIER_AXES,
+    Factor("reg", (level("reg=0", lambda p: p["init"]["reg"] == 0),
+                   level("reg=0.3", lambda p: p["init"]["reg"] == 0.3, reg=0.3))),
+    Factor("clip", (_clip_level("no clip", None), _clip_level("clip=0", 0.0),
+                    _clip_level("clip active (0.02)", 0.02),
+                    _clip_level("clip inactive (50)", 50.0),
+                    _clip_level("clip left at its default", "default"))),
+    _float_dtypes(lambda p: p["X"].dtype), _LAYOUT,
+    _classifier_values("ordinary values", "large scores", "score rows that differ by thousands",
+                       "a label scored thousands below its row's best")),
+    excluded=_NO_EXTREME_FLOAT32)
+# predict is provided code, but it carries points: graded past the chunk sizes a correct
+# implementation might use (1000, 1024, 4096) and on scores past exp's overflow both ways
+_PREDICT = Domain(c.classifier, (
+    Factor("N", (level("N=8", _n_is(8), N=8),
+                 level("8 single samples (N=1 each)", _n_is(8), kind="predict_each", N=8),
+                 level("N=1001", _n_is(1001), N=1001, T=2),
+                 level("N=4097", _n_is(4097), N=4097, T=1)), alone=True),
+    _classifier_values("ordinary values", "large scores", "scores near -1000",
+                       "score rows that differ by thousands"),
+    _float_dtypes(lambda p: p["X"].dtype)),
+    excluded=(("float32", "score rows that differ by thousands"),),
+    fixed={"distinct_labels": True})
 
 
 def _train_cases():
@@ -133,36 +240,53 @@ def _train_cases():
 
 
 _LOSS = ("rnn_forward", "rnn_backward")
+_STEP, _SEQUENCE = _layers_domain(c.rnn_step), _layers_domain(c.rnn_sequence, sequence=True)
+
+
+def _large(factory, **kwargs) -> tuple[Case, ...]:
+    """First in a check of gradients: a time-out there fails the function's other cases
+    at once, a wrong answer there gates them (grade._grade_case)."""
+    what = "large vocabulary" if factory is c.embedding else "large inputs"
+    return (Case(f"{what} (no time for numeric gradients)", partial(factory, **kwargs),
+                 large=True),)
+
 
 CHECKS: tuple[Check, ...] = (
-    Check("rnn_step_forward", "next_h", "forward", 5, _layer_cases(c.rnn_step)),
+    Check("rnn_step_forward", "next_h", "forward", 5, _STEP.cases(Case)),
     Check("rnn_step_backward", "gradients", "backward", 10,
-          _layer_cases(c.rnn_step, backward=True, large=_STEP_LARGE),
+          _STEP.cases(Case, _large(c.rnn_step, N=64, D=256, H=192)),
           calls=("rnn_step_forward",)),
-    Check("rnn_forward", "hidden states", "forward", 10, _layer_cases(c.rnn_sequence)),
+    Check("rnn_forward", "hidden states", "forward", 10, _SEQUENCE.cases(Case)),
     Check("rnn_backward", "gradients", "backward", 15,
-          _layer_cases(c.rnn_sequence, backward=True, large=_SEQ_LARGE),
+          _SEQUENCE.cases(Case, _large(c.rnn_sequence, N=32, T=16, D=128, H=96)),
           calls=("rnn_forward",)),
-    Check("word_embedding_forward", "vectors", "forward", 4, _embedding_cases()),
-    Check("word_embedding_backward", "dW", "backward", 8, _embedding_cases(backward=True),
+    Check("word_embedding_forward", "vectors", "forward", 4, _EMBEDDING.cases(Case)),
+    Check("word_embedding_backward", "dW", "backward", 8,
+          _EMBEDDING.cases(Case, _large(c.embedding, N=32, T=16, D=32, large_vocabulary=True,
+                                        vocabulary=8192)),
           calls=("word_embedding_forward",)),
     # __init__ is provided code (no TODO): shown, worth no points, so that a student who
     # breaks it notices.
     Check("RNNClassifier.__init__", "parameters (provided code, 0 points)", "init", 0,
           (Case("float64", c.classifier_init, public=True),
            Case("float32", partial(c.classifier_init, dtype="float32")))),
-    Check("RNNClassifier.loss", "scores", "scores", 4, _classifier_cases()[:5], calls=_LOSS),
+    Check("RNNClassifier.loss", "scores", "scores", 4, _SCORES.cases(Case), calls=_LOSS),
     Check("RNNClassifier.loss", "loss and gradients", "loss", 18,
-          (Case("large inputs (no time for numeric gradients)",
-                partial(c.classifier, N=32, T=16, D=96, H=128), large=True),)
-          + _classifier_cases(), calls=_LOSS),
-    Check("RNNClassifier.predict", "labels", "predict", 2,
-          (Case("N=8", partial(c.classifier, N=8, distinct_labels=True), public=True),
-           Case("8 single samples (N=1 each)", partial(c.classifier, N=8, distinct_labels=True),
-                kind="predict_each")),
+          _LOSS_DOMAIN.cases(Case, _large(c.classifier, N=32, T=16, D=96, H=128)),
+          calls=_LOSS),
+    Check("RNNClassifier.predict", "labels", "predict", 2, _PREDICT.cases(Case),
           calls=("RNNClassifier.loss",)),
     Check("RNNClassifier.train", "SGD", "train", 14, _train_cases()),
     Check("RNNClassifier.train", "overfit a small batch", "overfit", 10,
           (Case("20 samples", c.overfit_batch, public=True),), timeout=30.0,
           calls=("RNNClassifier.loss",)),
 )
+# each check's argument domain (tests/test_coverage.py: every boundary is hit)
+DOMAINS = {("rnn_step_forward", "next_h"): _STEP, ("rnn_step_backward", "gradients"): _STEP,
+           ("rnn_forward", "hidden states"): _SEQUENCE,
+           ("rnn_backward", "gradients"): _SEQUENCE,
+           ("word_embedding_forward", "vectors"): _EMBEDDING,
+           ("word_embedding_backward", "dW"): _EMBEDDING,
+           ("RNNClassifier.loss", "scores"): _SCORES,
+           ("RNNClassifier.loss", "loss and gradients"): _LOSS_DOMAIN,
+           ("RNNClassifier.predict", "labels"): _PREDICT}

@@ -120,7 +120,8 @@ def _shape(expected: np.ndarray, letters: str) -> str:
 def shape_hint(got: tuple, want: tuple) -> str:
     """What a wrong shape most likely comes from, when the shapes say it."""
     if len(got) == 2 and got == want[::-1] and got != want:
-        return "  (the transpose: check the order of a matrix product)"
+        return ("  (its axes swapped: a matrix product in the wrong order, or an array "
+                "created with its axes the other way round?)")
     if len(got) == len(want) + 1 and got[1:] == want:
         if got[0] == 1:
             return "  (an extra leading axis of length 1: keepdims=True, or a missing [0]?)"

@@ -1,8 +1,13 @@
-"""Known mistakes: when a wrong output equals what a known bug would give, name the bug.
+"""Known mistakes: when a wrong output equals what a known bug would give, say so.
 
 Each row of MISTAKES says which output of which function it explains, how to compute
 what that mistake produces from the case's inputs (with the reference), and the hint
 in English and Chinese. recognise() returns the hints whose prediction matches.
+
+A hint describes the symptom and every mistake that produces it (the same outputs can
+come from several: an L2 term added twice and one missing its 1/2 give the same loss);
+it names one line of code only when no other mistake gives the same outputs. Each hint
+is shown once per function (across()), on the first test that has it.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -24,7 +29,8 @@ class Mistake:
 
 def _clip_off(p) -> bool:
     """Clipping off or far away: when it bites, saturated gradients hide other mistakes."""
-    return p["init"]["clip"] is None or p["init"]["clip"] >= 10
+    clip = p["init"].get("clip", 5.0)
+    return clip is None or clip >= 10
 
 
 def _step_tanh_from_preactivation(p, ref):
@@ -106,7 +112,12 @@ def _loss_variant(p, ref, data_scale=1.0, reg_scale=1.0):
 
 
 def _clip_before_reg(p, ref):
+    """Data gradients clipped, then reg * W added; no prediction where clipping leaves
+    the data gradients unchanged (then code that never clips gives the same)."""
     _, grads = _classifier_grads(p, ref, reg=0.0)
+    unclipped = _classifier_grads(p, ref, reg=0.0, clip=None)[1]
+    if all(np.array_equal(grads[k], unclipped[k]) for k in grads if k.startswith("W")):
+        return {}
     reg = p["init"]["reg"]
     return {k: g + reg * p["params"][k] if k.startswith("W") else g for k, g in grads.items()}
 
@@ -165,19 +176,24 @@ MISTAKES = (
             "The first step ignores h0: it must start from the h0 you are given.",
             "第一步应使用传入的 h0，而不是全零。"),
     Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq", "b_h", "b_q"), _grads_times_n,
-            "The gradients are N times too large: divide dscores by N, as the loss is a mean.",
-            "损失是平均值，dscores 需要除以 N。",
+            "The gradients are N times too large (the regularisation part aside): the loss "
+            "is a mean, so dscores is divided by N.",
+            "梯度（正则项部分除外）大了 N 倍：损失是平均值，dscores 需要除以 N。",
             lambda p: _clip_off(p) and len(p["y"]) >= 3),
     Mistake("word_embedding_backward", ("dW",), _embedding_lost_repeats,
-            "Repeated indices lose their gradients: dW[x] += dout keeps only one of them; "
-            "use np.add.at(dW, x, dout).",
-            "重复索引的梯度丢失了：dW[x] += dout 只保留一个，请用 np.add.at。"),
+            "Repeated indices lose their gradients: each repeated word's row of dW holds one "
+            "of its gradients, not their sum (dW[x] += dout, or dW[i] = ... in a loop, writes "
+            "each row once); add them all up, e.g. np.add.at(dW, x, dout).",
+            "重复索引的梯度丢失了：重复出现的词的 dW 行只保留了一个梯度而不是总和"
+            "（dW[x] += dout 或循环中的 dW[i] = ... 都只写一次）；请全部累加，例如 np.add.at。"),
     Mistake("RNNClassifier.loss", ("loss",), lambda p, r: {"loss": _loss_variant(p, r, len(p["y"]))},
             "The loss looks summed over the batch: the contract asks for the mean.",
             "损失应对批内样本取平均，而不是求和。"),
     Mistake("RNNClassifier.loss", ("loss",), lambda p, r: {"loss": _loss_variant(p, r, 1.0, 2.0)},
-            "The L2 term lacks the 1/2: loss adds reg / 2 * sum(W^2).",
-            "正则项应为 reg / 2 * sum(W^2)，缺少了 1/2。"),
+            "The loss's L2 term is reg * sum(W^2), twice reg / 2 * sum(W^2): is the "
+            "regularisation added twice, or is the 1/2 missing?",
+            "损失中的 L2 项是 reg * sum(W^2)，为应有值 reg / 2 * sum(W^2) 的两倍："
+            "是正则项加了两次，还是缺少了 1/2？"),
     Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq"), _clip_before_reg,
             "The gradients look clipped before adding reg * W: add the regularisation "
             "gradient first, then clip.",
@@ -204,7 +220,25 @@ def recognise(target: str, payload, wrong: dict, got: dict, expected: dict,
             continue
         if _explains(predicted, concerned, got, expected):
             found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
-    return found
+    return found + [_transposed(name) for name in wrong if _is_transposed(got.get(name),
+                                                                         expected.get(name))]
+
+
+def _is_transposed(got, expected) -> bool:
+    """A square output equal to the transpose of the right one (and not to the right one):
+    its shape cannot show the swap (D = H, or an (H, H) weight)."""
+    if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray):
+        return False
+    square = expected.ndim == 2 and expected.shape[0] == expected.shape[1] > 1
+    return square and _matches(expected.T, got) and not _matches(expected, got)
+
+
+def _transposed(name: str) -> str:
+    return (f"Hint: {name} is the transpose of the right {name} (square here, so its shape "
+            "cannot tell): a matrix product in the wrong order, or a transpose made only "
+            "when the shape does not fit?\n"
+            f"      提示：{name} 是正确结果的转置（这里是方阵，形状看不出来）：矩阵乘法的顺序反了，"
+            "还是只在形状不符时才转置？")
 
 
 def _explains(predicted: dict, outputs, got: dict, expected: dict) -> bool:
@@ -243,14 +277,18 @@ class Pattern:
     markers: tuple[str, ...]
     en: str
     zh: str
+    reasons: tuple[str, ...] = ("nonfinite",)  # how the marked cases' outputs are wrong
 
 
 PATTERNS = (
     Pattern(("rnn_step_forward", "rnn_forward", "rnn_step_backward", "rnn_backward"),
             ("large pre-activations",),
-            "NaN or inf only where |pre-activation| is large: tanh built from np.exp "
-            "overflows (past about 710 in float64, 89 in float32). Use np.tanh.",
-            "只有预激活值很大时才出现 NaN/inf：用 np.exp 手写的 tanh 会溢出，请用 np.tanh。"),
+            "NaN or inf only where |pre-activation| is large: something computed there "
+            "overflows, e.g. tanh (or its derivative) built from np.exp (past about 710 in "
+            "float64, 89 in float32) or np.arctanh of a saturated h. np.tanh never "
+            "overflows, and tanh' is 1 - h**2 from the output.",
+            "只有预激活值很大时才出现 NaN/inf：某处溢出了，例如用 np.exp 手写的 tanh（或其导数），"
+            "或对饱和的 h 取 np.arctanh。np.tanh 不会溢出，tanh' = 1 - h**2。"),
     Pattern(("RNNClassifier.loss",), ("large scores", "score rows that differ"),
             "NaN or inf only when scores are large or rows differ by thousands: subtract "
             "each row's own max before np.exp (scores.max(axis=1, keepdims=True)), not "
@@ -263,12 +301,21 @@ PATTERNS = (
             "as shifted - log(sum(exp(shifted), axis=1)), not np.log(probs).",
             "只有标签的得分远低于该行最大值时才出现 NaN/inf：其 softmax 概率下溢为 0，log(0) = -inf。"
             "请用 shifted - log(sum(exp(shifted))) 计算对数概率，而不是 np.log(probs)。"),
+    Pattern(("RNNClassifier.predict",), ("large scores", "scores near", "score rows that differ"),
+            "Wrong labels only where scores are large, or rows lie thousands apart: a softmax "
+            "there overflows or underflows to NaN (np.argmax of NaN rows is 0), unless each "
+            "row's own max is subtracted first. The argmax of the scores themselves is the "
+            "prediction: no softmax is needed.",
+            "只有得分很大或各行相差数千时标签才错：softmax 在那里会上溢或下溢成 NaN"
+            "（NaN 行的 np.argmax 为 0），除非先减去每一行自己的最大值。预测就是得分本身的 argmax，"
+            "不需要 softmax。", reasons=("value",)),
 )
 
 
 def across(tests) -> None:
     """Add each pattern's hint to the tests it explains (TestResult: target, what, case,
-    wrong, status), reading only the tests' structured fields."""
+    wrong, status), reading only the tests' structured fields; then keep every hint on
+    the first test of its function only."""
     for check_name in {_check_of(t) for t in tests}:
         own = [t for t in tests if _check_of(t) == check_name]
         patterns = [p for p in PATTERNS if own[0].target in p.targets]
@@ -278,8 +325,19 @@ def across(tests) -> None:
             continue
         for pattern, cases in marked.items():
             for test in cases:
-                if "nonfinite" in test.wrong.values():
+                if set(pattern.reasons) & set(test.wrong.values()):
                     test.hints.append(f"Hint: {pattern.en}\n      提示：{pattern.zh}")
+    _once_per_function(tests)
+
+
+def _once_per_function(tests) -> None:
+    """Each hint kept on the first test of its function that has it: a one-character bug
+    tells its hint once, not once per failing case."""
+    seen = set()
+    for test in tests:
+        own = [h for h in dict.fromkeys(test.hints) if (test.target, h) not in seen]
+        seen |= {(test.target, h) for h in own}
+        test.hints = own
 
 
 def _check_of(test) -> str:

@@ -8,6 +8,7 @@ escape sequence, carriage return or lone surrogate reaches a terminal or a file)
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,12 @@ class TestResult:
     def target(self) -> str:
         return self.name.split(":", 1)[0]
 
+    @property
+    def withheld(self) -> bool:
+        """Failed although every output was right: no credit by a gate (its check's large
+        case failed, or train is not SGD), not by a wrong value."""
+        return self.status == "failed" and not self.wrong and not self.cause
+
 
 @dataclass
 class GradingResult:
@@ -54,8 +61,10 @@ class GradingResult:
         return round(sum(t.max_score for t in self.tests), 2)
 
     def to_gradescope(self) -> dict:
+        overview = self.overview()
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
-                "output": inert.text(self.output), "visibility": "visible",
+                "output": inert.text("\n\n".join(filter(None, (self.output, overview)))),
+                "visibility": "visible",
                 "stdout_visibility": "hidden",
                 "tests": [{"name": inert.line(t.name, None), "score": _finite(t.score),
                            "max_score": t.max_score, "output": inert.text(t.output),
@@ -72,20 +81,107 @@ class GradingResult:
                                   allow_nan=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
 
+    def overview(self) -> str:
+        """One line per function that lost points, above the tests (Gradescope lists one
+        test per case): its cases passed and, when all its failing cases say the same
+        (an import error, say), what they say."""
+        lines = []
+        for target, tests in _by_function(self.tests):
+            failed = [t for t in tests if t.status != "passed"]
+            if not failed:
+                continue
+            groups = list(_same_feedback(failed))
+            said = groups[0][1].partition("\n")[0] if len(groups) == 1 else ""
+            lines.append(f"{target}: {len(tests) - len(failed)} of {len(tests)} cases passed"
+                         + (f" ({said})" if said else "; see its tests below"))
+        return "\n".join(lines)
+
     def report(self, colour: bool | None = None) -> str:
-        """A readable report: one line per test, feedback under the failed ones."""
-        colour = sys.stdout.isatty() if colour is None else colour
-        paint = _painter(colour)
+        """A readable report: one line per graded function, its failing cases grouped
+        under it (cases with the same feedback once, e.g. one import error for all), its
+        hints once, after its cases."""
+        paint = _painter(sys.stdout.isatty() if colour is None else colour)
         lines = [inert.text(self.output), ""] if self.output else []
-        for t in self.tests:
-            mark = paint("PASS", "32") if t.status == "passed" else paint(t.status.upper(), "31")
-            lines.append(f"{mark:>6}  {t.score:5.2f}/{t.max_score:<5.2f} {inert.line(t.name, None)}")
-            if t.status != "passed":
-                lines.extend("          " + line for line in inert.text(t.output).splitlines())
+        for target, tests in _by_function(self.tests):
+            lines += _function_lines(target, tests, paint)
         lines.append("")
         lines.append(paint(f"Total: {self.score:.2f} / {self.max_score:.2f}", "1")
                      + f"   ({self.execution_time:.1f} s)")
         return "\n".join(lines)
+
+
+def _by_function(tests: list[TestResult]) -> list[tuple[str, list[TestResult]]]:
+    """(function, its tests) in the order the tests come."""
+    groups: dict[str, list[TestResult]] = {}
+    for test in tests:
+        groups.setdefault(test.target, []).append(test)
+    return list(groups.items())
+
+
+def _function_lines(target: str, tests: list[TestResult], paint) -> list[str]:
+    score, worth = sum(t.score for t in tests), sum(t.max_score for t in tests)
+    failed = [t for t in tests if t.status != "passed"]
+    mark = paint("PASS", "32") if not failed else paint("FAIL", "31")
+    summary = (f"{len(tests) - len(failed)} of {len(tests)} case"
+               f"{'s' if len(tests) > 1 else ''} passed")
+    lines = [f"{mark:>6}  {score:5.2f}/{worth:<6.2f} {inert.line(target, None)}: {summary}"]
+    several_checks = len({_check_part(t) for t in tests}) > 1
+    for (status, body), group in _same_feedback(failed).items():
+        label = "NO CREDIT" if status == "withheld" else status.upper()
+        if len(group) == len(tests) > 1:
+            cases = f"all {len(tests)} cases"
+        else:
+            cases = f"{len(group)} case{'s' if len(group) > 1 else ''}: " + "; ".join(
+                inert.line(_case_line(t, several_checks, len(group) == 1), None) for t in group)
+        lines.append(f"          {paint(label, '33' if status == 'withheld' else '31')} ({cases})")
+        if status == "withheld":
+            lines.append("            outputs right; no credit (see below)")
+        lines += ["            " + line for line in inert.text(body).splitlines()]
+    for hint in dict.fromkeys(h for t in failed for h in t.hints):
+        lines += ["          " + line for line in inert.text(hint).splitlines()]
+    return lines
+
+
+def _check_part(test: TestResult) -> str:
+    """"<what>" of a test named "<target>: <what>, <case>"."""
+    return test.name.partition(": ")[2].removesuffix(f", {test.case}")
+
+
+def _case_line(test: TestResult, with_check: bool, with_shapes: bool) -> str:
+    """The case's label (after what its check checks, when its function has several
+    checks), with its shapes (the first line of its feedback) when asked."""
+    first = test.output.partition("\n")[0]
+    case = (first.removeprefix("Case: ") if with_shapes and first.startswith("Case: ")
+            else test.case or test.name)
+    return f"{_check_part(test)}, {case}" if with_check else case
+
+
+def _same_feedback(failed: list[TestResult]) -> dict[tuple[str, str], list[TestResult]]:
+    """(status, feedback shown) -> the tests whose feedback is the same but for the sizes
+    of their errors; shown: the first one's, without its case line, hints and the lines
+    of what is right."""
+    groups: dict[tuple[str, str], list[TestResult]] = {}
+    for test in failed:
+        status = "withheld" if test.withheld else test.status
+        groups.setdefault((status, _ERROR_SIZE.sub("relative error …", _shown(test))),
+                          []).append(test)
+    return {(status, _shown(group[0])): group for (status, _), group in groups.items()}
+
+
+_ERROR_SIZE = re.compile(r"relative error [-+.0-9e]+ \(tolerance [-+.0-9e]+\)")
+
+
+def _shown(test: TestResult) -> str:
+    body = test.output
+    if test.hints and body.endswith("\n" + "\n".join(test.hints)):
+        body = body[:-len("\n" + "\n".join(test.hints))]
+    body = body.partition("\n")[2] if body.startswith("Case: ") else body
+    return "\n".join(line for line in body.splitlines() if not _is_ok(line))
+
+
+def _is_ok(line: str) -> bool:
+    """A line saying that one output or rule is right (the report shows what is wrong)."""
+    return line.endswith(") ok") or line.startswith("ok    ")
 
 
 def internal_error(reason: str, execution_time: float = 0.0) -> GradingResult:

@@ -145,3 +145,16 @@ def test_detached_background_processes_do_not_outlive_grading(tmp_path):
     assert result.score == 100  # the function itself is right
     pid = int(marker.read_text())
     assert not Path(f"/proc/{pid}").exists(), "a detached process outlived grading"
+
+
+def test_a_syntax_error_is_reported_once_per_function(tmp_path):
+    """Not one identical row per case: the report says it once for each function; the
+    JSON still lists every test."""
+    folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
+        "def rnn_step_forward(x, prev_h, Wx, Wh, b):", "def rnn_step_forward(x, prev_h, Wx, Wh, b)")})
+    result = grade(folder, DEFAULT)
+    report = result.report(colour=False)
+    # rnn_classifier.py imports rnn_layers.py: every function fails on the import
+    assert report.count("SyntaxError") == len(TARGETS)
+    assert all(f"{target}: 0 of" in report for target in TARGETS)
+    assert len(result.to_gradescope()["tests"]) == len(result.tests)

@@ -15,7 +15,7 @@ from autograder.selfcheck import write_public_cases
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 
 # The modules the self-check needs, and nothing else.
-MODULES = ("checks.py", "cases.py", "compare.py", "engine.py", "train_rules.py",
+MODULES = ("checks.py", "cases.py", "domains.py", "compare.py", "engine.py", "train_rules.py",
            "serve.py", "train_serve.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py", "inert.py",
            "validate.py", "zip_listing.py", "pack.py",

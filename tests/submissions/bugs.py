@@ -271,4 +271,35 @@ BUGS: tuple[Bug, ...] = (
     Bug("train_best_params_not_restored", CLASSIFIER,
         "            self.params.update(best_params)",
         "            pass", TRAIN),
+    # ---- boundaries (issue 21): axes equal, index dtypes, clip 0, chunk sizes ----------
+    Bug("step_backward_dWx_transposed_fixed_by_shape", LAYERS,  # only D = H shows it
+        "dWx = x.T @ da  # (D, H)",
+        "dWx = da.T @ x  # (H, D)\n    if dWx.shape != Wx.shape:\n        dWx = dWx.T  # (D, H)",
+        STEP_B),
+    Bug("backward_dWx_transposed_fixed_by_shape", LAYERS,  # only D = H shows it
+        "dWx = x_tm.reshape(T * N, D).T @ da_flat  # (D, H)",
+        "dWx = da_flat.T @ x_tm.reshape(T * N, D)  # (H, D)\n"
+        "    if dWx.shape != Wx.shape:\n        dWx = dWx.T  # (D, H)", SEQ_B),
+    Bug("embedding_forward_flat_index_in_index_dtype", LAYERS,  # wraps for 8 / 16 bits
+        "out = W[x]  # (N, T, D)",
+        "out = W.ravel()[x[..., None] * W.shape[1] + np.arange(W.shape[1])]  # (N, T, D)",
+        EMB_F),
+    Bug("embedding_backward_bincount_in_index_dtype", LAYERS,  # wraps for 8 / 16 bits
+        "np.add.at(dW, x, dout)",
+        "flat = (x[..., None] * W_shape[1] + np.arange(W_shape[1])).ravel()\n"
+        "    dW += np.bincount(flat, weights=dout.ravel(), minlength=dW.size).reshape(W_shape)",
+        EMB_B),
+    Bug("loss_clip_zero_means_off", CLASSIFIER,  # only clip = 0 shows it
+        "        if self.clip is not None:\n",
+        "        if self.clip:\n", LOSS),
+    Bug("loss_clip_hard_coded_5", CLASSIFIER,
+        "np.clip(g, -self.clip, self.clip, out=g)",
+        "np.clip(g, -5.0, 5.0, out=g)", LOSS),
+    Bug("loss_reg_added_twice", CLASSIFIER,
+        "        loss += 0.5 * self.reg * sum(np.sum(p[w] ** 2) for w in WEIGHTS)\n",
+        "        loss += 0.5 * self.reg * sum(np.sum(p[w] ** 2) for w in WEIGHTS)\n"
+        "        loss += 0.5 * self.reg * sum(np.sum(p[w] ** 2) for w in WEIGHTS)\n", LOSS),
+    Bug("predict_chunk_drops_its_last_sample", CLASSIFIER,  # only N > 1000 shows it
+        "self.loss(X[i:i + batch_size])",
+        "self.loss(X[i:i + batch_size - 1])", PREDICT),
 )

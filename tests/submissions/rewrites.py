@@ -67,8 +67,10 @@ STEP_F, STEP_B = ("rnn_step_forward",), ("rnn_step_backward",)
 SEQ_F, SEQ_B = ("rnn_forward",), ("rnn_backward",)
 EMB_F, EMB_B = ("word_embedding_forward",), ("word_embedding_backward",)
 LOSS, TRAIN = ("RNNClassifier.loss",), ("RNNClassifier.train",)
+PREDICT = ("RNNClassifier.predict",)
+_PREDICT_HINT = "Wrong labels only where scores are large"
 
-_TANH_HINT = "tanh built from np.exp"
+_TANH_HINT = "tanh (or its derivative) built from np.exp"
 _ROW_MAX_HINT = "subtract each row's own max"
 _SQUARED_HINT = "(squared)"
 _BEST_HINT = "the last epoch's"
@@ -618,4 +620,35 @@ REWRITES: tuple[Rewrite, ...] = (
             self.params.update(best_params)
             return history
         ''', TRAIN, _BEST_HINT),
+    # ---- boundaries (issue 21): chunk sizes, large scores, allocated shapes ------------
+    Rewrite("predict_chunks_of_1024_lose_the_tail", CLASSIFIER, '''
+        def predict(self, X, batch_size=1024):
+            N = X.shape[0]
+            if N <= batch_size:
+                return np.argmax(self.loss(X), axis=1)
+            return np.concatenate([np.argmax(self.loss(X[i:i + batch_size]), axis=1)
+                                   for i in range(0, N - batch_size + 1, batch_size)])
+        ''', PREDICT),
+    Rewrite("predict_through_an_unshifted_softmax", CLASSIFIER, '''
+        def predict(self, X, batch_size=1000):
+            scores = self.loss(X)
+            probs = np.exp(scores)
+            probs /= probs.sum(axis=1, keepdims=True)
+            return np.argmax(probs, axis=1)
+        ''', PREDICT, _PREDICT_HINT),
+    Rewrite("predict_softmax_shifted_by_the_batch_max", CLASSIFIER, '''
+        def predict(self, X, batch_size=1000):
+            scores = self.loss(X)
+            probs = np.exp(scores - scores.max())
+            probs = probs / probs.sum(axis=1, keepdims=True)
+            return probs.argmax(axis=1)
+        ''', PREDICT, _PREDICT_HINT),
+    Rewrite("embedding_backward_dW_allocated_D_by_V", LAYERS, '''
+        def word_embedding_backward(dout, cache):
+            x, W_shape, W_dtype = cache
+            V, D = W_shape
+            dW = np.zeros((D, V), dtype=W_dtype)
+            np.add.at(dW.T, x, dout)
+            return dW
+        ''', EMB_B, note="its axes swapped"),
 )

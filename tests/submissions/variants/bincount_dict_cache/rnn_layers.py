@@ -52,6 +52,6 @@ def word_embedding_backward(dout, cache):
     x, V = cache["x"], cache["V"]
     D = dout.shape[-1]
     # Row x[n, t], column d lands in bin x[n, t] * D + d; bincount adds up repeats.
-    bins = (x.reshape(-1, 1) * D + np.arange(D)).ravel()
+    bins = (x.reshape(-1, 1).astype(np.int64) * D + np.arange(D)).ravel()  # x: any int dtype
     dW = np.bincount(bins, weights=dout.reshape(-1).astype(np.float64), minlength=V * D)
     return dW.reshape(V, D).astype(cache["dtype"])
