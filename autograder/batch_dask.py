@@ -51,7 +51,7 @@ PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it loca
 GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
                   "namespaces", "max_processes", "allow_no_isolation", "partial_credit",
                   "isolation", "memory_cap", "max_load_scale", "visibility", "points",
-                  "hint_languages", "lstm", "settings_file")
+                  "hint_languages", "settings_file")
 # The Dask settings a grading cluster should run with (see the module's docstring).
 WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,  # 100 stack samples a second per worker

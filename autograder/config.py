@@ -64,7 +64,6 @@ class Config:
     points: tuple[tuple[str, float], ...] = ()  # (graded function, points) overrides
     visibility: str = "visible"  # Gradescope's visibility of each test before the due date
     hint_languages: tuple[str, ...] = ("en", "zh")
-    lstm: bool = False  # grade the optional LSTM extension
     settings_file: str = ""  # the file these came from ("" = the defaults)
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 

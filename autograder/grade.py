@@ -45,7 +45,7 @@ def grade(source: Path, config: Config) -> GradingResult:
             try:
                 folder, fingerprint, notes = submissions.prepare(Path(source), Path(tmp))
             except submissions.SubmissionError as exc:
-                return _nothing_graded(str(exc), start)
+                return _nothing_graded(str(exc), start, config)
             _run_checks(tests, folder, fingerprint, config, start)
     except GraderBroken as exc:
         broken = str(exc)
@@ -57,8 +57,9 @@ def grade(source: Path, config: Config) -> GradingResult:
         notes = notes + [f"The grading machine was busy: every time limit was multiplied by "
                          f"{config.load_scale:.1f} (its load per CPU)."]
     tests = points.apply(_every_test(tests), config)
-    _conclude(tests)
-    result = GradingResult(tests, time.monotonic() - start, grader_error=broken)
+    _conclude(tests, config.hint_languages)
+    result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
+                           visibility=config.visibility)
     result.output = _summary(result, notes)
     return result
 
@@ -129,7 +130,7 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
                 _grade_cases(run, grading_seed(secret, fingerprint), tests,
                              lambda check, case: check.target in targets
                              and (large or not case.large))
-                _conclude(tests)
+                _conclude(tests, config.hint_languages)
                 runs.append(tests)
         finally:
             student.close()
@@ -208,7 +209,7 @@ NO_CREDIT_AFTER_LARGE = (
     "      本用例不计分：本项检查的大规模用例未通过；梯度在任何规模下都必须正确。")
 
 
-def _conclude(tests: list[TestResult]) -> None:
+def _conclude(tests: list[TestResult], languages=("en", "zh")) -> None:
     """What needs every test: hints verified across a function's cases, then "fix X
     first" where a function it calls fails (its own hints are then withheld: the
     evidence may come from the function it calls), then the hints shown. (The overfit
@@ -240,7 +241,7 @@ def _conclude(tests: list[TestResult]) -> None:
                             f"{'fails' if len(culprits) == 1 else 'fail'} "
                             f"{'its' if len(culprits) == 1 else 'their'} own tests: "
                             f"fix {culprits[0]} first.")
-        test.hints = list(dict.fromkeys(test.hints))
+        test.hints = [hints.in_languages(h, languages) for h in dict.fromkeys(test.hints)]
         if test.hints:
             test.output += "\n" + "\n".join(test.hints)
 
@@ -272,7 +273,8 @@ def _every_test(tests: list[TestResult]) -> list[TestResult]:
             or _internal_error(check, case) for check in CHECKS for case in check.cases]
 
 
-def _nothing_graded(reason: str, start: float) -> GradingResult:
+def _nothing_graded(reason: str, start: float, config: Config) -> GradingResult:
     tests = [_not_run(check, case, reason) for check in CHECKS for case in check.cases]
-    return GradingResult(tests, time.monotonic() - start,
-                         f"The submission could not be graded: {reason}")
+    return GradingResult(points.apply(tests, config), time.monotonic() - start,
+                         f"The submission could not be graded: {reason}",
+                         visibility=config.visibility)

@@ -343,3 +343,17 @@ def _once_per_function(tests) -> None:
 def _check_of(test) -> str:
     """"<target>: <what>" of a test named "<target>: <what>, <case label>"."""
     return test.name.removesuffix(f", {test.case}")
+
+
+ZH_MARK = "提示："  # where a hint's Chinese line begins (hints are written English first)
+
+
+def in_languages(hint: str, languages) -> str:
+    """The hint in the instructor's languages (settings: grading.hint_languages): its
+    English part, its Chinese part from "提示：", or both as written. A line without a
+    Chinese part (e.g. "dWx also disagrees ...") is shown as it is."""
+    if ZH_MARK not in hint or set(languages) >= {"en", "zh"}:
+        return hint
+    english, chinese = hint.split(ZH_MARK, 1)
+    return english.rstrip() if "zh" not in languages else ZH_MARK + chinese
+

@@ -51,6 +51,8 @@ class GradingResult:
     execution_time: float = 0.0
     output: str = ""  # overall message shown above the tests
     grader_error: str = ""  # the grader itself cannot run (installation): exit non-zero
+    # Gradescope's visibility of the results and of each test (settings: gradescope.visibility)
+    visibility: str = "visible"
 
     @property
     def score(self) -> float:
@@ -64,13 +66,13 @@ class GradingResult:
         overview = self.overview()
         return {"score": _finite(self.score), "execution_time": round(self.execution_time, 3),
                 "output": inert.text("\n\n".join(filter(None, (self.output, overview)))),
-                "visibility": "visible",
+                "visibility": self.visibility,
                 "stdout_visibility": "hidden",
                 "tests": [{"name": inert.line(t.name, None), "score": _finite(t.score),
                            "max_score": t.max_score, "output": inert.text(t.output),
                            # Gradescope knows only passed / failed; error and timeout are failures
                            "status": "passed" if t.status == "passed" else "failed",
-                           "visibility": "visible"} for t in self.tests]}
+                           "visibility": self.visibility} for t in self.tests]}
 
     def write_json(self, path: Path) -> None:
         """Write results.json atomically (a reader never sees half a file)."""

@@ -113,8 +113,6 @@ SETTINGS: tuple[Setting, ...] = (
             "what students see on Gradescope before the due date (its test visibility)"),
     Setting("class.jobs", "batch_jobs", _integer(0, 1024),
             "grade-all's parallel gradings; 0 = one per CPU"),
-    Setting("lstm.enabled", "lstm", _boolean,
-            "grade the optional LSTM extension (lstm_layers.py)"),
 )
 _SCALE = {"memory_cap": MIB}  # file unit -> Config unit
 BY_KEY = {s.key: s for s in SETTINGS}

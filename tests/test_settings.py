@@ -23,7 +23,6 @@ GOOD_AND_BAD = {
     "isolation.max_processes": ("32", 32, "-1"),
     "gradescope.visibility": ('"after_due_date"', "after_due_date", '"later"'),
     "class.jobs": ("3", 3, "true"),
-    "lstm.enabled": ("true", True, "1"),
 }
 
 
@@ -150,3 +149,43 @@ def test_the_readme_example_is_a_valid_settings_file_naming_every_key(tmp_path):
         settings.BY_KEY)
     for s in settings.SETTINGS:  # the README shows the defaults
         assert getattr(config, s.field) == getattr(DEFAULT, s.field), s.key
+
+
+# ---- each setting that shapes the results, seen in a grading ------------------------------
+
+def _graded(config, bug=("np.add.at(dW, x, dout)", "dW[x] += dout")):
+    import shutil
+    import tempfile
+
+    from autograder.grade import grade
+    from conftest import SOLUTIONS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "s"
+        shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+        text = (folder / "rnn_layers.py").read_text()
+        assert text.count(bug[0]) == 1
+        (folder / "rnn_layers.py").write_text(text.replace(*bug))
+        return grade(folder, config)
+
+
+def test_visibility_is_what_gradescope_is_told():
+    import dataclasses
+
+    data = _graded(dataclasses.replace(DEFAULT, visibility="after_due_date")).to_gradescope()
+    assert data["visibility"] == "after_due_date"
+    assert {t["visibility"] for t in data["tests"]} == {"after_due_date"}
+
+
+@pytest.mark.parametrize("languages, shown, withheld", [
+    (("en", "zh"), ("Hint:", "提示："), ()),
+    (("en",), ("Hint:",), ("提示：",)),
+    (("zh",), ("提示：",), ("Hint:",)),
+])
+def test_hints_come_in_the_languages_asked(languages, shown, withheld):
+    import dataclasses
+
+    result = _graded(dataclasses.replace(DEFAULT, hint_languages=languages))
+    text = "\n".join(t.output for t in result.tests)
+    assert all(word in text for word in shown), text[-2000:]
+    assert not any(word in text for word in withheld)
