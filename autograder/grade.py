@@ -224,7 +224,9 @@ def _conclude(tests: list[TestResult], languages=("en", "zh")) -> None:
                     and not serve.answered_for(test.target, f)]
         answered = [f for f in calls.get(test.target, ()) if f in failing
                     and serve.answered_for(test.target, f)]
-        if answered and test.target not in told:  # the end-to-end view: feedback only
+        # the end-to-end view, feedback only: said once, on a test whose outputs were
+        # judged (after an import error it would tell nothing new)
+        if answered and test.target not in told and test.status in ("passed", "failed"):
             told.add(test.target)
             test.output += (f"\n{test.target} was graded with the grader's "
                             f"{' and '.join(answered)}; yours "
