@@ -211,21 +211,30 @@ def test_a_message_over_the_byte_limit_is_refused_before_reading():
     assert same({"x": np.arange(6.0).reshape(2, 3), "n": 3}, decode(GOOD, max_bytes=len(GOOD)))
 
 
-def test_declared_sizes_are_never_allocated():
-    """Each message declares terabytes: decoding them all allocates next to nothing."""
-    declared = [one_array("<f8", [BIG, BIG]), one_array("<f8", [BIG] * wire.MAX_NDIM),
-                one_array("<f8", [BIG, 0, BIG]),
-                message(b"[" * 5_000_000 + b"]" * 5_000_000)]
+def peak_bytes(data: bytes) -> int:
+    """Peak memory NumPy and Python allocate while decode refuses data."""
     tracemalloc.start()
     try:
-        for data in declared:
-            with pytest.raises(WireError):
-                decode(data)
-        peak = tracemalloc.get_traced_memory()[1]
+        with pytest.raises(WireError):
+            decode(data)
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    # the nesting check reads the 10 MB header as bytes (a few copies): far below a TB
-    assert peak < 200 << 20
+
+
+@pytest.mark.parametrize("shape", [[BIG, BIG], [BIG] * wire.MAX_NDIM, [BIG, 0, BIG],
+                                   [BIG, BIG, 0, BIG]], ids=str)
+def test_declared_sizes_are_never_allocated(shape):
+    """Each message declares up to 2**248 elements: refusing it allocates next to nothing."""
+    assert peak_bytes(one_array("<f8", shape)) < 1 << 20
+
+
+def test_the_nesting_check_is_bounded_by_the_header_size():
+    """The deepest header allowed in size: refused before the JSON parser recurses, with
+    memory a small multiple of the header's (arrays of its length, not a parse tree)."""
+    depth = (wire.MAX_HEADER_BYTES - 2) // 2
+    data = message(b"[" * depth + b"]" * depth)
+    assert peak_bytes(data) < 24 * len(data)
 
 
 ran = []  # a pickle that runs would append here
