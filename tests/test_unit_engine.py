@@ -369,3 +369,59 @@ def test_classifier_judges(check, model, status, cause, wrong, words):
     assert result.score == (result.max_score if status == "passed" else 0.0)
     for word in words:
         assert word in text, text
+
+
+# ---- sequences, embeddings, large cases ---------------------------------------------------
+
+def single_step_backward(dh, cache):
+    """rnn_backward whose weight gradients keep step 0's share only (= instead of +=)."""
+    x_tm, h0, Wx, Wh, hs = cache  # the reference's cache: time-major
+    dx, dh0, *_ = LAYERS.rnn_backward(dh, cache)
+    dprev, da = np.zeros_like(h0), None
+    for t in reversed(range(hs.shape[0])):
+        da = (dh[:, t] + dprev) * (1 - hs[t] ** 2)  # (N, H)
+        dprev = da @ Wh.T
+    return dx, dh0, x_tm[0].T @ da, h0.T @ da, da.sum(axis=0)
+
+
+def buffered_embedding_backward(dout, cache):
+    x, shape, dtype = cache
+    dW = np.zeros(shape, dtype=dtype)
+    dW[x] += dout  # a repeated index keeps one of its gradients
+    return dW
+
+
+SEQ = partial(cases.rnn_sequence, N=3, T=4, D=4, H=5)
+SEQ_BACKWARD = Check("rnn_backward", "gradients", "backward", 15, (Case("T=4", SEQ),),
+                     calls=("rnn_forward",))
+EMBEDDING_BACKWARD = Check("word_embedding_backward", "dW", "backward", 8,
+                           (Case("repeats", partial(cases.embedding, N=3, T=4, D=4)),))
+LARGE = Check("rnn_step_backward", "gradients", "backward", 10,
+              (Case("large inputs", partial(cases.rnn_step, N=64, D=32, H=16), large=True),))
+
+# (check, student, status, wrong, blame, words in the feedback or its hints)
+MORE_ROWS = [
+    (SEQ_BACKWARD, FakeStudent(), "passed", {}, "", ["dh0: relative error"]),
+    (SEQ_BACKWARD, FakeStudent(rnn_backward=single_step_backward), "failed",
+     {"dWx": "value", "dWh": "value", "db": "value"}, "backward",
+     ["Only one time step's contribution", "the bug is in rnn_backward"]),
+    (EMBEDDING_BACKWARD, FakeStudent(), "passed", {}, "", ["dW: relative error"]),
+    (EMBEDDING_BACKWARD, FakeStudent(word_embedding_backward=buffered_embedding_backward),
+     "failed", {"dW": "value"}, "backward", ["Repeated indices lose their gradients"]),
+    (LARGE, FakeStudent(raises=CallTimeout("slow")), "timeout", {}, "",
+     ["numeric gradients (2 forward passes per input) cannot finish"]),
+    (LARGE, FakeStudent(rnn_step_backward=not_squared_backward), "failed",
+     {n: "value" for n in ("dx", "dprev_h", "dWx", "dWh", "db")}, "", ["WRONG"]),
+]
+
+
+@pytest.mark.parametrize("check, student, status, wrong, blame, words", MORE_ROWS,
+                         ids=range(len(MORE_ROWS)))
+def test_sequences_embeddings_and_large_cases(check, student, status, wrong, blame, words):
+    result = grade(check, student, time_limit=5.0)
+    text = "\n".join([result.output, *result.hints])
+    assert (result.status, result.wrong, result.blame) == (status, wrong, blame), text
+    for word in words:
+        assert word in text, text
+    if check.cases[0].large:  # no known-mistake hints, no numeric explanation there
+        assert result.hints == [] and len(student.limits) == 1
