@@ -1,0 +1,427 @@
+"""Unit tests of autograder/engine.py: run_case judges fake students, without a sandbox.
+
+A fake student answers the engine's requests in this process, the way the student
+process does: the operation of child/layer_ops.py runs on the reference's layer
+functions with some replaced by a student's version, and the reply crosses the wire
+format (encode, decode) as it would from the pipe. Failures of the process itself
+(a time-out, a crash) are raised as the sandbox raises them."""
+import inspect
+import time
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from autograder import cases, engine
+from autograder.checks import Case, Check, case_points
+from autograder.child import classifier_ops, layer_ops, wire, worker
+from autograder.config import Config
+from autograder.reference import load_reference
+from autograder.sandbox import CallTimeout, ProcessDied
+from conftest import SOLUTIONS
+
+REF = load_reference(SOLUTIONS)
+HERE = str(Path(__file__).resolve().parent)
+LAYERS = REF.rnn_layers
+OPS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
+       "numeric": layer_ops.numeric, "init": classifier_ops.init,
+       "loss": classifier_ops.loss, "predict": classifier_ops.predict}
+
+
+class FakeStudent:
+    """student.request(op, payload, limit, server) as sandbox.Student answers it."""
+
+    def __init__(self, raises=None, reply=None, classifier=None, **functions):
+        names = [n for n in dir(LAYERS) if n.endswith(("_forward", "_backward"))]
+        layers = SimpleNamespace(**{**{n: getattr(LAYERS, n) for n in names}, **functions})
+        model = SimpleNamespace(RNNClassifier=classifier or REF.rnn_classifier.RNNClassifier)
+        self.modules = SimpleNamespace(rnn_layers=layers, rnn_classifier=model)
+        self.raises, self.reply, self.limits = raises, reply, []
+
+    def request(self, op, payload, limit, server=None):
+        self.limits.append(limit)
+        if self.raises is not None:
+            raise self.raises
+        if self.reply is not None:
+            return self.reply
+        try:
+            reply = {"ok": OPS[op](self.modules, payload)}
+        except Exception as exc:  # noqa: BLE001  the student's exception, as the worker sends it
+            reply = {"error": worker.describe_error(exc, HERE)}  # this file: the submission
+        return wire.decode(wire.encode(reply))
+
+
+# ---- students --------------------------------------------------------------------------
+
+def scaled_forward(x, prev_h, Wx, Wh, b):
+    next_h, cache = LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)
+    return next_h * 1.01, cache
+
+
+def float64_forward(x, prev_h, Wx, Wh, b):
+    next_h, cache = LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)
+    return next_h.astype(np.float64), cache
+
+
+def nan_forward(x, prev_h, Wx, Wh, b):
+    next_h, cache = LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)
+    next_h = next_h.copy()
+    next_h[0, 0] = np.nan
+    return next_h, cache
+
+
+def zeroing_forward(x, prev_h, Wx, Wh, b):
+    """Right output, but it zeroes its input x afterwards (the cache holds that x)."""
+    next_h, cache = LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)
+    x[...] = 0
+    return next_h, cache
+
+
+def transposed_forward(x, prev_h, Wx, Wh, b):
+    next_h, cache = LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)
+    return next_h.T.copy(), cache
+
+
+def untupled_forward(x, prev_h, Wx, Wh, b):
+    return LAYERS.rnn_step_forward(x, prev_h, Wx, Wh, b)[0]
+
+
+def stub(*args):
+    raise NotImplementedError("rnn_step_forward: not implemented yet")
+
+
+def broken(*args):
+    raise ValueError("operands could not be broadcast together")
+
+
+def not_squared_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1 - next_h)  # (N, H): tanh' without its square
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def double_db_backward(dnext_h, cache):
+    *grads, db = LAYERS.rnn_step_backward(dnext_h, cache)
+    return (*grads, 2 * db)
+
+
+def zeroing_backward(dnext_h, cache):
+    grads = LAYERS.rnn_step_backward(dnext_h, cache)
+    dnext_h[...] = 0
+    return grads
+
+
+def cache_changing_backward(dnext_h, cache):
+    grads = LAYERS.rnn_step_backward(dnext_h, cache)
+    cache[4][...] *= 0.5  # next_h halved in the cache: the second call differs
+    return grads
+
+
+# ---- checks and cases ------------------------------------------------------------------
+
+STEP = partial(cases.rnn_step, N=3, D=4, H=5)
+STEP32 = partial(cases.rnn_step, N=3, D=4, H=5, dtype="float32")
+FORWARD = Check("rnn_step_forward", "next_h", "forward", 5, (Case("case", STEP),))
+FORWARD32 = Check("rnn_step_forward", "next_h", "forward", 5, (Case("float32", STEP32),))
+BACKWARD = Check("rnn_step_backward", "gradients", "backward", 10, (Case("case", STEP),),
+                 calls=("rnn_step_forward",))
+
+
+def grade(check, student, seed=0, **options):
+    case = check.cases[0]
+    payload = case.make(np.random.default_rng(seed))
+    expected = engine.expected_output(check, payload, REF, case)
+    return engine.run_case(check, case, payload, expected, student, REF, **options)
+
+
+# (check, student, status, cause, wrong, blame, words in the feedback or its hints)
+ROWS = [
+    (FORWARD, FakeStudent(), "passed", "", {}, "", ["next_h: relative error", "ok"]),
+    (FORWARD32, FakeStudent(), "passed", "", {}, "", ["tolerance 2e-04"]),
+    (FORWARD, FakeStudent(rnn_step_forward=scaled_forward), "failed", "", {"next_h": "value"},
+     "", ["WRONG", "Wrong: next_h."]),
+    (FORWARD32, FakeStudent(rnn_step_forward=float64_forward), "failed", "",
+     {"next_h": "dtype"}, "", ["float32 inputs must give float32"]),
+    (FORWARD, FakeStudent(rnn_step_forward=nan_forward), "failed", "", {"next_h": "nonfinite"},
+     "", ["NaN or inf"]),
+    (FORWARD, FakeStudent(rnn_step_forward=zeroing_forward), "failed", "",
+     {"purity": "impure"}, "", ["rnn_step_forward changed x", "never modify its inputs"]),
+    (FORWARD, FakeStudent(rnn_step_forward=transposed_forward), "failed", "invalid", {}, "",
+     ["rnn_step_forward returned next_h of shape (5, 3); expected (N, H) = (3, 5)"]),
+    (FORWARD, FakeStudent(rnn_step_forward=untupled_forward), "error", "exception", {}, "",
+     ["Wrong return value: rnn_step_forward returned a ndarray; expected a tuple"]),
+    (FORWARD, FakeStudent(rnn_step_forward=stub), "error", "not_implemented", {}, "",
+     ["Not implemented yet", "rnn_step_forward: not implemented yet"]),
+    (FORWARD, FakeStudent(rnn_step_forward=broken), "error", "exception", {}, "",
+     ["ValueError", "operands could not be broadcast"]),
+    (FORWARD, FakeStudent(raises=CallTimeout("slow")), "timeout", "timeout", {}, "",
+     ["Did not finish within 2 s (an infinite loop, or far too slow?)"]),
+    (FORWARD, FakeStudent(raises=ProcessDied("the student process died (SIGKILL)")), "error",
+     "crash", {}, "", ["the student process died (SIGKILL)"]),
+    (FORWARD, FakeStudent(reply={"neither": 1}), "error", "exception", {}, "", ["ProtocolError"]),
+    (FORWARD, FakeStudent(reply=[1, 2]), "error", "exception", {}, "", ["malformed reply"]),
+    (FORWARD, FakeStudent(raises=RuntimeError("a bug of the grader")), "error", "internal", {},
+     "", ["internal error, not a verdict on your code"]),
+    (BACKWARD, FakeStudent(), "passed", "", {}, "", ["dWx: relative error"]),
+    (BACKWARD, FakeStudent(rnn_step_backward=not_squared_backward), "failed", "",
+     {n: "value" for n in ("dx", "dprev_h", "dWx", "dWh", "db")}, "backward",
+     ["1 - next_h**2 (squared)", "with numeric gradients of your own rnn_step_forward: the "
+      "bug is in rnn_step_backward"]),
+    (BACKWARD, FakeStudent(rnn_step_forward=zeroing_forward), "failed", "",
+     {"dWx": "value"}, "rnn_step_forward",  # the forward's impurity: blamed, not judged
+     ["fix rnn_step_forward first"]),
+    (BACKWARD, FakeStudent(rnn_step_backward=zeroing_backward), "failed", "",
+     {"purity": "impure"}, "", ["rnn_step_backward changed dnext_h"]),
+    (BACKWARD, FakeStudent(rnn_step_backward=cache_changing_backward), "failed", "",
+     {"repeat": "impure"}, "", ["Called twice on the same cache", "a different dx"]),
+]
+
+
+@pytest.mark.parametrize("check, student, status, cause, wrong, blame, words", ROWS,
+                         ids=range(len(ROWS)))
+def test_run_case(check, student, status, cause, wrong, blame, words):
+    result = grade(check, student, time_limit=2.0)
+    text = "\n".join([result.output, *result.hints])
+    assert (result.status, result.cause, result.wrong, result.blame) == (
+        status, cause, wrong, blame), text
+    assert result.score == (result.max_score if status == "passed" else 0.0)
+    assert result.max_score == check.points and result.case == check.cases[0].label
+    assert result.name.startswith(f"{check.target}: {check.what}, ")
+    assert result.output.startswith(f"Case: {check.cases[0].label} (N=3 D=4 H=5)")
+    for word in words:
+        assert word in text, text
+
+
+def test_an_exception_reply_carries_its_fields():
+    result = grade(FORWARD, FakeStudent(rnn_step_forward=broken))
+    assert result.error["type"] == "ValueError"
+    assert result.error["message"] == "operands could not be broadcast together"
+    line = inspect.getsourcelines(broken)[1] + 1  # the raise
+    assert (result.error["file"], result.error["line"]) == ("test_unit_engine.py", line)
+    assert f"ValueError at test_unit_engine.py:{line} in broken: operands" in result.output
+
+
+# (partial credit, student, share of the points earned)
+PARTIAL = [
+    (False, FakeStudent(rnn_step_backward=double_db_backward), 0.0),
+    (True, FakeStudent(rnn_step_backward=double_db_backward), 4 / 5),  # 4 of 5 gradients
+    (True, FakeStudent(rnn_step_backward=zeroing_backward), 0.0),  # impure: nothing
+    (True, FakeStudent(rnn_step_backward=cache_changing_backward), 0.0),
+    (True, FakeStudent(), 1.0),
+]
+
+
+@pytest.mark.parametrize("partial_credit, student, share", PARTIAL, ids=range(len(PARTIAL)))
+def test_partial_credit(partial_credit, student, share):
+    result = grade(BACKWARD, student, partial_credit=partial_credit)
+    assert result.score == pytest.approx(BACKWARD.points * share, abs=1e-4)
+
+
+# (time_limit, deadline in seconds from now or None, the limit the student is given)
+LIMITS = [
+    (2.0, None, 2.0),
+    (2.0, 60.0, 2.0),
+    (10.0, 3.0, 3.0),  # the global budget is nearer
+    (10.0, -5.0, 0.05),  # already past: the shortest call, never a negative limit
+    (None, None, FORWARD.timeout * 1.5),  # no limit given: the check's, scaled
+]
+
+
+@pytest.mark.parametrize("time_limit, deadline, given", LIMITS, ids=range(len(LIMITS)))
+def test_the_call_gets_its_limit_capped_by_the_deadline(time_limit, deadline, given):
+    student = FakeStudent(raises=CallTimeout("slow"))
+    start = time.monotonic()
+    until = None if deadline is None else start + deadline
+    grade(FORWARD, student, time_limit=time_limit, deadline=until, timeout_scale=1.5)
+    elapsed = time.monotonic() - start  # the deadline came nearer by at most this much
+    assert max(given - elapsed, 0.05) - 1e-9 <= student.limits[0] <= given + 1e-9
+
+
+# (check timeout, reference seconds, floor, multiple, minimum, scale, limit)
+CALL_TIME = [
+    (10.0, 0.001, 5.0, 50.0, 1.0, 1.0, 5.05),  # floor + multiple x reference
+    (10.0, 0.2, 5.0, 50.0, 1.0, 1.0, 10.0),  # capped by the check's own timeout
+    (10.0, 0.2, 5.0, 50.0, 1.0, 2.0, 20.0),  # then scaled
+    (10.0, 0.0, 0.1, 50.0, 1.0, 1.0, 1.0),  # never below the minimum
+    (10.0, 0.0, 0.1, 50.0, 1.0, 0.5, 1.0),  # not even scaled down
+    (30.0, 0.1, 2.0, 20.0, 0.5, 1.5, 6.0),  # (2 + 20 x 0.1) x 1.5
+]
+
+
+@pytest.mark.parametrize("timeout, seconds, floor, multiple, minimum, scale, limit", CALL_TIME)
+def test_call_time_limit(timeout, seconds, floor, multiple, minimum, scale, limit):
+    check = Check("rnn_step_forward", "next_h", "forward", 5, (), timeout=timeout)
+    config = Config(call_time_floor=floor, call_time_multiple=multiple, call_time_min=minimum,
+                    timeout_scale=scale)
+    assert engine.call_time_limit(check, seconds, config) == pytest.approx(limit)
+
+
+@pytest.mark.parametrize("points, n", [(5, 3), (10, 7), (0.1, 3), (18, 17)])
+def test_case_shares_add_up_to_the_check_points(points, n):
+    check = Check("x", "y", "forward", points, tuple(Case(str(i), STEP) for i in range(n)))
+    shares = [engine.case_share(check, case) for case in check.cases]
+    assert shares == case_points(check)
+    assert sum(shares) == pytest.approx(points, abs=1e-9)
+    assert max(shares) - min(shares) <= 1e-4
+
+
+def test_redact_filters_the_feedback():
+    result = grade(FORWARD, FakeStudent(rnn_step_forward=scaled_forward),
+                   redact=lambda text: text.replace("WRONG", "[hidden]"))
+    assert "WRONG" not in result.output and "[hidden]" in result.output
+
+
+def test_explain_false_gives_the_same_verdict_without_asking_numeric_gradients():
+    explained = FakeStudent(rnn_step_backward=not_squared_backward)
+    quiet = FakeStudent(rnn_step_backward=not_squared_backward)
+    a, b = grade(BACKWARD, explained), grade(BACKWARD, quiet, explain=False)
+    assert (a.status, a.score, a.wrong) == (b.status, b.score, b.wrong)
+    assert len(explained.limits) == 2 and len(quiet.limits) == 1  # + the numeric request
+    assert a.blame == "backward" and b.blame == ""
+
+
+def test_no_reference_gives_no_known_mistake_hints():
+    """The self-check grades without the reference: the same verdict, no hints."""
+    case = BACKWARD.cases[0]
+    payload = case.make(np.random.default_rng(0))
+    expected = engine.expected_output(BACKWARD, payload, REF, case)
+    student = FakeStudent(rnn_step_backward=not_squared_backward)
+    result = engine.run_case(BACKWARD, case, payload, expected, student, None)
+    assert result.status == "failed" and not any("squared" in h for h in result.hints)
+
+
+# ---- the classifier's judges -------------------------------------------------------------
+
+Model = REF.rnn_classifier.RNNClassifier
+
+
+class SummedLoss(Model):
+    def loss(self, X, y=None):
+        if y is None:
+            return super().loss(X)
+        loss, grads = super().loss(X, y)
+        reg_part = 0.5 * self.reg * sum(np.sum(self.params[w] ** 2)
+                                        for w in ("W_xh", "W_hh", "W_hq"))
+        return float(len(y) * (loss - reg_part) + reg_part), grads  # the batch's sum
+
+
+class NoGradB(Model):
+    def loss(self, X, y=None):
+        if y is None:
+            return super().loss(X)
+        loss, grads = super().loss(X, y)
+        return loss, {k: v for k, v in grads.items() if k != "b_q"}
+
+
+class ShiftedPredict(Model):
+    def predict(self, X, batch_size=1000):
+        return (super().predict(X) + 1) % self.params["b_q"].shape[0]
+
+
+class FloatPredict(Model):
+    def predict(self, X, batch_size=1000):
+        return super().predict(X).astype(np.float64)
+
+
+class WideInit(Model):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params["W_hh"] = self.params["W_hh"] * 3
+
+
+class Float32Init(Model):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = {k: v.astype(np.float32) for k, v in self.params.items()}
+
+
+SMALL = partial(cases.classifier, N=4, T=3, D=4, H=5, reg=0.3)
+LOSS = Check("RNNClassifier.loss", "loss and gradients", "loss", 18, (Case("reg", SMALL),))
+PREDICT = Check("RNNClassifier.predict", "labels", "predict", 2,
+                (Case("N=4", partial(SMALL, distinct_labels=True)),))
+INIT = Check("RNNClassifier.__init__", "parameters", "init", 1,
+             (Case("float64", partial(cases.classifier_init, D=40, H=130)),))
+
+# (check, student class, status, cause, wrong, words in the feedback or its hints)
+CLASSIFIER_ROWS = [
+    (LOSS, None, "passed", "", {}, ["loss: relative error", "W_hq: relative error"]),
+    (LOSS, SummedLoss, "failed", "", {"loss": "value"}, ["summed over the batch"]),
+    (LOSS, NoGradB, "failed", "invalid", {}, ["RNNClassifier.loss returned grads without 'b_q'"]),
+    (PREDICT, None, "passed", "", {}, ["labels: 0 of 4 labels differ"]),
+    (PREDICT, ShiftedPredict, "failed", "", {"labels": "value"}, ["4 of 4 labels differ"]),
+    (PREDICT, FloatPredict, "failed", "invalid", {},
+     ["RNNClassifier.predict returned labels of dtype float64; expected an integer array"]),
+    (INIT, None, "passed", "", {}, ["ok    W_hh ~ N(0, 1) / sqrt(130)"]),
+    (INIT, WideInit, "failed", "", {"rule 3": "rule"}, ["WRONG W_hh ~ N(0, 1) / sqrt(130)"]),
+    (INIT, Float32Init, "failed", "invalid", {},
+     ["RNNClassifier.__init__ returned params['W_xh'] of dtype float32; expected float64"]),
+]
+
+
+@pytest.mark.parametrize("check, model, status, cause, wrong, words", CLASSIFIER_ROWS,
+                         ids=range(len(CLASSIFIER_ROWS)))
+def test_classifier_judges(check, model, status, cause, wrong, words):
+    result = grade(check, FakeStudent(classifier=model), time_limit=5.0)
+    text = "\n".join([result.output, *result.hints])
+    assert (result.status, result.cause, result.wrong) == (status, cause, wrong), text
+    assert result.score == (result.max_score if status == "passed" else 0.0)
+    for word in words:
+        assert word in text, text
+
+
+# ---- sequences, embeddings, large cases ---------------------------------------------------
+
+def single_step_backward(dh, cache):
+    """rnn_backward whose weight gradients keep step 0's share only (= instead of +=)."""
+    x_tm, h0, Wx, Wh, hs = cache  # the reference's cache: time-major
+    dx, dh0, *_ = LAYERS.rnn_backward(dh, cache)
+    dprev, da = np.zeros_like(h0), None
+    for t in reversed(range(hs.shape[0])):
+        da = (dh[:, t] + dprev) * (1 - hs[t] ** 2)  # (N, H)
+        dprev = da @ Wh.T
+    return dx, dh0, x_tm[0].T @ da, h0.T @ da, da.sum(axis=0)
+
+
+def buffered_embedding_backward(dout, cache):
+    x, shape, dtype = cache
+    dW = np.zeros(shape, dtype=dtype)
+    dW[x] += dout  # a repeated index keeps one of its gradients
+    return dW
+
+
+SEQ = partial(cases.rnn_sequence, N=3, T=4, D=4, H=5)
+SEQ_BACKWARD = Check("rnn_backward", "gradients", "backward", 15, (Case("T=4", SEQ),),
+                     calls=("rnn_forward",))
+EMBEDDING_BACKWARD = Check("word_embedding_backward", "dW", "backward", 8,
+                           (Case("repeats", partial(cases.embedding, N=3, T=4, D=4)),))
+LARGE = Check("rnn_step_backward", "gradients", "backward", 10,
+              (Case("large inputs", partial(cases.rnn_step, N=64, D=32, H=16), large=True),))
+
+# (check, student, status, wrong, blame, words in the feedback or its hints)
+MORE_ROWS = [
+    (SEQ_BACKWARD, FakeStudent(), "passed", {}, "", ["dh0: relative error"]),
+    (SEQ_BACKWARD, FakeStudent(rnn_backward=single_step_backward), "failed",
+     {"dWx": "value", "dWh": "value", "db": "value"}, "backward",
+     ["Only one time step's contribution", "the bug is in rnn_backward"]),
+    (EMBEDDING_BACKWARD, FakeStudent(), "passed", {}, "", ["dW: relative error"]),
+    (EMBEDDING_BACKWARD, FakeStudent(word_embedding_backward=buffered_embedding_backward),
+     "failed", {"dW": "value"}, "backward", ["Repeated indices lose their gradients"]),
+    (LARGE, FakeStudent(raises=CallTimeout("slow")), "timeout", {}, "",
+     ["numeric gradients (2 forward passes per input) cannot finish"]),
+    (LARGE, FakeStudent(rnn_step_backward=not_squared_backward), "failed",
+     {n: "value" for n in ("dx", "dprev_h", "dWx", "dWh", "db")}, "", ["WRONG"]),
+]
+
+
+@pytest.mark.parametrize("check, student, status, wrong, blame, words", MORE_ROWS,
+                         ids=range(len(MORE_ROWS)))
+def test_sequences_embeddings_and_large_cases(check, student, status, wrong, blame, words):
+    result = grade(check, student, time_limit=5.0)
+    text = "\n".join([result.output, *result.hints])
+    assert (result.status, result.wrong, result.blame) == (status, wrong, blame), text
+    for word in words:
+        assert word in text, text
+    if check.cases[0].large:  # no known-mistake hints, no numeric explanation there
+        assert result.hints == [] and len(student.limits) == 1
