@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.child import jail, wire
+from autograder.child import functions, jail, wire
 
 try:
     import resource
@@ -76,8 +76,7 @@ class ProcessDied(SandboxError):
 
 
 # The submission's module each operation imports first (see the import step below).
-MODULE_OF_OP = {"forward": "rnn_layers", "backward": "rnn_layers"}
-DEFAULT_MODULE = "rnn_classifier"
+MODULE_OF_OP = {op: described.module for op, described in functions.OPERATIONS.items()}
 _SUPERVISORS: set[int] = set()  # student processes of this grader (any thread), never orphans
 
 
@@ -197,7 +196,7 @@ class StudentProcess:
         with the same deadline: an import that hangs, kills the process or raises
         SystemExit-like exceptions fails this request and, at once, every later request
         that needs that module (one time limit spent, not one per test)."""
-        module = MODULE_OF_OP.get(op, DEFAULT_MODULE)
+        module = MODULE_OF_OP[op]
         if module in self.broken_imports:
             raise SandboxError(self.broken_imports[module])
         deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ import contextlib
 
 import numpy as np
 
+import functions
 import served
 
 
@@ -43,19 +44,7 @@ def unpack(result, names: tuple[str, ...], function: str):
     return tuple(result)
 
 
-# forward function -> (backward function, names of forward outputs, names of gradients)
-PAIRS = {
-    "rnn_step_forward": ("rnn_step_backward", ("next_h", "cache"),
-                         ("dx", "dprev_h", "dWx", "dWh", "db")),
-    "rnn_forward": ("rnn_backward", ("h", "cache"), ("dx", "dh0", "dWx", "dWh", "db")),
-    "word_embedding_forward": ("word_embedding_backward", ("out", "cache"), ("dW",)),
-}
-# the contract's names of each function's array arguments (for "it modified x" feedback)
-ARG_NAMES = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
-             "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
-             "word_embedding_forward": ("x", "W"),
-             "rnn_step_backward": ("dnext_h",), "rnn_backward": ("dh",),
-             "word_embedding_backward": ("dout",)}
+PAIRS, ARG_NAMES = functions.PAIRS, functions.ARG_NAMES  # derived (functions.py)
 MAX_CACHE_LEAVES = 10_000  # arrays of a cache looked at for a shared hidden state
 
 

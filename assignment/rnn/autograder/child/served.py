@@ -15,20 +15,13 @@ import contextlib
 
 import numpy as np
 
+import functions
 import wire
 
-LAYER_FUNCTIONS = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-                   "word_embedding_forward", "word_embedding_backward")
-FORWARD_OF = {"rnn_step_backward": "rnn_step_forward", "rnn_backward": "rnn_forward",
-              "word_embedding_backward": "word_embedding_forward"}
-# the contract's parameter names (a call may pass any of them by keyword)
-PARAMETERS = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
-              "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
-              "word_embedding_forward": ("x", "W"),
-              "rnn_step_backward": ("dnext_h", "cache"), "rnn_backward": ("dh", "cache"),
-              "word_embedding_backward": ("dout", "cache")}
-METHODS = ("RNNClassifier.loss", "RNNClassifier.predict")
-
+# derived from the descriptions (functions.py)
+LAYER_FUNCTIONS, FORWARD_OF, METHODS = (functions.LAYER_FUNCTIONS, functions.FORWARD_OF,
+                                        functions.METHODS)
+PARAMETERS = functions.PARAMETERS  # the contract's parameter names (keywords allowed)
 
 class ServedCallError(Exception):
     """The grader could not answer a call (wrong arguments, too many calls)."""
