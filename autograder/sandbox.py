@@ -75,8 +75,6 @@ class ProcessDied(SandboxError):
     pass
 
 
-# The submission's module each operation imports first (see the import step below).
-MODULE_OF_OP = {op: described.module for op, described in functions.OPERATIONS.items()}
 _SUPERVISORS: set[int] = set()  # student processes of this grader (any thread), never orphans
 
 
@@ -196,7 +194,7 @@ class StudentProcess:
         with the same deadline: an import that hangs, kills the process or raises
         SystemExit-like exceptions fails this request and, at once, every later request
         that needs that module (one time limit spent, not one per test)."""
-        module = MODULE_OF_OP[op]
+        module = functions.student_module(op, payload)  # child/functions.py
         if module in self.broken_imports:
             raise SandboxError(self.broken_imports[module])
         deadline = time.monotonic() + timeout

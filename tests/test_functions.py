@@ -6,7 +6,7 @@ import inspect
 import numpy as np
 import pytest
 
-from autograder import config, integrity, judges, sandbox, selfcheck, serve
+from autograder import config, integrity, judges, selfcheck, serve
 from autograder import submission, validate
 from autograder.checks import CHECKS
 from autograder.child import classifier_ops, functions, layer_ops, served
@@ -129,5 +129,7 @@ def test_one_table_of_operations():
         run = functions.operation(op)
         assert worker.OPERATIONS[op] is run
         assert run.__module__ == described.child and callable(run)
-        assert sandbox.MODULE_OF_OP[op] == described.module in functions.MODULES
+        assert functions.student_module(op, {}) == described.module in functions.MODULES
     assert set(functions.KINDS.values()) <= set(functions.OPERATIONS)
+    for f in DESCRIBED:  # a layer operation imports the module of the function it runs
+        assert functions.student_module("forward", {"function": f.name}) == f.module

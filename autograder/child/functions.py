@@ -25,6 +25,7 @@ class Function:
     callees: tuple[str, ...] = ()  # graded functions it calls by name (the grader answers)
     section: str = ""  # where the notebook teaches it ("" where it does not)
     integers: tuple[str, ...] = ()  # arguments that are index arrays (any integer dtype)
+    state: str = ""  # a forward's hidden-state argument (a state updated in place is caught)
 
 
 # the classifier's parameters, with their letters (contract: params)
@@ -36,7 +37,7 @@ DESCRIPTIONS = (
     Function("rnn_step_forward", "rnn_layers", ("x", "prev_h", "Wx", "Wh", "b"),
              ("next_h", "cache"), {"x": "ND", "prev_h": "NH", "Wx": "DH", "Wh": "HH",
                                    "b": "H", "next_h": "NH"},
-             backward="rnn_step_backward", section="2.1 Step forward"),
+             backward="rnn_step_backward", section="2.1 Step forward", state="prev_h"),
     Function("rnn_step_backward", "rnn_layers", ("dnext_h", "cache"),
              ("dx", "dprev_h", "dWx", "dWh", "db"),
              {"dnext_h": "NH", "dx": "ND", "dprev_h": "NH", "dWx": "DH", "dWh": "HH",
@@ -44,7 +45,7 @@ DESCRIPTIONS = (
     Function("rnn_forward", "rnn_layers", ("x", "h0", "Wx", "Wh", "b"), ("h", "cache"),
              {"x": "NTD", "h0": "NH", "Wx": "DH", "Wh": "HH", "b": "H", "h": "NTH"},
              backward="rnn_backward", callees=("rnn_step_forward",),
-             section="3.1 Sequence forward"),
+             section="3.1 Sequence forward", state="h0"),
     Function("rnn_backward", "rnn_layers", ("dh", "cache"), ("dx", "dh0", "dWx", "dWh", "db"),
              {"dh": "NTH", "dx": "NTD", "dh0": "NH", "dWx": "DH", "dWh": "HH", "db": "H"},
              callees=("rnn_step_backward",), section="3.2 Backpropagation through time"),
@@ -97,6 +98,19 @@ def operation(op: str):
     """The function that runs operation `op` (the same code on both sides)."""
     described = OPERATIONS[op]
     return getattr(importlib.import_module(described.child), described.function)
+
+
+def implementation(modules, name: str):
+    """The function `name` (a layer function) in `modules`: the student's or the
+    reference's, as an attribute of its described module."""
+    return getattr(getattr(modules, FUNCTIONS[name].module), name)
+
+
+def student_module(op: str, payload) -> str:
+    """The student's module a request needs imported: the described function's (a
+    layer operation names it), else the operation's."""
+    name = payload.get("function") if isinstance(payload, dict) else None
+    return FUNCTIONS[name].module if name in FUNCTIONS else OPERATIONS[op].module
 
 
 def shape_text(letters: str) -> str:

@@ -101,8 +101,8 @@ def _function_stub(channel, name: str, own, recorded: dict):
                         "inputs": [_plain_argument(a) for a in recorded[id(cache)][1]]}
             else:
                 return own(*args)
-            return tuple(channel.call(name, sent)["grads"]) if name != "word_embedding_backward" \
-                else channel.call(name, sent)["grads"][0]
+            grads = channel.call(name, sent)["grads"]  # one gradient: returned bare
+            return tuple(grads) if len(functions.FUNCTIONS[name].outputs) > 1 else grads[0]
         answer = channel.call(name, {"args": [_plain_argument(a) for a in args]})
         return answer["out"], GraderCache(answer["cache"], name)
 
@@ -124,13 +124,14 @@ def _positional(name: str, args: tuple, kwargs: dict) -> list:
 @contextlib.contextmanager
 def layer_functions(modules, names, channel, recorded=None):
     """Within the block, each layer function in `names` is answered by the grader: the
-    module attribute rnn_layers.<name> and every global of rnn_classifier bound to the
-    same function (`from rnn_layers import rnn_forward`) stand for it."""
-    layers = modules.rnn_layers
+    module attribute <its module>.<name> (rnn_layers.rnn_forward) and every global of
+    rnn_classifier bound to the same function (`from rnn_layers import rnn_forward`)
+    stand for it."""
     classifier = _loaded_classifier(modules)
     saved = []
     try:
         for name in names:
+            layers = getattr(modules, functions.FUNCTIONS[name].module)
             own = getattr(layers, name, None)
             stub = _function_stub(channel, name, own, recorded if recorded is not None else {})
             saved.append((layers, name, own))
