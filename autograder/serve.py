@@ -190,9 +190,10 @@ def _arguments(name: str, args, largest: int = MAX_ELEMENTS) -> list:
             if sizes.setdefault(letter, size) != size:
                 raise Refused(f"{name} was called with {what} of shape {arg.shape}: its "
                               f"{letter} = {size} differs from {sizes[letter]}")
-    if name == "word_embedding_forward" and args[0].size and (
-            args[0].min() < 0 or args[0].max() >= args[1].shape[0]):
-        raise Refused(f"{name} was called with indices outside [0, V)")
+    for arg, what in zip(args, names):  # index arrays: values in [0, their axis' size)
+        bound = functions.INTEGER_ARGS.get((name, what))
+        if bound and arg.size and (arg.min() < 0 or arg.max() >= sizes[bound]):
+            raise Refused(f"{name} was called with indices outside [0, {bound})")
     return args
 
 

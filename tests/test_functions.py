@@ -133,3 +133,17 @@ def test_one_table_of_operations():
     assert set(functions.KINDS.values()) <= set(functions.OPERATIONS)
     for f in DESCRIBED:  # a layer operation imports the module of the function it runs
         assert functions.student_module("forward", {"function": f.name}) == f.module
+
+
+@pytest.mark.parametrize("key", sorted(functions.INTEGER_ARGS))
+def test_an_index_argument_is_refused_past_the_axis_it_indexes(key):
+    """The grader answers a forward call only with indices in [0, size of their axis)."""
+    name, arg = key
+    f, bound = functions.FUNCTIONS[name], functions.INTEGER_ARGS[key]
+    sizes = {letter: 3 + i for i, letter in enumerate("NTDHVK")}
+    args = [np.zeros([sizes[x] for x in f.letters[a]],
+                     dtype=np.int64 if a == arg else np.float64) for a in f.args]
+    assert serve._arguments(name, list(args)) is not None
+    args[f.args.index(arg)][...] = sizes[bound]
+    with pytest.raises(serve.Refused, match=rf"indices outside \[0, {bound}\)"):
+        serve._arguments(name, args)

@@ -24,7 +24,8 @@ class Function:
     backward: str = ""  # a forward's backward partner
     callees: tuple[str, ...] = ()  # graded functions it calls by name (the grader answers)
     section: str = ""  # where the notebook teaches it ("" where it does not)
-    integers: tuple[str, ...] = ()  # arguments that are index arrays (any integer dtype)
+    integers: dict = field(default_factory=dict)  # index arrays (any integer dtype) ->
+    # the letter of the axis they index: {"x": "V"} means values in [0, V)
     state: str = ""  # a forward's hidden-state argument (a state updated in place is caught)
 
 
@@ -51,7 +52,7 @@ DESCRIPTIONS = (
              callees=("rnn_step_backward",), section="3.2 Backpropagation through time"),
     Function("word_embedding_forward", "rnn_layers", ("x", "W"), ("out", "cache"),
              {"x": "NT", "W": "VD", "out": "NTD"}, backward="word_embedding_backward",
-             section="4.1 Embedding forward", integers=("x",)),
+             section="4.1 Embedding forward", integers={"x": "V"}),
     Function("word_embedding_backward", "rnn_layers", ("dout", "cache"), ("dW",),
              {"dout": "NTD", "dW": "VD"}, section="4.2 Embedding backward"),
     Function("RNNClassifier.__init__", "rnn_classifier"),  # provided code, 0 points
@@ -142,7 +143,7 @@ METHODS = tuple(dict.fromkeys(c for f in DESCRIPTIONS for c in f.callees if "." 
 # every forward as well (a derived backward may recompute one)
 SERVED = {f.name: f.callees + (FORWARDS if f.name in FORWARD_OF else ())
           for f in DESCRIPTIONS if f.callees or f.name in FORWARD_OF}
-INTEGER_ARGS = {(f.name, a) for f in DESCRIPTIONS for a in f.integers}
+INTEGER_ARGS = {(f.name, a): bound for f in DESCRIPTIONS for a, bound in f.integers.items()}
 NOTEBOOK_SECTIONS = {f.name: f.section for f in DESCRIPTIONS if f.section}
 PARAM_NAMES = tuple(PARAMS)
 
