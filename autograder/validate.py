@@ -153,8 +153,9 @@ def _shape(want: np.ndarray, letters: str) -> str:
 # ---- the operations ------------------------------------------------------------------------
 
 def _forward_out(context, key, got, want):
-    name = functions.PAIRS[context.payload["function"]][1][0]
-    return _array(context, name, got, want, LETTERS.get(name, ""))
+    function = context.payload["function"]
+    name = functions.PAIRS[function][1][0]
+    return _array(context, name, got, want, functions.letters_of(function, name))
 
 
 def _grad_letters(function: str, name: str) -> str:

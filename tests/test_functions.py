@@ -88,7 +88,7 @@ def test_the_tables_read_elsewhere_are_the_derived_ones():
     assert served.PARAMETERS is functions.PARAMETERS
     assert classifier_ops.PARAM_NAMES == tuple(functions.PARAMS)
     assert serve.SERVED is functions.SERVED and serve.SHAPES is functions.SHAPES
-    assert validate.LETTERS is judges.LETTERS is functions.LETTERS
+    assert validate.LETTERS is functions.LETTERS
     assert selfcheck.NOTEBOOK_SECTIONS is functions.NOTEBOOK_SECTIONS
     modules = tuple(f"{m}.py" for m in functions.MODULES)
     assert submission.REQUIRED == config.Config().student_modules == modules

@@ -162,6 +162,8 @@ LETTERS = _letters_by_name()
 
 
 def letters_of(function: str, name: str) -> str:
-    """The letters of `name` (an argument or output) of `function`, as text."""
-    letters = FUNCTIONS[function].letters.get(name)
+    """The letters of `name` (an argument or output) of `function`, as text ("" where
+    none are described)."""
+    described = FUNCTIONS.get(function)
+    letters = described.letters.get(name) if described else None
     return shape_text(letters) if letters else ""

@@ -14,12 +14,12 @@ from autograder.compare import Verdict, compare_array, compare_labels, describe,
 # derived from the descriptions: a forward's gradients and its first output, by name
 GRAD_NAMES = {name: grads for name, (_, _, grads) in functions.PAIRS.items()}
 OUT_NAMES = {name: outs[0] for name, (_, outs, _) in functions.PAIRS.items()}
-LETTERS = functions.LETTERS
 
 
 def judge_outputs(check, payload, pairs, reference) -> Verdict:
     """Compare named (expected, got) pairs; the case is right when every output is."""
-    comparisons = [compare_array(name, expected, got, check.tolerance, LETTERS.get(name, ""))
+    comparisons = [compare_array(name, expected, got, check.tolerance,
+                                 functions.letters_of(check.target, name))
                    for name, expected, got in pairs]
     wrong = {c.name: c.reason for c in comparisons if not c.ok}
     lines = [c.message for c in comparisons]
