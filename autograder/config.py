@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.child import functions
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -13,7 +15,7 @@ class Config:
     source_dir: Path = ROOT / "source_notebooks"  # nbgrader's "source" folder
     release_dir: Path = ROOT / "assignment"  # nbgrader's "release" folder, committed
     # Files students fill in; the other .py files in solutions/rnn pass through unchanged.
-    student_modules: tuple[str, ...] = ("rnn_layers.py", "rnn_classifier.py")
+    student_modules: tuple[str, ...] = tuple(f"{m}.py" for m in functions.MODULES)
     # Time. A submission gets time_budget seconds in all; tests not reached by then score
     # 0 ("the grading time budget ran out"). Each call gets call_time_floor seconds plus
     # call_time_multiple times what the reference took on the same case (at most the

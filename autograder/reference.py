@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from autograder.child import functions
+
 
 def load_reference(folder: Path) -> SimpleNamespace:
     """rnn_layers and rnn_classifier of the reference, as attributes of a namespace."""
     modules = {}
-    for name in ("rnn_layers", "rnn_classifier"):  # rnn_classifier imports rnn_layers
+    for name in functions.MODULES:  # in import order: rnn_classifier imports rnn_layers
         path = Path(folder) / f"{name}.py"
         loaded = sys.modules.get(name)
         if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():

@@ -25,7 +25,7 @@ import numpy as np
 
 from autograder import submission as submissions
 from autograder.checks import CHECKS
-from autograder.child import wire
+from autograder.child import functions, wire
 from autograder.engine import expected_output, run_case
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
@@ -40,19 +40,10 @@ PUBLIC_FILE = Path(__file__).resolve().parent / "public_cases.bin"
 QUANTUM_BITS = 24
 NOISY_KINDS = ("forward", "backward", "scores", "loss")  # the others compute exactly
 
-# Where the notebook (RNN.ipynb) teaches each graded function; CHECKS lists them in this
-# order, the notebook's (tests/test_selfcheck.py holds both to the notebook's headings).
-NOTEBOOK_SECTIONS = {
-    "rnn_step_forward": "2.1 Step forward",
-    "rnn_step_backward": "2.2 Step backward",
-    "rnn_forward": "3.1 Sequence forward",
-    "rnn_backward": "3.2 Backpropagation through time",
-    "word_embedding_forward": "4.1 Embedding forward",
-    "word_embedding_backward": "4.2 Embedding backward",
-    "RNNClassifier.loss": "7.1 Scores and loss",
-    "RNNClassifier.predict": "7.3 Training: overfit a small batch",
-    "RNNClassifier.train": "7.3 Training: overfit a small batch",
-}
+# Where the notebook (RNN.ipynb) teaches each graded function (child/functions.py);
+# CHECKS lists them in this order, the notebook's (tests/test_selfcheck.py holds both to
+# the notebook's headings).
+NOTEBOOK_SECTIONS = functions.NOTEBOOK_SECTIONS
 NOT_IMPLEMENTED = "Not implemented yet"  # how engine._error_line reports NotImplementedError
 
 
@@ -269,7 +260,7 @@ def _section(target: str) -> str:
 
 
 def _module(target: str) -> str:
-    return "rnn_classifier.py" if target.startswith("RNNClassifier.") else "rnn_layers.py"
+    return functions.FUNCTIONS[target].module + ".py"
 
 
 def _indent(text: str, width: int) -> list[str]:

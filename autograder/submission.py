@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import inert, zip_listing
+from autograder.child import functions
 
-REQUIRED = ("rnn_layers.py", "rnn_classifier.py")
+REQUIRED = tuple(f"{m}.py" for m in functions.MODULES)  # the graded modules (functions.py)
 OPTIONAL = ("lstm_layers.py",)  # the LSTM extension's file: read when it is there
 NOTEBOOK = "RNN.ipynb"  # read by `pack` (and by routes that grade the notebook)
 GRADED = REQUIRED + OPTIONAL

@@ -65,7 +65,7 @@ class TrainRun:
 
     def _answer(self, call) -> dict:
         name = call.get("name") if isinstance(call, dict) else None
-        if name not in ("RNNClassifier.loss", "RNNClassifier.predict"):
+        if name not in self.names:
             what = " ".join(str(name)[:60].split())  # the student's text, one line
             raise Refused(f"train called {what}, which the grader does not answer")
         self.calls += 1

@@ -19,14 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograder.child import layer_ops
+from autograder.child import functions
 from autograder.compare import describe, shape_hint
 
-# The letters of the contract for each named output (layer functions and parameters).
-LETTERS = {"next_h": "N, H", "h": "N, T, H", "out": "N, T, D", "dprev_h": "N, H",
-           "dh0": "N, H", "dWx": "D, H", "dWh": "H, H", "db": "H,", "dW": "V, D",
-           "scores": "N, K", "labels": "N,", "W_xh": "D, H", "W_hh": "H, H", "b_h": "H,",
-           "W_hq": "H, K", "b_q": "K,"}
+# The letters of the contract for each named output (derived from the descriptions)
+LETTERS = functions.LETTERS
 MAX_KEYS = 32  # entries of params the student's model may list (the contract has 5)
 MAX_TEXT = 64  # characters of one key name kept
 
@@ -42,22 +39,23 @@ class _Context:
     final_params: dict | None = None  # train: the reference's final params (the schema)
 
 
-def validate(target: str, op: str, payload: dict, expected, got) -> dict:
-    """got (the decoded reply's "ok" part) checked against expected (the reference's);
-    returns the checked reply, keeping only keys the grader knows."""
+def validate(target: str, kind: str, payload: dict, expected, got) -> dict:
+    """got (the decoded reply's "ok" part to a check of `kind`, or to the "numeric"
+    operation) checked against expected (the reference's); returns the checked reply,
+    keeping only keys the grader knows."""
     if not isinstance(expected, dict):  # the grader's own invariant
-        raise TypeError(f"expected output of {op} is a {type(expected).__name__}")
+        raise TypeError(f"expected output of {kind} is a {type(expected).__name__}")
     context = _Context(target, payload, expected.get("final"))
     if not isinstance(got, dict):
         raise InvalidReply(f"{target}: the student process sent {describe(got)} instead of "
                            "the grader's reply")
-    rules = RULES.get(op, {})
+    rules = RULES.get(kind) or EXPLAINING.get(kind, {})
     checked = {}
     for key, want in expected.items():
         if key not in got:
             raise InvalidReply(f"{target}: the student process's reply has no {key!r}")
         checked[key] = rules.get(key, _same)(context, key, got[key], want)
-    for key, rule in OPTIONAL.get(op, {}).items():
+    for key, rule in OPTIONAL.get(kind, {}).items():
         if key in got:
             checked[key] = rule(context, key, got[key], None)
     return checked
@@ -155,19 +153,19 @@ def _shape(want: np.ndarray, letters: str) -> str:
 # ---- the operations ------------------------------------------------------------------------
 
 def _forward_out(context, key, got, want):
-    name = layer_ops.PAIRS[context.payload["function"]][1][0]
-    return _array(context, name, got, want, LETTERS.get(name, ""))
+    function = context.payload["function"]
+    name = functions.PAIRS[function][1][0]
+    return _array(context, name, got, want, functions.letters_of(function, name))
 
 
 def _grad_letters(function: str, name: str) -> str:
-    if name == "dx":
-        return "N, T, D" if function == "rnn_forward" else "N, D"
-    return LETTERS.get(name, "")
+    """The letters of gradient `name` of the forward `function`'s backward."""
+    return functions.letters_of(functions.PAIRS[function][0], name)
 
 
 def _backward_grads(context, key, got, want):
     function = context.payload["function"]
-    names = layer_ops.PAIRS[function][2]
+    names = functions.PAIRS[function][2]
     _bounded_list(context, "its gradients", got, len(names))
     if len(got) != len(names):
         raise InvalidReply(f"{context.target} returned {len(got)} gradients; expected "
@@ -232,10 +230,6 @@ def _labels(context, key, got, want):
 
 def _params_rule(context, key, got, want):
     return _params(context, "params", got, want)
-
-
-def _accuracy(context, key, got, want):
-    return _scalar(context, "its own training accuracy", got, 0.0, 1.0)
 
 
 # ---- train(), recorded by classifier_ops.train_trace ---------------------------------------
@@ -312,17 +306,17 @@ def _modified(context, key, got, want):
 
 def _known_arguments(context) -> set[str]:
     function = context.payload.get("function")
-    if function in layer_ops.PAIRS:
-        back = layer_ops.PAIRS[function][0]
-        names = layer_ops.ARG_NAMES[function]
+    if function in functions.PAIRS:
+        back = functions.PAIRS[function][0]
+        names = functions.ARG_NAMES[function]
         return ({f"{function}:{n}" for n in names} | {f"{back}:{n}" for n in names}
-                | {f"{back}:{n}" for n in layer_ops.ARG_NAMES[back]})
+                | {f"{back}:{n}" for n in functions.ARG_NAMES[back]})
     keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
     return {f"RNNClassifier.{m}:{k}" for m in ("loss", "predict") for k in keys}
 
 
 def _repeat_differs(context, key, got, want):
-    names = layer_ops.PAIRS[context.payload["function"]][2]
+    names = functions.PAIRS[context.payload["function"]][2]
     _bounded_list(context, "its list of gradients that changed", got, len(names))
     if not all(isinstance(n, str) and n in names for n in got):
         raise InvalidReply(f"{context.target}: the student process named unknown gradients")
@@ -345,6 +339,11 @@ def _labels_each(context, key, got, want):
             for i, (g, w) in enumerate(zip(got, want))]
 
 
+# every run of train (scripted or the overfit run) is recorded by one operation
+_TRAIN_TRACE = {"batch_ids": _batch_ids, "batch_labels": _batch_labels,
+                "batch_epochs": _epochs, "before": _snapshots, "at_val": _snapshots,
+                "val_epochs": _epochs, "history": _history, "final": _final}
+# keyed by the kind of a check, like judges.JUDGES (tests/test_functions.py)
 RULES = {
     "forward": {"out": _forward_out, "modified": _modified},
     "backward": {"grads": _backward_grads, "forward_calls": _forward_calls,
@@ -355,11 +354,8 @@ RULES = {
     "loss": {"loss": _loss_value, "grads": _loss_grads, "modified": _modified},
     "predict": {"labels": _labels, "modified": _modified},
     "predict_each": {"labels": _labels_each},
-    "overfit": {"params": _params_rule, "own_accuracy": _accuracy},
-    "train_trace": {"batch_ids": _batch_ids, "batch_labels": _batch_labels,
-                    "batch_epochs": _epochs, "before": _snapshots, "at_val": _snapshots,
-                    "val_epochs": _epochs,
-                    "history": _history, "final": _final},
+    "train": _TRAIN_TRACE,
+    "overfit": _TRAIN_TRACE,
 }
-RULES["numeric"] = {"numeric": _numeric}
+EXPLAINING = {"numeric": {"numeric": _numeric}}  # operations asked only to explain a verdict
 OPTIONAL: dict = {}  # keys the student side may add that the reference's output has not

@@ -336,12 +336,12 @@ INTERNAL = "could not grade this part: internal error, not a verdict on your cod
 
 
 def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkeypatch):
-    from autograder import engine
+    from autograder import judges
 
     def broken(*args):
         raise ZeroDivisionError("a bug of the grader")
-    monkeypatch.setitem(engine.JUDGES, "predict", ("predict", broken))
-    monkeypatch.setitem(engine.JUDGES, "predict_each", ("predict_each", broken))
+    monkeypatch.setitem(judges.JUDGES, "predict", broken)
+    monkeypatch.setitem(judges.JUDGES, "predict_each", broken)
     result = grade(_reference(tmp_path / "s"), CONFIG)
     for test in result.tests:
         if test.target == "RNNClassifier.predict":

@@ -15,20 +15,13 @@ import contextlib
 
 import numpy as np
 
+import functions
 import wire
 
-LAYER_FUNCTIONS = ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-                   "word_embedding_forward", "word_embedding_backward")
-FORWARD_OF = {"rnn_step_backward": "rnn_step_forward", "rnn_backward": "rnn_forward",
-              "word_embedding_backward": "word_embedding_forward"}
-# the contract's parameter names (a call may pass any of them by keyword)
-PARAMETERS = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
-              "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
-              "word_embedding_forward": ("x", "W"),
-              "rnn_step_backward": ("dnext_h", "cache"), "rnn_backward": ("dh", "cache"),
-              "word_embedding_backward": ("dout", "cache")}
-METHODS = ("RNNClassifier.loss", "RNNClassifier.predict")
-
+# derived from the descriptions (functions.py)
+LAYER_FUNCTIONS, FORWARD_OF, METHODS = (functions.LAYER_FUNCTIONS, functions.FORWARD_OF,
+                                        functions.METHODS)
+PARAMETERS = functions.PARAMETERS  # the contract's parameter names (keywords allowed)
 
 class ServedCallError(Exception):
     """The grader could not answer a call (wrong arguments, too many calls)."""
@@ -108,8 +101,8 @@ def _function_stub(channel, name: str, own, recorded: dict):
                         "inputs": [_plain_argument(a) for a in recorded[id(cache)][1]]}
             else:
                 return own(*args)
-            return tuple(channel.call(name, sent)["grads"]) if name != "word_embedding_backward" \
-                else channel.call(name, sent)["grads"][0]
+            grads = channel.call(name, sent)["grads"]  # one gradient: returned bare
+            return tuple(grads) if len(functions.FUNCTIONS[name].outputs) > 1 else grads[0]
         answer = channel.call(name, {"args": [_plain_argument(a) for a in args]})
         return answer["out"], GraderCache(answer["cache"], name)
 
@@ -131,13 +124,14 @@ def _positional(name: str, args: tuple, kwargs: dict) -> list:
 @contextlib.contextmanager
 def layer_functions(modules, names, channel, recorded=None):
     """Within the block, each layer function in `names` is answered by the grader: the
-    module attribute rnn_layers.<name> and every global of rnn_classifier bound to the
-    same function (`from rnn_layers import rnn_forward`) stand for it."""
-    layers = modules.rnn_layers
+    module attribute <its module>.<name> (rnn_layers.rnn_forward) and every global of
+    rnn_classifier bound to the same function (`from rnn_layers import rnn_forward`)
+    stand for it."""
     classifier = _loaded_classifier(modules)
     saved = []
     try:
         for name in names:
+            layers = getattr(modules, functions.FUNCTIONS[name].module)
             own = getattr(layers, name, None)
             stub = _function_stub(channel, name, own, recorded if recorded is not None else {})
             saved.append((layers, name, own))

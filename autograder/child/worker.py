@@ -3,8 +3,8 @@
 Started by autograder/sandbox.py as
 `python -I worker.py SUBMISSION_DIR IN_FD OUT_FD SETTINGS_JSON` (IN_FD OUT_FD = - -:
 requests on stdin, replies on stdout); jail.enter fences it in
-(see there) before the submission is on sys.path. Only this folder (wire, layer_ops,
-classifier_ops, served, jail) and the submission are importable here: the reference
+(see there) before the submission is on sys.path. Only this folder (wire, functions,
+layer_ops, classifier_ops, served, jail) and the submission are importable here: the reference
 solution never enters this process. Requests and replies travel on the two pipes given,
 in wire format; so do the calls the grader answers during a request (served.py); the
 student's prints go elsewhere.
@@ -21,7 +21,7 @@ import numpy as np  # noqa: F401  imported before the submission is on sys.path,
 # student's numpy.py cannot shadow it
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves it out
-import classifier_ops
+import functions
 import layer_ops
 import served
 import wire
@@ -31,17 +31,8 @@ try:
 except ImportError:  # the student's self-check kit may ship without it: no fence needed
     jail = None
 
-OPERATIONS = {
-    "forward": layer_ops.forward,
-    "backward": layer_ops.backward,
-    "numeric": layer_ops.numeric,
-    "init": classifier_ops.init,
-    "scores": classifier_ops.scores,
-    "loss": classifier_ops.loss,
-    "predict": classifier_ops.predict,
-    "predict_each": classifier_ops.predict_each,
-    "train_trace": classifier_ops.train,  # every run of train(), scripted or not
-}
+# the operations of functions.OPERATIONS, looked up by name in each request
+OPERATIONS = {op: functions.operation(op) for op in functions.OPERATIONS}
 
 
 class StudentModules:

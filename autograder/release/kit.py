@@ -15,11 +15,12 @@ from autograder.selfcheck import write_public_cases
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 
 # The modules the self-check needs, and nothing else.
-MODULES = ("checks.py", "cases.py", "domains.py", "compare.py", "engine.py", "train_rules.py",
+MODULES = ("checks.py", "cases.py", "domains.py", "compare.py", "engine.py", "judges.py",
+           "train_rules.py",
            "serve.py", "train_serve.py",
            "results.py", "sandbox.py", "selfcheck.py", "submission.py", "inert.py",
            "validate.py", "zip_listing.py", "pack.py",
-           "child/__init__.py", "child/wire.py", "child/layer_ops.py",
+           "child/__init__.py", "child/wire.py", "child/functions.py", "child/layer_ops.py",
            "child/classifier_ops.py", "child/served.py", "child/jail.py", "child/worker.py")
 
 INIT = '''"""Check your work before you submit: python -m autograder check

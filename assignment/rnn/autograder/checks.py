@@ -6,7 +6,7 @@ while derived gradients take milliseconds; a function that times out fails its
 remaining cases, and the checks that call it, at once (grade._grade_case).
 
 A check grades one function or method (`target`) in one way (`kind`, a judge of
-engine.py) on several cases; its points are shared equally by its cases, and every
+judges.py) on several cases; its points are shared equally by its cases, and every
 (check, case) pair is one test in the results, named "<target>: <what>, <case label>".
 Case labels are stable across submissions (the shapes inside them are random).
 """
@@ -26,7 +26,7 @@ class Case:
     make: Callable  # make(rng) -> payload of the operation
     public: bool = False  # also run by the student's self-check
     large: bool = False  # sized against numeric differentiation: no numeric self-check
-    kind: str = ""  # another judge of engine.JUDGES than the check's own (e.g. predict_each)
+    kind: str = ""  # another judge of judges.JUDGES than the check's own (e.g. predict_each)
     levels: tuple[str, ...] = ()  # the boundaries of its domain it stands at (domains.py)
 
 
@@ -34,7 +34,7 @@ class Case:
 class Check:
     target: str  # the function or method graded, first word of every test name
     what: str  # what is checked, e.g. "gradients"
-    kind: str  # the judge in engine.JUDGES
+    kind: str  # the judge in judges.JUDGES (and its operation: child/functions.KINDS)
     points: float
     cases: tuple[Case, ...]
     tolerance: float = 1e-6  # largest |student - reference| / max|reference| (float64)

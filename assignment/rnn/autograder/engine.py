@@ -1,205 +1,20 @@
 """Runs one check on one case: reference in this process, student in the sandbox, judge.
 
-A judge turns (payload, reference output, student output) into a Verdict: the fraction
-of the case's points earned, feedback lines and recognised mistakes. JUDGES maps each
-`kind` of the check table to its operation and its judge.
+Each `kind` of the check table asks one operation (child/functions.KINDS), its reply is
+checked by the rules of that kind (validate.py), then judged (judges.py): a Verdict,
+the fraction of the case's points earned, feedback lines and recognised mistakes.
 """
 import sys
 import time
 import traceback
 
-import numpy as np
-
-from autograder import serve, train_rules, train_serve
+from autograder import judges, serve, train_serve
 from autograder.checks import Case, Check, case_points, full_name
-from autograder.child import classifier_ops, layer_ops
-from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
+from autograder.child import functions
+from autograder.judges import JUDGES
 from autograder.results import TestResult
 from autograder.sandbox import CallTimeout, SandboxError, cut, plain_error
 from autograder.validate import InvalidReply, validate
-
-GRAD_NAMES = {name: grads for name, (_, _, grads) in layer_ops.PAIRS.items()}
-OUT_NAMES = {name: outs[0] for name, (_, outs, _) in layer_ops.PAIRS.items()}
-LETTERS = {"next_h": "N, H", "h": "N, T, H", "out": "N, T, D", "dprev_h": "N, H", "dh0": "N, H",
-           "dWx": "D, H", "dWh": "H, H", "db": "H,", "dW": "V, D", "scores": "N, K",
-           "W_xh": "D, H", "W_hh": "H, H", "b_h": "H,", "W_hq": "H, K", "b_q": "K,"}
-
-
-def judge_outputs(check, payload, pairs, reference) -> Verdict:
-    """Compare named (expected, got) pairs; the case is right when every output is."""
-    comparisons = [compare_array(name, expected, got, check.tolerance, LETTERS.get(name, ""))
-                   for name, expected, got in pairs]
-    wrong = {c.name: c.reason for c in comparisons if not c.ok}
-    lines = [c.message for c in comparisons]
-    if wrong:
-        lines.append(f"Wrong: {', '.join(wrong)}.")
-    verdict = Verdict.of(len(comparisons) - len(wrong), len(comparisons), lines, wrong)
-    if reference is not None and wrong:  # hints.py is instructor-only: it uses the reference
-        from autograder import hints
-        verdict.hints = hints.recognise(check.target, payload, wrong,
-                                        {name: got for name, _, got in pairs},
-                                        {name: expected for name, expected, _ in pairs},
-                                        reference)
-    return verdict
-
-
-def judge_forward(check, payload, expected, got, reference) -> Verdict:
-    name = OUT_NAMES[payload["function"]]
-    verdict = judge_outputs(check, payload, [(name, expected["out"], got["out"])], reference)
-    return _purity(verdict, check.target, got)
-
-
-def judge_backward(check, payload, expected, got, reference) -> Verdict:
-    names = GRAD_NAMES[payload["function"]]
-    verdict = judge_outputs(check, payload, list(zip(names, expected["grads"], got["grads"])),
-                            reference)
-    verdict = _purity(verdict, check.target, got)
-    differs = got.get("repeat_differs") or []
-    if differs:
-        verdict.wrong["repeat"] = "impure"
-        verdict.lines.append(f"Called twice on the same cache, {check.target} gave a different "
-                             f"{', '.join(differs)} the second time: it changes its cache (or "
-                             "keeps state between calls). A backward may be called more than "
-                             "once: leave the cache as the forward stored it.")
-    _blame_one_pass(verdict, payload["function"], check.target, names, got)
-    return verdict
-
-
-def _purity(verdict: Verdict, target: str, got) -> Verdict:
-    """Fail the case when the graded function changed an array it was given."""
-    own = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == target]
-    if own:
-        verdict.wrong["purity"] = "impure"
-        verdict.lines.append(f"{target} changed {', '.join(own)}, which it was given: a "
-                             "function must never modify its inputs (work on a copy, e.g. "
-                             "a = a.copy(), or write into new arrays).")
-    return verdict
-
-
-def _blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
-    """One line saying which pass the wrong gradients point to, never both."""
-    values = [n for n in names if verdict.wrong.get(n) in ("value", "nonfinite")]
-    if not values:
-        return
-    broken = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == forward]
-    if broken or got.get("shared_state"):
-        verdict.blame = forward
-        what = (f"changed its input {', '.join(broken)}" if broken else
-                "changed an array after storing it in its cache, or stores one array for "
-                "several time steps (a state updated in place, e.g. prev_h[:] = ... or "
-                "prev_h += ...)")
-        verdict.lines.append(f"{forward} {what}, so the cache {backward} reads is not what "
-                             f"the forward pass computed: fix {forward} first (store a new "
-                             "array per step, never modify the inputs).")
-        return
-    numeric = dict(zip(names, got.get("numeric") or []))
-    checked = [n for n in values if isinstance(numeric.get(n), np.ndarray)]
-    if not checked:
-        return
-    grads = dict(zip(names, got["grads"]))
-    disagree = [n for n in checked if relative_error(numeric[n], grads[n]) > 1e-4]
-    if disagree:
-        # true only if the forward is right: a hint, which grade._conclude withholds
-        # when the forward fails its own tests (a right backward of a wrong forward
-        # disagrees with the forward's numeric gradients too)
-        verdict.blame = "backward"
-        verdict.hints.append(f"{', '.join(disagree)} also disagree{'s' if len(disagree) == 1 else ''}"
-                             f" with numeric gradients of your own {forward}: the bug is in "
-                             f"{backward}.")
-    else:
-        verdict.blame = forward
-        verdict.lines.append(f"The wrong gradients agree with numeric gradients of your own "
-                             f"{forward}: {backward} fits your forward, so the bug is in "
-                             f"{forward}.")
-
-
-def judge_scores(check, payload, expected, got, reference) -> Verdict:
-    verdict = judge_outputs(check, payload, [("scores", expected["scores"], got["scores"])],
-                            reference)
-    return _purity(verdict, check.target, got)
-
-
-def judge_loss(check, payload, expected, got, reference) -> Verdict:
-    names = classifier_ops.PARAM_NAMES
-    # the reference returns the loss as a Python float: compare it at the case's dtype
-    dtype = np.dtype(payload["init"].get("dtype", "float64"))
-    pairs = [("loss", np.asarray(expected["loss"], dtype=dtype), got["loss"])]
-    pairs += [(k, expected["grads"][k], got["grads"].get(k)) for k in names]
-    return _purity(judge_outputs(check, payload, pairs, reference), check.target, got)
-
-
-def judge_predict(check, payload, expected, got, reference) -> Verdict:
-    comparison = compare_labels("labels", expected["labels"], got["labels"])
-    wrong = {} if comparison.ok else {"labels": comparison.reason}
-    verdict = Verdict.of(int(comparison.ok), 1, [comparison.message], wrong)
-    return _purity(verdict, check.target, got)
-
-
-def judge_predict_each(check, payload, expected, got, reference) -> Verdict:
-    """predict on single samples, one at a time: every answer of shape (1,) and right."""
-    lines, wrong = [], {}
-    for i, (want, have) in enumerate(zip(expected["labels"], got["labels"])):
-        comparison = compare_labels(f"predict(X[{i}:{i + 1}])", want, have)
-        if not comparison.ok:
-            wrong[comparison.name] = comparison.reason
-            lines.append(comparison.message)
-    right = len(expected["labels"]) - len(wrong)
-    lines.insert(0, f"{right} of {len(expected['labels'])} single-sample predictions "
-                    f"right{'' if wrong else ' ok'}")
-    return Verdict.of(right, len(expected["labels"]), lines, wrong)
-
-
-def judge_init(check, payload, expected, got, reference) -> Verdict:
-    lines, wrong = [], {}
-    rules = init_rules(payload, expected["params"], got)
-    for i, (ok, message) in enumerate(rules):
-        lines.append(("ok    " if ok else "WRONG ") + message)
-        if not ok:
-            wrong[f"rule {i + 1}"] = "rule"
-    return Verdict.of(len(rules) - len(wrong), len(rules), lines, wrong)
-
-
-def init_rules(payload, expected, got):
-    """(ok, message) for each rule of the contract's initialisation."""
-    keys_ok = sorted(got["keys"]) == sorted(expected)
-    rules = [(keys_ok, f"params has exactly the keys {sorted(expected)} (got {got['keys']})")]
-    dtype = payload["init"]["dtype"]
-    for name, ref in expected.items():
-        value = got["params"].get(name)
-        if not isinstance(value, np.ndarray) or value.shape != ref.shape:
-            rules.append((False, f"{name}: {describe(value)}; expected shape {ref.shape}"))
-            continue
-        if value.dtype != np.dtype(dtype):
-            rules.append((False, f"{name} has dtype {value.dtype}; expected {dtype}"))
-            continue
-        if name.startswith("b"):
-            rules.append((not value.any(), f"{name} starts at zero"))
-        else:
-            fan_in = ref.shape[0]
-            scaled_std = float(np.std(value.astype(np.float64)) * np.sqrt(fan_in))
-            rules.append((0.85 < scaled_std < 1.15 and abs(float(value.mean())) < 0.1,
-                          f"{name} ~ N(0, 1) / sqrt({fan_in}): std x sqrt(fan_in) = "
-                          f"{scaled_std:.2f} (expected about 1)"))
-    return rules
-
-
-JUDGES = {
-    "forward": ("forward", judge_forward),
-    "backward": ("backward", judge_backward),
-    "init": ("init", judge_init),
-    "scores": ("scores", judge_scores),
-    "loss": ("loss", judge_loss),
-    "predict": ("predict", judge_predict),
-    "predict_each": ("predict_each", judge_predict_each),
-    # every run of train (scripted or the overfit run) is the same operation
-    "train": ("train_trace", train_rules.judge_train),
-    "overfit": ("train_trace", train_rules.judge_overfit),
-}
-OPERATIONS = {"forward": layer_ops.forward, "backward": layer_ops.backward,
-              "init": classifier_ops.init, "scores": classifier_ops.scores,
-              "loss": classifier_ops.loss, "predict": classifier_ops.predict,
-              "predict_each": classifier_ops.predict_each,
-              "train_trace": classifier_ops.train}
 
 
 def kind_of(check: Check, case: Case) -> str:
@@ -212,7 +27,7 @@ def expected_output(check: Check, payload: dict, reference, case: Case | None = 
     kind = kind_of(check, case) if case is not None else check.kind
     if kind in ("train", "overfit"):
         return train_serve.expected(payload)
-    return OPERATIONS[JUDGES[kind][0]](reference, _request(payload, case))
+    return functions.operation(functions.KINDS[kind])(reference, _request(payload, case))
 
 
 def _request(payload: dict, case: Case | None, names=()) -> dict:
@@ -286,7 +101,8 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     """The student's reply: asked within `limit` seconds, validated, then judged."""
     name, header = full_name(check, case), _header(case, payload)
     points = case_share(check, case)
-    op, judge = JUDGES[kind_of(check, case)]
+    kind = kind_of(check, case)
+    op, judge = functions.KINDS[kind], JUDGES[kind]
 
     def failed(text, status="failed", cause="") -> TestResult:
         return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
@@ -319,7 +135,7 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         result.error = _error_fields(error)
         return result
     try:
-        got = validate(check.target, op, payload, expected, reply["ok"])
+        got = validate(check.target, kind, payload, expected, reply["ok"])
     except InvalidReply as exc:
         return failed(str(exc) + refused, cause="invalid")
     if isinstance(server, train_serve.TrainRun):  # what train did, as the grader saw it
@@ -355,7 +171,7 @@ def answering(check: Check, case: Case, payload: dict, reference):
 def _explain_backward(verdict, check, payload, got, student, limit) -> None:
     """Wrong gradients: ask the student process for numeric gradients of its own
     forward, to say which pass is wrong (only then: it costs 2 forwards per input)."""
-    names = GRAD_NAMES[payload["function"]]
+    names = judges.GRAD_NAMES[payload["function"]]
     if limit < 0.05 or not any(verdict.wrong.get(n) in ("value", "nonfinite") for n in names):
         return
     try:
@@ -366,7 +182,7 @@ def _explain_backward(verdict, check, payload, got, student, limit) -> None:
         return  # no explanation: the verdict stands as it is
     # one numeric gradient per float argument, in order: the backward's outputs
     floats = [g for arg, g in zip(payload["args"], numeric) if arg.dtype.kind == "f"]
-    _blame_one_pass(verdict, payload["function"], check.target, names,
+    judges.blame_one_pass(verdict, payload["function"], check.target, names,
                     {**got, "numeric": floats})
 
 

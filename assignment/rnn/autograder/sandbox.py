@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.child import jail, wire
+from autograder.child import functions, jail, wire
 
 try:
     import resource
@@ -75,9 +75,6 @@ class ProcessDied(SandboxError):
     pass
 
 
-# The submission's module each operation imports first (see the import step below).
-MODULE_OF_OP = {"forward": "rnn_layers", "backward": "rnn_layers"}
-DEFAULT_MODULE = "rnn_classifier"
 _SUPERVISORS: set[int] = set()  # student processes of this grader (any thread), never orphans
 
 
@@ -197,7 +194,7 @@ class StudentProcess:
         with the same deadline: an import that hangs, kills the process or raises
         SystemExit-like exceptions fails this request and, at once, every later request
         that needs that module (one time limit spent, not one per test)."""
-        module = MODULE_OF_OP.get(op, DEFAULT_MODULE)
+        module = functions.student_module(op, payload)  # child/functions.py
         if module in self.broken_imports:
             raise SandboxError(self.broken_imports[module])
         deadline = time.monotonic() + timeout

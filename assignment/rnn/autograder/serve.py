@@ -16,26 +16,13 @@ from collections import Counter
 
 import numpy as np
 
-from autograder.child import served, wire
+from autograder.child import functions, served, wire
 
-FORWARDS = ("rnn_step_forward", "rnn_forward", "word_embedding_forward")
-# target -> the graded functions it may call by name, answered by the grader
-SERVED = {
-    "rnn_forward": ("rnn_step_forward",),
-    "rnn_step_backward": FORWARDS,
-    "rnn_backward": ("rnn_step_backward",) + FORWARDS,
-    "word_embedding_backward": FORWARDS,
-    "RNNClassifier.loss": served.LAYER_FUNCTIONS,
-    # (predict is provided code: the contract names no callee of it to answer)
-    "RNNClassifier.train": served.METHODS,
-}
-# the contract's shapes of each layer function's arguments, by letter
-SHAPES = {"rnn_step_forward": ("ND", "NH", "DH", "HH", "H"),
-          "rnn_forward": ("NTD", "NH", "DH", "HH", "H"),
-          "word_embedding_forward": ("NT", "VD")}
-ARG_NAMES = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
-             "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
-             "word_embedding_forward": ("x", "W")}
+# derived from the descriptions (child/functions.py): the forward functions; target ->
+# the graded functions it may call by name, answered by the grader (predict is provided
+# code: the contract names no callee of it to answer); each forward's arguments
+FORWARDS, SERVED = functions.FORWARDS, functions.SERVED
+SHAPES, ARG_NAMES = functions.SHAPES, {name: functions.ARG_NAMES[name] for name in FORWARDS}
 MAX_CALLS = 5000  # calls answered per request
 MAX_CACHES = 512  # caches kept per request (a derived loss keeps 1, a step loop 2 T)
 SERVE_SECONDS = 10.0  # of the grader's time answering one request, at most
@@ -74,7 +61,7 @@ def forward_call_limit(function: str, payload: dict) -> int:
     """Forward calls a derived backward or loss may make (recomputing the forward, even
     step by step); numeric differentiation needs 2 per input entry (or per group)."""
     x = payload.get("X", payload.get("args", [np.zeros(0)])[0])
-    steps = x.shape[1] if x.ndim == 3 and function != "word_embedding_forward" else 1
+    steps = x.shape[1] if x.ndim == 3 else 1  # (embedding indices are (N, T): one step)
     return 2 * steps + 4
 
 
@@ -128,7 +115,7 @@ class Server:
                 raise Refused(f"{self.target} kept more caches of the grader's than a "
                               "derived computation needs")
             self.room -= sum(a.size for a in args)
-            out, cache = getattr(self.reference.rnn_layers, name)(*args)
+            out, cache = functions.implementation(self.reference, name)(*args)
             number = len(self.caches) + 1
             self.caches[number] = (name, cache, np.shape(out))
             return {"out": out, "cache": number}
@@ -137,7 +124,7 @@ class Server:
     def _backward(self, name: str, call: dict) -> dict:
         forward = served.FORWARD_OF[name]
         if "inputs" in call:  # a cache the student's own forward made: its inputs
-            out, cache = getattr(self.reference.rnn_layers, forward)(
+            out, cache = functions.implementation(self.reference, forward)(
                 *_arguments(forward, call["inputs"], self.largest))
             made_by, shape = forward, np.shape(out)
         else:
@@ -150,7 +137,7 @@ class Server:
         if not isinstance(dout, np.ndarray) or dout.shape != shape or dout.dtype.kind != "f":
             raise Refused(f"{name} was given an upstream gradient of {describe_value(dout)}; "
                           f"expected a float array of shape {shape}")
-        grads = getattr(self.reference.rnn_layers, name)(dout, cache)
+        grads = functions.implementation(self.reference, name)(dout, cache)
         return {"grads": list(grads) if isinstance(grads, tuple) else [grads]}
 
 
@@ -193,7 +180,7 @@ def _arguments(name: str, args, largest: int = MAX_ELEMENTS) -> list:
                       f"({', '.join(names)})")
     sizes: dict[str, int] = {}
     for arg, spec, what in zip(args, letters, names):
-        integer = name == "word_embedding_forward" and what == "x"
+        integer = (name, what) in functions.INTEGER_ARGS
         if (not isinstance(arg, np.ndarray) or arg.dtype.kind not in ("iu" if integer else "f")
                 or arg.ndim != len(spec) or arg.size > largest):
             raise Refused(f"{name} was called with {what} = {describe_value(arg)}; expected "
@@ -203,9 +190,10 @@ def _arguments(name: str, args, largest: int = MAX_ELEMENTS) -> list:
             if sizes.setdefault(letter, size) != size:
                 raise Refused(f"{name} was called with {what} of shape {arg.shape}: its "
                               f"{letter} = {size} differs from {sizes[letter]}")
-    if name == "word_embedding_forward" and args[0].size and (
-            args[0].min() < 0 or args[0].max() >= args[1].shape[0]):
-        raise Refused(f"{name} was called with indices outside [0, V)")
+    for arg, what in zip(args, names):  # index arrays: values in [0, their axis' size)
+        bound = functions.INTEGER_ARGS.get((name, what))
+        if bound and arg.size and (arg.min() < 0 or arg.max() >= sizes[bound]):
+            raise Refused(f"{name} was called with indices outside [0, {bound})")
     return args
 
 

@@ -2,7 +2,7 @@
 
 Its modules import each other by flat name, because the student process has only this
 folder on its path. The grader imports them the same way, so both sides share one copy:
-    from autograder.child import wire, layer_ops, classifier_ops, served, jail
+    from autograder.child import wire, functions, layer_ops, classifier_ops, served, jail
 """
 import sys
 from pathlib import Path
@@ -12,9 +12,10 @@ if CHILD_DIR not in sys.path:
     sys.path.append(CHILD_DIR)
 
 import classifier_ops  # noqa: E402
+import functions  # noqa: E402
 import jail  # noqa: E402
 import layer_ops  # noqa: E402
 import served  # noqa: E402
 import wire  # noqa: E402
 
-__all__ = ["classifier_ops", "jail", "layer_ops", "served", "wire"]
+__all__ = ["classifier_ops", "functions", "jail", "layer_ops", "served", "wire"]

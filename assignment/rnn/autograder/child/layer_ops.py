@@ -9,6 +9,7 @@ import contextlib
 
 import numpy as np
 
+import functions
 import served
 
 
@@ -43,19 +44,7 @@ def unpack(result, names: tuple[str, ...], function: str):
     return tuple(result)
 
 
-# forward function -> (backward function, names of forward outputs, names of gradients)
-PAIRS = {
-    "rnn_step_forward": ("rnn_step_backward", ("next_h", "cache"),
-                         ("dx", "dprev_h", "dWx", "dWh", "db")),
-    "rnn_forward": ("rnn_backward", ("h", "cache"), ("dx", "dh0", "dWx", "dWh", "db")),
-    "word_embedding_forward": ("word_embedding_backward", ("out", "cache"), ("dW",)),
-}
-# the contract's names of each function's array arguments (for "it modified x" feedback)
-ARG_NAMES = {"rnn_step_forward": ("x", "prev_h", "Wx", "Wh", "b"),
-             "rnn_forward": ("x", "h0", "Wx", "Wh", "b"),
-             "word_embedding_forward": ("x", "W"),
-             "rnn_step_backward": ("dnext_h",), "rnn_backward": ("dh",),
-             "word_embedding_backward": ("dout",)}
+PAIRS, ARG_NAMES = functions.PAIRS, functions.ARG_NAMES  # derived (functions.py)
 MAX_CACHE_LEAVES = 10_000  # arrays of a cache looked at for a shared hidden state
 
 
@@ -109,7 +98,7 @@ def forward(modules, payload):
     """{"function", "args", "layout"?, "served"?} -> {"out": the forward output,
     "modified": the arguments it changed (a pure function changes none)}."""
     name = payload["function"]
-    function = getattr(modules.rnn_layers, name)
+    function = functions.implementation(modules, name)
     args = _copies(payload["args"], payload)
     with answered(modules, payload):
         out, _cache = unpack(function(*args), PAIRS[name][1], name)
@@ -133,15 +122,16 @@ def backward(modules, payload):
     """
     name = payload["function"]
     back_name, out_names, grad_names = PAIRS[name]
-    forward_fn = getattr(modules.rnn_layers, name)
-    backward_fn = getattr(modules.rnn_layers, back_name)
+    forward_fn = functions.implementation(modules, name)
+    backward_fn = functions.implementation(modules, back_name)
     args, dout = payload["args"], payload["dout"]
     passed = _copies(args, payload)
-    with watching_step_caches(modules.rnn_layers, name) as watch:
+    module = getattr(modules, functions.FUNCTIONS[name].module)
+    with watching_step_caches(module, name) as watch:
         _out, cache = unpack(forward_fn(*passed), out_names, name)
     changed = modified(name, passed, args)
     by_forward = list(changed)
-    shared = name != "word_embedding_forward" and (
+    shared = bool(functions.FUNCTIONS[name].state) and (
         watch.overwritten() or _shared_state(cache, passed, dout.shape))
     grads = []
     with answered(modules, payload, watch.inputs):
@@ -162,7 +152,7 @@ def numeric(modules, payload):
     of this module's own forward, in float64 (float32 differences would be mostly
     noise)}: asked only when a backward's gradients are wrong, to tell which pass."""
     name = payload["function"]
-    forward_fn = getattr(modules.rnn_layers, name)
+    forward_fn = functions.implementation(modules, name)
     args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in payload["args"]]
     return {"numeric": numeric_gradients(forward_fn, args64,
                                          payload["dout"].astype(np.float64),
@@ -216,7 +206,10 @@ class watching_step_caches:
     LIMIT = 4096  # arrays remembered at most
 
     def __init__(self, module, function: str):
-        self.module, self.watch = module, function == "rnn_forward"
+        # the step forward a sequence forward calls by name (functions.py), if any
+        self.step = next((c for c in functions.FUNCTIONS[function].callees
+                          if c in functions.PAIRS), "")
+        self.module, self.watch = module, bool(self.step)
         self.seen: list[tuple[np.ndarray, np.ndarray]] = []
         # id(step cache) -> (the cache, the call's input arrays): how the grader answers
         # rnn_step_backward on a cache the student's own step forward made. The arrays
@@ -226,10 +219,11 @@ class watching_step_caches:
         self.original = None
 
     def __enter__(self):
-        original = getattr(self.module, "rnn_step_forward", None)
+        original = getattr(self.module, self.step, None)
         if self.watch and callable(original):
             self.original = original
             seen, inputs, limit = self.seen, self.inputs, self.LIMIT
+            arity = len(functions.FUNCTIONS[self.step].args)
 
             def watched(*args, **kwargs):
                 result = original(*args, **kwargs)
@@ -240,11 +234,11 @@ class watching_step_caches:
                     if len(seen) < limit:
                         seen.append((a, a.copy()))
                 if (isinstance(result, tuple) and len(result) == 2 and not kwargs
-                        and len(args) == 5 and len(inputs) < limit
+                        and len(args) == arity and len(inputs) < limit
                         and all(isinstance(a, np.ndarray) for a in args)):
                     inputs[id(result[1])] = (result[1], list(args))  # as they are later
                 return result
-            self.module.rnn_step_forward = watched
+            setattr(self.module, self.step, watched)
         return self
 
     def overwritten(self) -> bool:
@@ -252,7 +246,7 @@ class watching_step_caches:
 
     def __exit__(self, *exc):
         if self.original is not None:
-            self.module.rnn_step_forward = self.original
+            setattr(self.module, self.step, self.original)
         return False
 
 

@@ -1,0 +1,149 @@
+"""The descriptions of the graded functions (autograder/child/functions.py) and every
+table derived from them agree; the judges, the validation rules and the kinds of check
+have the same keys; the reference solution has the described signatures."""
+import inspect
+
+import numpy as np
+import pytest
+
+from autograder import config, integrity, judges, selfcheck, serve
+from autograder import submission, validate
+from autograder.checks import CHECKS
+from autograder.child import classifier_ops, functions, layer_ops, served
+from autograder.reference import load_reference
+
+REFERENCE = load_reference(config.ROOT / "solutions" / "rnn")
+DESCRIBED = functions.DESCRIPTIONS
+
+
+def test_names_are_unique_and_every_graded_target_is_described():
+    names = [f.name for f in DESCRIBED]
+    assert len(names) == len(set(names))
+    assert {c.target for c in CHECKS} <= set(names)
+
+
+@pytest.mark.parametrize("described", DESCRIBED, ids=lambda f: f.name)
+def test_the_reference_has_the_described_signature(described):
+    owner = getattr(REFERENCE, described.module)
+    *cls, name = described.name.split(".")
+    function = getattr(getattr(owner, cls[0]) if cls else owner, name)
+    params = [p for p in inspect.signature(function).parameters if p != "self"]
+    assert tuple(params[:len(described.args)]) == described.args
+    assert set(described.letters) <= set(described.args) | set(described.outputs) | {
+        "scores"} | set(functions.PARAMS)
+    assert set(described.integers) <= set(described.args)
+
+
+@pytest.mark.parametrize("forward", functions.FORWARDS)
+def test_a_pair_is_described_on_both_sides(forward):
+    """The backward of a pair: in the same module, its gradients are the forward's
+    float arguments (d + the name) with their letters, given (upstream, cache)."""
+    f = functions.FUNCTIONS[forward]
+    back = functions.FUNCTIONS[f.backward]
+    assert back.module == f.module and back.args[-1] == "cache" and f.outputs[-1] == "cache"
+    floats = [a for a in f.args if a not in f.integers]
+    assert back.outputs == tuple("d" + a for a in floats)
+    assert [back.letters["d" + a] for a in floats] == [f.letters[a] for a in floats]
+    assert back.letters[back.args[0]] == f.letters[f.outputs[0]]  # upstream of the output
+    assert functions.PAIRS[forward] == (back.name, f.outputs, back.outputs)
+    assert functions.FORWARD_OF[back.name] == forward
+
+
+@pytest.mark.parametrize("forward", functions.FORWARDS)
+def test_the_described_letters_are_the_reference_shapes(forward):
+    """Run the reference on a case of the pair: every array's shape spells its letters."""
+    payload = next(c for check in CHECKS if check.target == forward
+                   for c in check.cases).make(np.random.default_rng(0))
+    f = functions.FUNCTIONS[forward]
+    back = functions.FUNCTIONS[f.backward]
+    out, cache = getattr(REFERENCE.rnn_layers, forward)(*payload["args"])
+    grads = getattr(REFERENCE.rnn_layers, back.name)(payload["dout"], cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    sizes: dict[str, int] = {}
+    named = list(zip(f.args, payload["args"])) + [(f.outputs[0], out)] + list(
+        zip(back.outputs, grads)) + [(back.args[0], payload["dout"])]
+    for name, value in named:
+        letters = functions.FUNCTIONS[forward].letters.get(name) or back.letters[name]
+        assert len(letters) == np.ndim(value), name
+        for letter, size in zip(letters, np.shape(value)):
+            assert sizes.setdefault(letter, size) == size, (name, letter)
+
+
+def test_letters_by_name_agree_with_every_description():
+    for f in DESCRIBED:
+        for name, letters in f.letters.items():
+            assert functions.letters_of(f.name, name) == functions.shape_text(letters)
+            assert functions.LETTERS.get(name, functions.shape_text(letters)) == \
+                functions.shape_text(letters)
+    assert "dx" not in functions.LETTERS  # (N, D) in a step, (N, T, D) in a sequence
+    assert functions.shape_text("H") == "H," and functions.shape_text("NTD") == "N, T, D"
+    assert validate._grad_letters("rnn_forward", "dx") == "N, T, D"
+    assert validate._grad_letters("rnn_step_forward", "dx") == "N, D"
+
+
+def test_the_tables_read_elsewhere_are_the_derived_ones():
+    assert layer_ops.PAIRS is functions.PAIRS and layer_ops.ARG_NAMES is functions.ARG_NAMES
+    assert served.LAYER_FUNCTIONS == tuple(f.name for f in DESCRIBED
+                                           if f.module == "rnn_layers")
+    assert served.PARAMETERS is functions.PARAMETERS
+    assert classifier_ops.PARAM_NAMES == tuple(functions.PARAMS)
+    assert serve.SERVED is functions.SERVED and serve.SHAPES is functions.SHAPES
+    assert validate.LETTERS is functions.LETTERS
+    assert selfcheck.NOTEBOOK_SECTIONS is functions.NOTEBOOK_SECTIONS
+    modules = tuple(f"{m}.py" for m in functions.MODULES)
+    assert submission.REQUIRED == config.Config().student_modules == modules
+    assert set(modules) == {f.module + ".py" for f in DESCRIBED}
+    assert integrity.functions is functions
+
+
+def test_what_the_grader_answers_is_described():
+    for target, names in functions.SERVED.items():
+        f = functions.FUNCTIONS[target]
+        assert set(f.callees) <= set(names) <= set(functions.FUNCTIONS)
+        assert f.backward not in names  # a forward's own backward is never called by it
+    assert functions.SERVED["rnn_backward"] == ("rnn_step_backward",) + functions.FORWARDS
+    assert "RNNClassifier.predict" not in functions.SERVED  # provided code
+    assert functions.METHODS == functions.FUNCTIONS["RNNClassifier.train"].callees
+    for name, shapes in functions.SHAPES.items():
+        assert len(shapes) == len(functions.ARG_NAMES[name]) == len(serve.ARG_NAMES[name])
+
+
+def test_sections_in_the_order_of_the_checks():
+    graded = list(dict.fromkeys(c.target for c in CHECKS if c.points > 0))
+    assert list(functions.NOTEBOOK_SECTIONS) == graded
+
+
+def test_judges_rules_and_kinds_have_the_same_keys():
+    assert set(judges.JUDGES) == set(validate.RULES) == set(functions.KINDS)
+    assert {c.kind for c in CHECKS} | {case.kind for c in CHECKS for case in c.cases
+                                       if case.kind} <= set(functions.KINDS)
+    explaining = set(functions.OPERATIONS) - set(functions.KINDS.values())
+    assert explaining == set(validate.EXPLAINING) == {"numeric"}
+
+
+def test_one_table_of_operations():
+    """The worker, the engine and the sandbox read functions.OPERATIONS."""
+    import worker  # the student process's module (autograder/child on sys.path)
+    assert set(worker.OPERATIONS) == set(functions.OPERATIONS) | {"import"}
+    for op, described in functions.OPERATIONS.items():
+        run = functions.operation(op)
+        assert worker.OPERATIONS[op] is run
+        assert run.__module__ == described.child and callable(run)
+        assert functions.student_module(op, {}) == described.module in functions.MODULES
+    assert set(functions.KINDS.values()) <= set(functions.OPERATIONS)
+    for f in DESCRIBED:  # a layer operation imports the module of the function it runs
+        assert functions.student_module("forward", {"function": f.name}) == f.module
+
+
+@pytest.mark.parametrize("key", sorted(functions.INTEGER_ARGS))
+def test_an_index_argument_is_refused_past_the_axis_it_indexes(key):
+    """The grader answers a forward call only with indices in [0, size of their axis)."""
+    name, arg = key
+    f, bound = functions.FUNCTIONS[name], functions.INTEGER_ARGS[key]
+    sizes = {letter: 3 + i for i, letter in enumerate("NTDHVK")}
+    args = [np.zeros([sizes[x] for x in f.letters[a]],
+                     dtype=np.int64 if a == arg else np.float64) for a in f.args]
+    assert serve._arguments(name, list(args)) is not None
+    args[f.args.index(arg)][...] = sizes[bound]
+    with pytest.raises(serve.Refused, match=rf"indices outside \[0, {bound}\)"):
+        serve._arguments(name, args)
