@@ -53,13 +53,10 @@ def grade(source: Path, config: Config) -> GradingResult:
     except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
-    if config.load_scale > 1:
-        notes = notes + [f"The grading machine was busy: every time limit was multiplied by "
-                         f"{config.load_scale:.1f} (its load per CPU)."]
     tests = points.apply(_every_test(tests), config)
     _conclude(tests, config.hint_languages)
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
-                           visibility=config.visibility)
+                           visibility=config.visibility, load_scale=config.load_scale)
     result.output = _summary(result, notes)
     return result
 

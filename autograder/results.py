@@ -53,6 +53,9 @@ class GradingResult:
     grader_error: str = ""  # the grader itself cannot run (installation): exit non-zero
     # Gradescope's visibility of the results and of each test (settings: gradescope.visibility)
     visibility: str = "visible"
+    # the factor a busy machine stretched every time limit by (machine.py): for the
+    # instructor's report, not the student's feedback (it varies between gradings)
+    load_scale: float = 1.0
 
     @property
     def score(self) -> float:
@@ -109,6 +112,9 @@ class GradingResult:
         lines.append("")
         lines.append(paint(f"Total: {self.score:.2f} / {self.max_score:.2f}", "1")
                      + f"   ({self.execution_time:.1f} s)")
+        if self.load_scale > 1:
+            lines.append(f"The grading machine was busy: every time limit was multiplied "
+                         f"by {self.load_scale:.1f} (its load per CPU).")
         return "\n".join(lines)
 
 
