@@ -44,3 +44,18 @@ def test_the_kit_has_the_verbs_the_student_readme_names():
     kit = ROOT / "assignment" / "rnn" / "autograder"
     for verb in KIT_VERBS:
         assert (kit / f"{'selfcheck' if verb == 'check' else verb}.py").exists(), verb
+
+
+def test_every_grader_module_is_in_the_readme_map():
+    """'What is where' names every module of autograder/ (a folder counts for its files)."""
+    readme = _text(READMES[0])
+    tree = readme.split("## What is where", 1)[1].split("```", 2)[1]
+    named = set(re.findall(r"^\s+([\w/]+(?:\.py)?)/?\s", tree, flags=re.M))
+    modules = {p.relative_to(ROOT / "autograder").as_posix()
+               for p in (ROOT / "autograder").glob("*.py")} - {
+        "__init__.py", "__main__.py", "cli.py", "config.py", "config_command.py",
+        "grade_command.py", "reference.py", "secret.py", "inert.py", "limits.py",
+        "allowlist.py", "bwrap.py", "compare.py", "validate.py", "nbgrader_entry.py",
+        "dask_scheduler.py", "dask_worker.py"}
+    missing = sorted(m for m in modules if m not in named)
+    assert missing == [], missing
