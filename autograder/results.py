@@ -107,14 +107,14 @@ class GradingResult:
         hints once, after its cases."""
         paint = _painter(sys.stdout.isatty() if colour is None else colour)
         lines = [inert.text(self.output), ""] if self.output else []
+        if self.load_scale > 1:  # the Total line stays the last one
+            lines[:0] = [f"The grading machine was busy: every time limit was multiplied "
+                         f"by {self.load_scale:.1f} (its load per CPU).", ""]
         for target, tests in _by_function(self.tests):
             lines += _function_lines(target, tests, paint)
         lines.append("")
         lines.append(paint(f"Total: {self.score:.2f} / {self.max_score:.2f}", "1")
                      + f"   ({self.execution_time:.1f} s)")
-        if self.load_scale > 1:
-            lines.append(f"The grading machine was busy: every time limit was multiplied "
-                         f"by {self.load_scale:.1f} (its load per CPU).")
         return "\n".join(lines)
 
 

@@ -11,11 +11,17 @@ CHILD_DIR = str(Path(__file__).resolve().parent)
 if CHILD_DIR not in sys.path:
     sys.path.append(CHILD_DIR)
 
-import classifier_ops  # noqa: E402
-import functions  # noqa: E402
-import jail  # noqa: E402
-import layer_ops  # noqa: E402
-import served  # noqa: E402
-import wire  # noqa: E402
-
 __all__ = ["classifier_ops", "functions", "jail", "layer_ops", "served", "wire"]
+
+
+def __getattr__(name: str):
+    """Each module imported when first asked for (by its flat name: one shared copy), so
+    that a module of the standard library only (functions, wire) does not pull NumPy in:
+    the kit's `pack` runs where NumPy is not installed."""
+    if name in __all__:
+        import importlib
+
+        module = importlib.import_module(name)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
