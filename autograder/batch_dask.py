@@ -42,16 +42,17 @@ from pathlib import Path
 
 from autograder import batch_store as store
 from autograder import submission
+from autograder.settings import SETTINGS
 
 CONNECT_TIMEOUT = "20s"
 WORKER_WAIT = 120.0  # seconds grade-all waits for a first worker (--worker-timeout)
 START_WORKERS = ("start workers from the project's folder with `.venv/bin/python -m "
                  "autograder dask-worker {address}` (README: Beyond one machine)")
 PACKED_BYTES = 256 << 20  # a folder larger than this is not sent (grade it locally)
-GRADING_FIELDS = ("timeout_scale", "time_budget", "student_user", "student_group",
-                  "namespaces", "max_processes", "allow_no_isolation", "partial_credit",
-                  "isolation", "memory_cap", "max_load_scale", "visibility", "points",
-                  "hint_languages", "settings_file")
+# The Config fields a worker grades with: every setting of the file, and the rest that
+# the command line or a library caller may change.
+GRADING_FIELDS = tuple(sorted({s.field for s in SETTINGS} | {
+    "student_group", "namespaces", "allow_no_isolation", "points", "settings_file"}))
 # The Dask settings a grading cluster should run with (see the module's docstring).
 WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,  # 100 stack samples a second per worker
@@ -78,8 +79,9 @@ def pack(path: Path) -> tuple[str, bytes]:
     compressed: deflating costs the client 4x the time for a few kB per submission."""
     path = Path(path)
     try:  # only what the grader reads: never a .venv or a data set
-        if set(submission.REQUIRED) <= set(submission.select(path, submission.GRADED).files):
-            return "zip", submission.graded_zip(path)
+        chosen = submission.select(path, submission.GRADED)
+        if set(submission.REQUIRED) <= set(chosen.files):
+            return "zip", submission.graded_zip(path, chosen)
     except submission.SubmissionError:
         pass
     # a file missing: the worker grades the whole of it and lists what it found

@@ -26,7 +26,7 @@ from pathlib import Path
 FILES_DIR = Path(__file__).resolve().parent / "gradescope_files"
 SCRIPTS = ("setup.sh", "run_autograder")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
-SETTINGS = "settings.toml"  # at the zip's root, when a settings file is in force
+SETTINGS_FILE = "settings.toml"  # at the zip's root, when a settings file is in force
 FORBIDDEN = ("tests/", "assignment/", ".venv/", "source_notebooks/", "build/")
 
 
@@ -64,7 +64,7 @@ def contents(config) -> dict[str, tuple[bytes, int]]:
     # The secret in force here (RNN_GRADER_SECRET or secret.key): same grades everywhere.
     files["autograder/secret.key"] = (load_secret() + b"\n", 0o644)
     if config.settings_file:  # the instructor's settings in force: run_autograder uses them
-        files[SETTINGS] = (Path(config.settings_file).read_bytes(), 0o644)
+        files[SETTINGS_FILE] = (Path(config.settings_file).read_bytes(), 0o644)
     reference = config.solutions_dir / config.assignment
     for path in sorted(reference.glob("*.py")):
         relative = path.relative_to(config.solutions_dir.parent).as_posix()

@@ -28,7 +28,7 @@ def usable_cpus() -> float:
             cpus = min(cpus, max(int(quota) / int(period), 0.1))
     except (OSError, ValueError):
         pass
-    return max(cpus, 1.0) if cpus >= 1 else cpus
+    return cpus
 
 
 def load_per_cpu() -> float:

@@ -760,15 +760,13 @@ def _describe(pids) -> list[str]:
     return found
 
 
-class _MemoryWatch:
-    """The peak of the memory (MiB) that every process below this one holds of its own
-    (anonymous and shared memory, not the program's files, which the cgroup does not
-    charge to it), sampled every 20 ms while the block runs: what the student processes
-    took of the host's memory."""
+class _Sampling:
+    """A block during which a thread calls self._sample() every `interval` seconds."""
+    interval = 0.02
 
     def __enter__(self):
-        self.peak, self._stop = 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
@@ -776,9 +774,20 @@ class _MemoryWatch:
         self._stop.set()
         self._thread.join()
 
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+
+class _MemoryWatch(_Sampling):
+    """The peak of the memory (MiB) that every process below this one holds of its own
+    (anonymous and shared memory, not the program's files, which the cgroup does not
+    charge to it), sampled every 20 ms while the block runs: what the student processes
+    took of the host's memory."""
+    peak = 0
+
     def _sample(self):
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, sum(_own_memory_kib(pid) for pid in _descendants()) >> 10)
+        self.peak = max(self.peak, sum(_own_memory_kib(pid) for pid in _descendants()) >> 10)
 
 
 def _descendants(root: int | None = None) -> list[int]:
@@ -1110,31 +1119,22 @@ HOST_SETTINGS = Attack("host_sysctls", "call", MARK + textwrap.dedent("""
     """))
 
 
-class _HostView:
+class _HostView(_Sampling):
     """What the host sees of every process named rnn{token} (MARK) while the block runs:
     {pid: (real, effective, saved, filesystem uid)}, sampled every 5 ms."""
+    interval = 0.005
 
     def __init__(self, token: str):
-        self.token, self.uids, self._stop = f"rnn{token}", {}, threading.Event()
+        self.token, self.uids = f"rnn{token}", {}
 
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _watch(self):
-        while not self._stop.wait(0.005):
-            for pid in _processes_with(self.token):
-                try:
-                    status = Path(f"/proc/{pid}/status").read_text()
-                except OSError:
-                    continue
-                line = next(x for x in status.splitlines() if x.startswith("Uid:"))
-                self.uids[pid] = tuple(int(u) for u in line.split()[1:])
+    def _sample(self):
+        for pid in _processes_with(self.token):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            line = next(x for x in status.splitlines() if x.startswith("Uid:"))
+            self.uids[pid] = tuple(int(u) for u in line.split()[1:])
 
 
 def _graders_own_uids() -> set[int]:

@@ -133,7 +133,10 @@ def rnn_backward(dh, cache):
     # 2. Backpropagate one step (you may call rnn_step_backward): this gives dx[:, t]
     #    (N, D) and the dprev_h passed on to step t-1 (N, H).
     # 3. Add up dWx, dWh, db over all steps; dh0 is the dprev_h left after step 0.
+    #    Start every sum and dx with np.zeros_like(...) of the matching input, so that
+    #    float32 in gives float32 out.
     # 参数在各时间步共享，所以梯度要对所有时间步求和；dh0 是最后传回的 dprev_h。
+    # 用 np.zeros_like 初始化各梯度，保持输入的 dtype（float32 进，float32 出）。
     ### BEGIN SOLUTION
     x_tm, h0, Wx, Wh, hs = cache  # x_tm (T, N, D), hs (T, N, H): time-major
     T, N, H = hs.shape

@@ -137,11 +137,12 @@ def content_hash(source: Path) -> str:
         return digest.hexdigest()
 
 
-def graded_zip(source: Path) -> bytes:
-    """A zip of the files the grader takes from source, at their paths in it: graded
-    from it, the same files give the same fingerprint and notes about names (what a
-    remote grader needs to be sent, instead of the whole submission)."""
-    chosen = select(source, GRADED)
+def graded_zip(source: Path, chosen: "Selection | None" = None) -> bytes:
+    """A zip of the files the grader takes from source (chosen: select()'s answer, when
+    the caller has it already), at their paths in it: graded from it, the same files
+    give the same fingerprint and notes about names (what a remote grader needs to be
+    sent, instead of the whole submission)."""
+    chosen = chosen or select(source, GRADED)
     contents = read_all(chosen)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
