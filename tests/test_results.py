@@ -14,9 +14,10 @@ def _test(target, case, status="passed", output="", hints=(), wrong=None, cause=
     body = f"Case: {case} (N=2 D=3 H=4)\n{output}" if output else f"Case: {case} (N=2)"
     if hints:
         body += "\n" + "\n".join(hints)
-    return results.TestResult(f"{target}: {what}, {case}", 1.0 if score is None else score, 1.0,
-                      body, status, list(hints), case=case, wrong=dict(wrong or {}),
-                      cause=cause)
+    return results.TestResult(results.TestId(target, what, case),
+                              1.0 if score is None else score, 1.0, body, status, list(hints),
+                              wrong=dict(wrong or {}), cause=cause,
+                              shapes="N=2 D=3 H=4" if output else "N=2")
 
 
 def _wrong_dwx(case, error, hints=()):

@@ -252,11 +252,13 @@ def test_every_hint_recognise_gives_splits_into_both_languages():
     assert chinese.startswith("提示：") and "Hint" not in chinese
 
 
-# ---- across(): hints that need several cases of one check ---------------------------
+# ---- pattern_hints(): hints that need several cases of one check ---------------------------
 
 def result(case, status="passed", wrong=None, hints_=()):
-    return results.TestResult(f"rnn_step_forward: next_h, {case}", 1.0 if status == "passed" else 0.0,
-                      1.0, "", status, list(hints_), case=case, wrong=dict(wrong or {}))
+    """A test of rnn_step_forward's check whose case stands at the levels in its label."""
+    identity = results.TestId("rnn_step_forward", "next_h", case, tuple(case.split(", ")))
+    return results.TestResult(identity, 1.0 if status == "passed" else 0.0, 1.0, "", status,
+                              list(hints_), wrong=dict(wrong or {}))
 
 
 NONFINITE = {"next_h": "nonfinite"}
@@ -274,7 +276,8 @@ ACROSS = [
 
 @pytest.mark.parametrize("tests, hinted", ACROSS, ids=range(len(ACROSS)))
 def test_across_gives_the_overflow_hint_once(tests, hinted):
-    hints.across(tests)
+    hints.pattern_hints(tests)
+    hints.once_per_function(tests)
     assert [i for i, t in enumerate(tests) if any("overflows" in h for h in t.hints)] == hinted
 
 
@@ -282,5 +285,6 @@ def test_a_hint_is_kept_on_the_first_test_of_its_function_only():
     same = "Hint: x\n      提示：x"
     tests = [result("a", "failed", {"next_h": "value"}, [same]),
              result("b", "failed", {"next_h": "value"}, [same, same, "Hint: other"])]
-    hints.across(tests)
+    hints.pattern_hints(tests)
+    hints.once_per_function(tests)
     assert [t.hints for t in tests] == [[same], ["Hint: other"]]
