@@ -10,6 +10,7 @@ import traceback
 
 from autograder import judges, serve, train_serve
 from autograder.checks import Case, Check, case_points, identity_of
+from autograder.compare import gists, right_lines
 from autograder.child import functions
 from autograder.judges import JUDGES
 from autograder.results import TestResult
@@ -155,7 +156,8 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     status = "passed" if verdict.ok else "failed"
     return TestResult(identity, round(points * earned, 4), points,
                       "\n".join([header, *verdict.lines]), status, list(verdict.hints),
-                      wrong=dict(verdict.wrong), blame=verdict.blame, shapes=_shapes(payload))
+                      wrong=dict(verdict.wrong), blame=verdict.blame, shapes=_shapes(payload),
+                      right=right_lines(verdict.lines), gists=gists(verdict.lines))
 
 
 def answering(check: Check, case: Case, payload: dict, reference):

@@ -8,7 +8,6 @@ escape sequence, carriage return or lone surrogate reaches a terminal or a file)
 import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,10 @@ class TestResult:
     # the shapes drawn for the case, shown after its label on the feedback's first line
     # ("Case: <label> (<shapes>)"); None: not run, the feedback has no such line
     shapes: str | None = None
+    # what the report reads of the feedback's lines (compare.Line), as data: the lines
+    # that say a part is right, and line -> the same without its measured sizes
+    right: tuple[str, ...] = ()
+    gists: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -206,31 +209,24 @@ def _same_feedback(failed: list[TestResult]) -> dict[tuple[str, str], list[TestR
     groups: dict[tuple[str, str], list[TestResult]] = {}
     for test in failed:
         status = "withheld" if test.withheld else test.status
-        groups.setdefault((status, _ERROR_SIZE.sub("relative error …", _shown(test))),
-                          []).append(test)
+        gist = "\n".join(test.gists.get(line, line) for line in _shown(test).splitlines())
+        groups.setdefault((status, gist), []).append(test)
     return {(status, _shown(group[0])): group for (status, _), group in groups.items()}
 
 
-_ERROR_SIZE = re.compile(r"relative error [-+.0-9e]+ \(tolerance [-+.0-9e]+\)")
-
-
 def _shown(test: TestResult) -> str:
+    """Its feedback without its case line, its hints and the lines that say what is right."""
     body = test.output
     if test.hints and body.endswith("\n" + "\n".join(test.hints)):
         body = body[:-len("\n" + "\n".join(test.hints))]
     body = body.partition("\n")[2] if _has_case_line(test) else body
-    return "\n".join(line for line in body.splitlines() if not _is_ok(line))
+    return "\n".join(line for line in body.splitlines() if line not in test.right)
 
 
 def _has_case_line(test: TestResult) -> bool:
     """The feedback starts with the case's line, "Case: <label> (<shapes>)": a case that
     was run (engine.run_case; one never run has no shapes)."""
     return test.shapes is not None
-
-
-def _is_ok(line: str) -> bool:
-    """A line saying that one output or rule is right (the report shows what is wrong)."""
-    return line.endswith(") ok") or line.startswith("ok    ")
 
 
 def internal_error(reason: str, execution_time: float = 0.0) -> GradingResult:

@@ -8,7 +8,7 @@ train() did what the contract pins down.
 """
 import numpy as np
 
-from autograder.compare import Verdict
+from autograder.compare import Line, Verdict
 
 
 def expected_run(val_acc, patience, num_epochs):
@@ -175,7 +175,7 @@ def _updates_ok(payload, got) -> bool:
 def judge_train(check, payload, expected, got, reference) -> Verdict:
     """A scripted run: every rule (got: the reply and the grader's record, engine)."""
     results = rules(payload, got)
-    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    lines = [Line(("ok    " if ok else "WRONG ") + message, ok) for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
     # verified: accuracies measured after the updates (else the snapshots are an epoch
@@ -199,7 +199,7 @@ def judge_overfit(check, payload, expected, got, reference) -> Verdict:
     if reference is None:
         return _accuracy_verdict(got["own_accuracy"])
     results = rules(payload, got, got["val_acc"], only=SGD_RULES)
-    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    lines = [Line(("ok    " if ok else "WRONG ") + message, ok) for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     accuracy = _accuracy_verdict(got["accuracy"])
     if wrong:

@@ -252,25 +252,29 @@ def _final(context, key, got, want):
     return _params(context, "params (when train() returned)", got, want)
 
 
-def _modified(context, key, got, want):
-    """Names "function:argument" of arrays a call changed: known names only."""
+def _modified(context, key, got, want) -> list[tuple[str, str]]:
+    """Names "function:argument" of arrays a call changed, known names only, as
+    (function, argument) pairs (the judges read the pairs, never the names)."""
     known = _known_arguments(context)
     _bounded_list(context, "its list of changed arguments", got, len(known))
     if not all(isinstance(m, str) and m in known for m in got):
         raise InvalidReply(f"{context.target}: the student process named arguments the "
                            "grader does not know")
-    return list(got)
+    return [known[m] for m in got]
 
 
-def _known_arguments(context) -> set[str]:
+def _known_arguments(context) -> dict[str, tuple[str, str]]:
+    """"function:argument" as the student process names a changed array -> the pair."""
     function = context.payload.get("function")
     if function in functions.PAIRS:
         back = functions.PAIRS[function][0]
         names = functions.ARG_NAMES[function]
-        return ({f"{function}:{n}" for n in names} | {f"{back}:{n}" for n in names}
-                | {f"{back}:{n}" for n in functions.ARG_NAMES[back]})
-    keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
-    return {f"RNNClassifier.{m}:{k}" for m in ("loss", "predict") for k in keys}
+        pairs = ({(function, n) for n in names} | {(back, n) for n in names}
+                 | {(back, n) for n in functions.ARG_NAMES[back]})
+    else:
+        keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
+        pairs = {(f"RNNClassifier.{m}", k) for m in ("loss", "predict") for k in keys}
+    return {f"{f}:{arg}": (f, arg) for f, arg in pairs}
 
 
 def _repeat_differs(context, key, got, want):
