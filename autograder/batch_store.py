@@ -118,7 +118,7 @@ def make_record(sub: Submission, sha: str, grader: str, result, error: str = "")
     """The Gradescope results of one submission, with its hints and where it came from."""
     record = result.to_gradescope()
     for test, entry in zip(result.tests, record["tests"]):
-        entry["hints"] = list(test.hints)
+        entry["hints"] = [str(hint) for hint in test.hints]
         entry["status"] = test.status  # passed / failed / error / timeout, for the report
         # the test's identity and the verdict's structure, for the report (it never
         # parses a test's name or feedback)

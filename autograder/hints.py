@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.compare import relative_error
+from autograder.compare import Hint, relative_error
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def recognise(target: str, payload, wrong: dict, got: dict, expected: dict,
         except Exception:  # noqa: BLE001  a mistake that cannot be computed for this case
             continue
         if _explains(predicted, concerned, got, expected):
-            found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
+            found.append(Hint(mistake.en, mistake.zh))
     return found + [_transposed(name) for name in wrong if _is_transposed(got.get(name),
                                                                          expected.get(name))]
 
@@ -233,12 +233,12 @@ def _is_transposed(got, expected) -> bool:
     return square and _matches(expected.T, got) and not _matches(expected, got)
 
 
-def _transposed(name: str) -> str:
-    return (f"Hint: {name} is the transpose of the right {name} (square here, so its shape "
-            "cannot tell): a matrix product in the wrong order, or a transpose made only "
-            "when the shape does not fit?\n"
-            f"      提示：{name} 是正确结果的转置（这里是方阵，形状看不出来）：矩阵乘法的顺序反了，"
-            "还是只在形状不符时才转置？")
+def _transposed(name: str) -> Hint:
+    return Hint(f"{name} is the transpose of the right {name} (square here, so its shape "
+                "cannot tell): a matrix product in the wrong order, or a transpose made only "
+                "when the shape does not fit?",
+                f"{name} 是正确结果的转置（这里是方阵，形状看不出来）：矩阵乘法的顺序反了，"
+                "还是只在形状不符时才转置？")
 
 
 def _explains(predicted: dict, outputs, got: dict, expected: dict) -> bool:
@@ -327,7 +327,7 @@ def pattern_hints(tests) -> None:
         for pattern, cases in marked.items():
             for test in cases:
                 if set(pattern.reasons) & set(test.wrong.values()):
-                    test.hints.append(f"Hint: {pattern.en}\n      提示：{pattern.zh}")
+                    test.hints.append(Hint(pattern.en, pattern.zh))
 
 
 def once_per_function(tests) -> None:
@@ -340,15 +340,10 @@ def once_per_function(tests) -> None:
         test.hints = own
 
 
-ZH_MARK = "提示："  # where a hint's Chinese line begins (hints are written English first)
-
-
 def in_languages(hint: str, languages) -> str:
-    """The hint in the instructor's languages (settings: grading.hint_languages): its
-    English part, its Chinese part from "提示：", or both as written. A line without a
-    Chinese part (e.g. "dWx also disagrees ...") is shown as it is."""
-    if ZH_MARK not in hint or set(languages) >= {"en", "zh"}:
+    """The hint in the instructor's languages (settings: grading.hint_languages): a
+    compare.Hint's English line, its Chinese line, or both as written. A hint in one
+    language only (e.g. "dWx also disagrees ...") is shown as it is."""
+    if not isinstance(hint, Hint) or set(languages) >= {"en", "zh"}:
         return hint
-    english, chinese = hint.split(ZH_MARK, 1)
-    return english.rstrip() if "zh" not in languages else ZH_MARK + chinese
-
+    return f"Hint: {hint.en}" if "zh" not in languages else f"提示：{hint.zh}"

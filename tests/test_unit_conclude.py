@@ -10,12 +10,13 @@ import pytest
 from autograder import conclude, serve
 from autograder.checks import CHECKS
 from autograder.conclude import NO_CREDIT_AFTER_LARGE, Context
+from autograder.compare import Hint
 from autograder.config import DEFAULT
 from autograder.results import TestId, TestResult
 
 CONTEXT = Context(calls={"g": ("f",), "h": ("f", "g")}, answered=frozenset({("h", "f")}),
                   points={"f": 2.0}, languages=("en",))
-HINT = "Hint: tanh' is 1 - h**2.\n      提示：tanh 的导数是 1 - h**2。"
+HINT = Hint("tanh' is 1 - h**2.", "tanh 的导数是 1 - h**2。")
 
 
 def judged(function, status="passed", case="c", check="out", score=None, large=False,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, hints
-from autograder.compare import compare_array
+from autograder.compare import Hint, compare_array
 from autograder.reference import load_reference
 from autograder import results
 from conftest import SOLUTIONS
@@ -225,7 +225,7 @@ def test_a_transposed_square_output_is_named(want, got, hinted):
 
 # ---- in_languages --------------------------------------------------------------------
 
-BOTH = "Hint: tanh' is 1 - h**2.\n      提示：tanh 的导数是 1 - h**2。"
+BOTH = Hint("tanh' is 1 - h**2.", "tanh 的导数是 1 - h**2。")
 # (hint, languages, what is shown)
 LANGUAGES = [
     (BOTH, ("en", "zh"), BOTH),
