@@ -27,6 +27,24 @@ class Line(str):
         line.right, line.gist = right, text if gist is None else gist
         return line
 
+    def __reduce__(self):  # pickled (a worker process's results) with its data
+        return Line, (str(self), self.right, self.gist)
+
+
+class Hint(str):
+    """A hint as the student reads it, "Hint: <English>" and "提示：<Chinese>" on the next
+    line, that keeps its two languages as data (hints.in_languages picks them)."""
+    en: str
+    zh: str
+
+    def __new__(cls, en: str, zh: str):
+        hint = super().__new__(cls, f"Hint: {en}\n      提示：{zh}")
+        hint.en, hint.zh = en, zh
+        return hint
+
+    def __reduce__(self):
+        return Hint, (self.en, self.zh)
+
 
 def right_lines(lines) -> tuple[str, ...]:
     """The lines (Line) that say a part is right."""
