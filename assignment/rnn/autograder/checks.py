@@ -49,10 +49,6 @@ def identity_of(check: "Check", case: Case) -> TestId:
     return TestId(check.target, check.what, case.label, case.levels, case.large)
 
 
-def full_name(check: "Check", case: Case) -> str:
-    return identity_of(check, case).name
-
-
 def case_points(check: "Check") -> list[float]:
     """The check's points shared by its cases, each rounded to 4 decimals, the rounding
     spread over the first cases so that they add up to exactly the check's points."""

@@ -92,9 +92,9 @@ def blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
     grads = dict(zip(names, got["grads"]))
     disagree = [n for n in checked if relative_error(numeric[n], grads[n]) > 1e-4]
     if disagree:
-        # true only if the forward is right: a hint, which grade._conclude withholds
-        # when the forward fails its own tests (a right backward of a wrong forward
-        # disagrees with the forward's numeric gradients too)
+        # true only if the forward is right: a hint, which conclude.fix_callees_first
+        # withholds when the forward fails its own tests (a right backward of a wrong
+        # forward disagrees with the forward's numeric gradients too)
         verdict.blame = "backward"
         verdict.hints.append(f"{', '.join(disagree)} also disagree{'s' if len(disagree) == 1 else ''}"
                              f" with numeric gradients of your own {forward}: the bug is in "

@@ -51,7 +51,7 @@ class TestResult:
     blame: str = ""  # "backward", or the forward function the evidence points to
     cause: str = ""  # one of CAUSES, or "" when the outputs were judged
     # the student's exception, when there was one: {"type", "where", "file", "line",
-    # "message"} (capped, from the student process: data for views, never code)
+    # "message", "student_error"} (capped, from the student process: data, never code)
     error: dict = field(default_factory=dict)
     # the shapes drawn for the case, shown after its label on the feedback's first line
     # ("Case: <label> (<shapes>)"); None: not run, the feedback has no such line
