@@ -23,7 +23,6 @@ from pathlib import Path
 from autograder import inert
 from autograder.batch_store import write_text_atomic
 
-UNREADABLE = ("The submission could not be graded", "is missing from the submission")
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TOP_HINTS = 15
@@ -66,6 +65,7 @@ class ClassView:
     scores: dict[str, float]  # total per submission
     max_total: float
     function_of: dict[str, str] = field(default_factory=dict)  # test name -> function
+    case_of: dict[str, str] = field(default_factory=dict)  # test name -> "<check>, <case>"
     functions: list[Function] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=dict)  # test name -> submissions passing
     hints: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # -> who
@@ -86,31 +86,37 @@ class ClassView:
         return [(target, hint, who) for (target, hint), who in ranked[:TOP_HINTS]]
 
 
-def target_of(test_name: str) -> str:
-    return test_name.split(":", 1)[0]
-
-
 def function_of(test: dict) -> str:
-    """The function or method a test grades: the record's structured field where it has
-    one, else the test name's first word before ':' (every test name begins with it)."""
+    """The function or method a record's test grades: its field (make_record writes it);
+    in a record written before the field existed, its name's first word before ':'
+    (CONTRACT.md: every test name begins with it), read here and nowhere else."""
     for key in ("function", "target"):
         if isinstance(test.get(key), str) and test[key].strip():
             return test[key].strip()
-    return target_of(test["name"])
+    return test["name"].split(":", 1)[0]
+
+
+def case_of(test: dict) -> str:
+    """What a record's test checks and on which case, "<check>, <case>": its fields, or
+    (a record from before they existed) its name after the function."""
+    if all(isinstance(test.get(key), str) for key in ("check", "case")):
+        return f"{test['check']}, {test['case']}"
+    return test["name"].split(":", 1)[-1].strip()
 
 
 def analyse(records: dict[str, dict], grader: str | None = None) -> ClassView:
-    tests, max_scores, functions = [], {}, {}
+    tests, max_scores, functions, cases = [], {}, {}, {}
     for record in records.values():
         for test in record["tests"]:
             if test["name"] not in max_scores:
                 tests.append(test["name"])
                 max_scores[test["name"]] = test["max_score"]
                 functions[test["name"]] = function_of(test)
+                cases[test["name"]] = case_of(test)
     view = ClassView(sorted(records), tests, max_scores,
                      {n: r["score"] for n, r in records.items()},
                      max((r.get("max_score", 0) for r in records.values()), default=0),
-                     function_of=functions, passed={t: 0 for t in tests})
+                     function_of=functions, case_of=cases, passed={t: 0 for t in tests})
     for name in view.names:
         _analyse_one(view, name, records[name], grader)
     view.functions = _functions(view, records)
@@ -129,12 +135,10 @@ def _analyse_one(view: ClassView, name: str, record: dict, grader: str | None) -
         if test.get("status") == "timeout":
             if function not in view.timeouts.setdefault(name, []):
                 view.timeouts[name].append(function)
-    reason = next((line for line in record.get("output", "").splitlines()
-                   if any(mark in line for mark in UNREADABLE)), None)
     if info.get("grader_error"):
         view.grader_errors[name] = info["grader_error"].strip().splitlines()[-1][:300]
-    elif reason:
-        view.unreadable[name] = reason
+    elif info.get("unreadable"):  # why the submission could not be read (GradingResult)
+        view.unreadable[name] = str(info["unreadable"]).strip().splitlines()[0]  # one line
     syntax = _syntax_error(record)
     if syntax:
         view.syntax_errors[name] = syntax
@@ -151,8 +155,7 @@ def _reasons(view: ClassView, name: str, record: dict) -> list[tuple[str, str]]:
     if name in view.grader_errors:
         reasons.append(("grader error", f"the grader failed: {view.grader_errors[name]}"))
     if name in view.unreadable:
-        why = view.unreadable[name].removeprefix("The submission could not be graded: ")
-        reasons.append(("could not be read", f"could not be read: {why}"))
+        reasons.append(("could not be read", f"could not be read: {view.unreadable[name]}"))
     failed = [t for t in record["tests"] if t.get("status") != "passed"]
     if name in view.syntax_errors:
         reasons.append(("syntax error", view.syntax_errors[name]))
@@ -284,8 +287,7 @@ def summary_lines(view: ClassView, notes: list[str]) -> list[str]:
                      f"{len(view.names)}  {function.name}  (mean {_num(function.mean_score)}"
                      f" of {_num(function.max_score)} points)")
         for test in function.tests:
-            case = test.split(":", 1)[-1].strip()
-            lines.append(f"          {view.passed[test] / count:4.0%}  {case}")
+            lines.append(f"          {view.passed[test] / count:4.0%}  {view.case_of[test]}")
     lines += ["", "Mistakes the class made (known-mistake hints: how many, who):"]
     for target, hint, who in view.hints_by_count():
         first = hint.splitlines()[0].removeprefix("Hint: ")

@@ -118,28 +118,31 @@ def make_record(sub: Submission, sha: str, grader: str, result, error: str = "")
     """The Gradescope results of one submission, with its hints and where it came from."""
     record = result.to_gradescope()
     for test, entry in zip(result.tests, record["tests"]):
-        entry["hints"] = list(test.hints)
+        entry["hints"] = [str(hint) for hint in test.hints]
         entry["status"] = test.status  # passed / failed / error / timeout, for the report
-        # the verdict's structure, for the report (it never parses the feedback text)
-        entry.update(case=test.case, wrong=dict(test.wrong), blame=test.blame,
-                     cause=test.cause, error=dict(test.error))
+        # the test's identity and the verdict's structure, for the report (it never
+        # parses a test's name or feedback)
+        entry.update(function=test.function, check=test.check, case=test.case,
+                     wrong=dict(test.wrong), blame=test.blame, cause=test.cause,
+                     error=dict(test.error))
     record["max_score"] = result.max_score
     record["submission"] = {"name": sub.name, "file": sub.path.name, "content_sha256": sha,
                             "grader_version": grader,
                             "grader_error": error or getattr(result, "grader_error", ""),
+                            "unreadable": result.unreadable,
                             "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return record
 
 
 def error_record(sub: Submission, sha: str, grader: str, error: str) -> dict:
     """Every test at 0 (status error) when the grader itself failed on a submission."""
-    from autograder.checks import CHECKS, case_points, full_name
+    from autograder.checks import CHECKS, case_points, identity_of
     from autograder.results import GradingResult, TestResult
 
     message = ("Not graded: the grader itself failed on this submission (not a verdict "
                "on the code). Your instructor has been told.")
-    tests = [TestResult(full_name(check, case), 0.0, points, message,
-                        "error", case=case.label, cause="internal")
+    tests = [TestResult(identity_of(check, case), 0.0, points, message, "error",
+                        cause="internal")
              for check in CHECKS for case, points in zip(check.cases, case_points(check))]
     return make_record(sub, sha, grader, GradingResult(tests, 0.0, message), error)
 

@@ -9,7 +9,8 @@ import time
 import traceback
 
 from autograder import judges, serve, train_serve
-from autograder.checks import Case, Check, case_points, full_name
+from autograder.checks import Case, Check, case_points, identity_of
+from autograder.compare import gists, right_lines
 from autograder.child import functions
 from autograder.judges import JUDGES
 from autograder.results import TestResult
@@ -84,29 +85,33 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
                            partial_credit, explain)
     except Exception:  # noqa: BLE001  the grader's own bug: never a verdict on the student
         traceback.print_exc(limit=-4, file=sys.stderr)
-        result = TestResult(full_name(check, case), 0.0, case_share(check, case),
+        result = TestResult(identity_of(check, case), 0.0, case_share(check, case),
                             f"{_header(case, payload)}\n{INTERNAL_ERROR}", "error",
-                            case=case.label, cause="internal")
+                            cause="internal", shapes=_shapes(payload))
     if redact is not None:
         result.output = redact(result.output)
     return result
 
 
 def _header(case: Case, payload: dict) -> str:
-    return f"Case: {case.label} ({str(payload.get('shapes', ''))[:200]})"
+    return f"Case: {case.label} ({_shapes(payload)})"
+
+
+def _shapes(payload: dict) -> str:
+    return str(payload.get("shapes", ""))[:200]
 
 
 def _run_case(check, case, payload, expected, student, reference, limit,
               partial_credit, explain) -> TestResult:
     """The student's reply: asked within `limit` seconds, validated, then judged."""
-    name, header = full_name(check, case), _header(case, payload)
+    identity, header = identity_of(check, case), _header(case, payload)
     points = case_share(check, case)
     kind = kind_of(check, case)
     op, judge = functions.KINDS[kind], JUDGES[kind]
 
     def failed(text, status="failed", cause="") -> TestResult:
-        return TestResult(name, 0.0, points, f"{header}\n{text}", status, case=case.label,
-                          cause=cause)
+        return TestResult(identity, 0.0, points, f"{header}\n{text}", status, cause=cause,
+                          shapes=_shapes(payload))
 
     until = time.monotonic() + limit  # the explanation below fits in the same limit
     server = answering(check, case, payload, reference)
@@ -131,7 +136,7 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     if "error" in reply:
         error = plain_error(reply["error"], MAX_STUDENT_TEXT)
         cause = "not_implemented" if error["type"] == "NotImplementedError" else "exception"
-        result = failed(_error_line(error) + refused, "error", cause)
+        result = failed(error_line(error) + refused, "error", cause)
         result.error = _error_fields(error)
         return result
     try:
@@ -149,9 +154,10 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
                                      {"purity", "repeat"} & set(verdict.wrong) else 0.0)
     status = "passed" if verdict.ok else "failed"
-    return TestResult(name, round(points * earned, 4), points,
+    return TestResult(identity, round(points * earned, 4), points,
                       "\n".join([header, *verdict.lines]), status, list(verdict.hints),
-                      case=case.label, wrong=dict(verdict.wrong), blame=verdict.blame)
+                      wrong=dict(verdict.wrong), blame=verdict.blame, shapes=_shapes(payload),
+                      right=right_lines(verdict.lines), gists=gists(verdict.lines))
 
 
 def answering(check: Check, case: Case, payload: dict, reference):
@@ -201,23 +207,25 @@ def _numeric_differentiation(check, server) -> str:
             "the chain rule.")
 
 
-def _error_line(error: dict) -> str:
-    """One line for an exception raised in the student process (a sandbox.plain_error), capped:
-    the student's own text must not carry the hidden inputs out wholesale."""
+def error_line(error: dict) -> str:
+    """One line for an exception raised in the student process (a sandbox.plain_error, or
+    TestResult.error), capped: the student's own text must not carry the hidden inputs
+    out wholesale."""
     where = f" at {error['where']}" if error["where"] else ""
     if error["type"] == "NotImplementedError":
         return f"Not implemented yet{where}: {error['message']}"
-    if error["student_error"]:
+    if error.get("student_error"):
         return f"Wrong return value: {error['message']}"
     return f"{error['type']}{where}: {error['message']}"
 
 
 def _error_fields(error: dict) -> dict:
-    """The student's exception (a sandbox.plain_error) as fields: type, file, line, message."""
+    """The student's exception (a sandbox.plain_error) as fields: type, where (as the
+    student process wrote it), file, line, message, student_error."""
     file, _, rest = error["where"].partition(":")
     line = rest.split(" ", 1)[0]
-    return {"type": error["type"], "file": file,
+    return {"type": error["type"], "where": error["where"], "file": file,
             "line": int(line) if line.isascii() and line.isdigit() else None,
-            "message": error["message"]}
+            "message": error["message"], "student_error": error["student_error"]}
 
 

@@ -1,7 +1,8 @@
 """Grading one submission, as a few named phases that always end in valid results.
 
-    load the submission -> run every check's cases in the student process -> score
-    (with "fix X first" notes) -> results (written by the caller: JSON, report)
+    load the submission -> run every check's cases in the student process -> conclude
+    (the steps after judging, conclude.STEPS: gates, points, hints, "fix X first") ->
+    results (written by the caller: JSON, report)
 
 Whatever the submission does, grade() returns a GradingResult with every test: a
 failure of the grader itself while grading becomes per-test errors ("internal error,
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import integrity, isolation, machine, points, serve
+from autograder import integrity, isolation, machine, serve
 from autograder import submission as submissions
-from autograder.checks import CHECKS, full_name
+from autograder.checks import CHECKS, identity_of
+from autograder.conclude import Context, conclude, scale_points
 from autograder.config import Config
 from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
                                case_share)
@@ -39,24 +41,25 @@ def grade(source: Path, config: Config) -> GradingResult:
     config = machine.scaled(config)  # a busy machine: longer wall-clock limits
     tests: list[TestResult] = []
     notes: list[str] = []
-    broken = ""
+    broken, unreadable = "", ""
     try:
         with tempfile.TemporaryDirectory(prefix="rnn-grade-", ignore_cleanup_errors=True) as tmp:
             try:
-                folder, fingerprint, notes = submissions.prepare(Path(source), Path(tmp))
+                taken = submissions.intake(Path(source), Path(tmp))
             except submissions.SubmissionError as exc:
                 return _nothing_graded(str(exc), start, config)
-            _run_checks(tests, folder, fingerprint, config, start)
+            notes, unreadable = taken.notes, (taken.unreadable or ("",))[0]
+            _run_checks(tests, taken.folder, taken.fingerprint, config, start)
     except GraderBroken as exc:
         broken = str(exc)
         notes = notes + [f"The grader is not installed correctly ({broken}): {INTERNAL_ERROR}"]
     except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
-    tests = points.apply(_every_test(tests), config)
-    _conclude(tests, config.hint_languages)
+    tests = conclude(_every_test(tests), Context.of(config))
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
-                           visibility=config.visibility, load_scale=config.load_scale)
+                           visibility=config.visibility, load_scale=config.load_scale,
+                           unreadable=unreadable)
     result.output = _summary(result, notes)
     return result
 
@@ -71,9 +74,6 @@ class _Run:
     redact: object
     # function -> the function whose time-out stops it (itself, or one it calls)
     timed_out: dict[str, str] = field(default_factory=dict)
-    # (target, what) of the checks whose large case failed: their other cases earn
-    # nothing (checks.py puts the large case first)
-    gated: set = field(default_factory=set)
     explain: bool = True  # also what only feedback needs (see engine.run_case)
 
 
@@ -127,7 +127,7 @@ def sweep(source: Path, fingerprints: list[str], targets: set[str], config: Conf
                 _grade_cases(run, grading_seed(secret, fingerprint), tests,
                              lambda check, case: check.target in targets
                              and (large or not case.large))
-                _conclude(tests, config.hint_languages)
+                conclude(tests, Context.of(config, scale_points=False))
                 runs.append(tests)
         finally:
             student.close()
@@ -190,59 +190,7 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
                       partial_credit=run.config.partial_credit, explain=run.explain)
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
-    if case.large and result.status != "passed":
-        run.gated.add((check.target, check.what))
-    elif result.score > 0 and (check.target, check.what) in run.gated:
-        result.score, result.status = 0.0, "failed"
-        result.output += "\n" + NO_CREDIT_AFTER_LARGE
     return result
-
-
-# A function right on small inputs and wrong on the large one answers by size: the
-# large case is there so that numeric gradients cannot earn points (checks.py).
-NO_CREDIT_AFTER_LARGE = (
-    "No credit for this case: the large case of this check failed, and gradients must be "
-    "right at every size (numeric gradients cannot finish there in time).\n"
-    "      本用例不计分：本项检查的大规模用例未通过；梯度在任何规模下都必须正确。")
-
-
-def _conclude(tests: list[TestResult], languages=("en", "zh")) -> None:
-    """What needs every test: hints verified across a function's cases, then "fix X
-    first" where a function it calls fails (its own hints are then withheld: the
-    evidence may come from the function it calls), then the hints shown. (The overfit
-    run is judged on its own as SGD: train_rules.judge_overfit.)"""
-    from autograder import hints  # instructor-only (it uses the reference)
-    hints.across(tests)
-    failing = {t.target for t in tests if t.status != "passed"}
-    calls = {check.target: check.calls for check in CHECKS}
-    told: set[str] = set()
-    for test in tests:  # (a function the grader answered is not the target's culprit)
-        culprits = [f for f in calls.get(test.target, ()) if f in failing
-                    and not serve.answered_for(test.target, f)]
-        answered = [f for f in calls.get(test.target, ()) if f in failing
-                    and serve.answered_for(test.target, f)]
-        # the end-to-end view, feedback only: said once, on a test whose outputs were
-        # judged (after an import error it would tell nothing new)
-        if answered and test.target not in told and test.status in ("passed", "failed"):
-            told.add(test.target)
-            test.output += (f"\n{test.target} was graded with the grader's "
-                            f"{' and '.join(answered)}; yours "
-                            f"{'fails its' if len(answered) == 1 else 'fail their'} own "
-                            f"tests, and with {'it' if len(answered) == 1 else 'them'} "
-                            f"{test.target} would not give the right result.")
-        if test.status == "passed":
-            continue
-        if culprits:
-            test.hints = []
-            if test.blame == "backward":  # said against a forward that is itself wrong
-                test.blame = ""
-            test.output += (f"\n{test.target} relies on {', '.join(culprits)}, which "
-                            f"{'fails' if len(culprits) == 1 else 'fail'} "
-                            f"{'its' if len(culprits) == 1 else 'their'} own tests: "
-                            f"fix {culprits[0]} first.")
-        test.hints = [hints.in_languages(h, languages) for h in dict.fromkeys(test.hints)]
-        if test.hints:
-            test.output += "\n" + "\n".join(test.hints)
 
 
 def _summary(result: GradingResult, notes: list[str]) -> str:
@@ -253,27 +201,27 @@ def _summary(result: GradingResult, notes: list[str]) -> str:
 
 
 def _not_run(check, case, reason: str, status: str = "error") -> TestResult:
-    return TestResult(full_name(check, case), 0.0,
+    return TestResult(identity_of(check, case), 0.0,
                       case_share(check, case), f"Not run: {reason}.", status,
-                      case=case.label, cause="timeout" if status == "timeout" else "not_run")
+                      cause="timeout" if status == "timeout" else "not_run")
 
 
 def _internal_error(check, case) -> TestResult:
-    return TestResult(full_name(check, case), 0.0,
-                      case_share(check, case), INTERNAL_ERROR, "error", case=case.label,
-                      cause="internal")
+    return TestResult(identity_of(check, case), 0.0,
+                      case_share(check, case), INTERNAL_ERROR, "error", cause="internal")
 
 
 def _every_test(tests: list[TestResult]) -> list[TestResult]:
     """tests, completed with an internal error for every (check, case) that has no
     result yet, so that the results always list every test, in the table's order."""
-    done = {t.name: t for t in tests}
-    return [done.get(full_name(check, case))
+    done = {t.identity: t for t in tests}
+    return [done.get(identity_of(check, case))
             or _internal_error(check, case) for check in CHECKS for case in check.cases]
 
 
 def _nothing_graded(reason: str, start: float, config: Config) -> GradingResult:
     tests = [_not_run(check, case, reason) for check in CHECKS for case in check.cases]
-    return GradingResult(points.apply(tests, config), time.monotonic() - start,
+    conclude(tests, Context.of(config), steps=(scale_points,))  # nothing else to say
+    return GradingResult(tests, time.monotonic() - start,
                          f"The submission could not be graded: {reason}",
-                         visibility=config.visibility)
+                         visibility=config.visibility, unreadable=reason)

@@ -7,14 +7,14 @@ in English and Chinese. recognise() returns the hints whose prediction matches.
 A hint describes the symptom and every mistake that produces it (the same outputs can
 come from several: an L2 term added twice and one missing its 1/2 give the same loss);
 it names one line of code only when no other mistake gives the same outputs. Each hint
-is shown once per function (across()), on the first test that has it.
+is shown once per function (once_per_function()), on the first test that has it.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from autograder.compare import relative_error
+from autograder.compare import Hint, relative_error
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def recognise(target: str, payload, wrong: dict, got: dict, expected: dict,
         except Exception:  # noqa: BLE001  a mistake that cannot be computed for this case
             continue
         if _explains(predicted, concerned, got, expected):
-            found.append(f"Hint: {mistake.en}\n      提示：{mistake.zh}")
+            found.append(Hint(mistake.en, mistake.zh))
     return found + [_transposed(name) for name in wrong if _is_transposed(got.get(name),
                                                                          expected.get(name))]
 
@@ -233,12 +233,12 @@ def _is_transposed(got, expected) -> bool:
     return square and _matches(expected.T, got) and not _matches(expected, got)
 
 
-def _transposed(name: str) -> str:
-    return (f"Hint: {name} is the transpose of the right {name} (square here, so its shape "
-            "cannot tell): a matrix product in the wrong order, or a transpose made only "
-            "when the shape does not fit?\n"
-            f"      提示：{name} 是正确结果的转置（这里是方阵，形状看不出来）：矩阵乘法的顺序反了，"
-            "还是只在形状不符时才转置？")
+def _transposed(name: str) -> Hint:
+    return Hint(f"{name} is the transpose of the right {name} (square here, so its shape "
+                "cannot tell): a matrix product in the wrong order, or a transpose made only "
+                "when the shape does not fit?",
+                f"{name} 是正确结果的转置（这里是方阵，形状看不出来）：矩阵乘法的顺序反了，"
+                "还是只在形状不符时才转置？")
 
 
 def _explains(predicted: dict, outputs, got: dict, expected: dict) -> bool:
@@ -270,11 +270,11 @@ def _matches(candidate, got) -> bool:
 @dataclass(frozen=True)
 class Pattern:
     """A mistake seen across the cases of one check: outputs go NaN or inf in the cases
-    whose label contains one of `markers`, while every ordinary case of the check (one
-    that no pattern marks) passes: code that is right on ordinary values and breaks only
-    on extreme ones."""
+    at one of the domain levels `markers` (checks.Case.levels, domains.py), while every
+    ordinary case of the check (one that no pattern marks) passes: code that is right
+    on ordinary values and breaks only on extreme ones."""
     targets: tuple[str, ...]
-    markers: tuple[str, ...]
+    markers: tuple[str, ...]  # level labels of the checks' domains
     en: str
     zh: str
     reasons: tuple[str, ...] = ("nonfinite",)  # how the marked cases' outputs are wrong
@@ -289,19 +289,20 @@ PATTERNS = (
             "overflows, and tanh' is 1 - h**2 from the output.",
             "只有预激活值很大时才出现 NaN/inf：某处溢出了，例如用 np.exp 手写的 tanh（或其导数），"
             "或对饱和的 h 取 np.arctanh。np.tanh 不会溢出，tanh' = 1 - h**2。"),
-    Pattern(("RNNClassifier.loss",), ("large scores", "score rows that differ"),
+    Pattern(("RNNClassifier.loss",), ("large scores", "score rows that differ by thousands"),
             "NaN or inf only when scores are large or rows differ by thousands: subtract "
             "each row's own max before np.exp (scores.max(axis=1, keepdims=True)), not "
             "one max for the whole batch.",
             "只有得分很大或各行相差很大时才出现 NaN/inf：np.exp 之前减去每一行自己的最大值"
             "（axis=1, keepdims=True），而不是整个批次的最大值。"),
-    Pattern(("RNNClassifier.loss",), ("below its row's best",),
+    Pattern(("RNNClassifier.loss",), ("a label scored thousands below its row's best",),
             "NaN or inf only when a label scores far below its row's best: its softmax "
             "probability underflows to 0 and log(0) is -inf. Take the log of the softmax "
             "as shifted - log(sum(exp(shifted), axis=1)), not np.log(probs).",
             "只有标签的得分远低于该行最大值时才出现 NaN/inf：其 softmax 概率下溢为 0，log(0) = -inf。"
             "请用 shifted - log(sum(exp(shifted))) 计算对数概率，而不是 np.log(probs)。"),
-    Pattern(("RNNClassifier.predict",), ("large scores", "scores near", "score rows that differ"),
+    Pattern(("RNNClassifier.predict",),
+            ("large scores", "scores near -1000", "score rows that differ by thousands"),
             "Wrong labels only where scores are large, or rows lie thousands apart: a softmax "
             "there overflows or underflows to NaN (np.argmax of NaN rows is 0), unless each "
             "row's own max is subtracted first. The argmax of the scores themselves is the "
@@ -312,48 +313,37 @@ PATTERNS = (
 )
 
 
-def across(tests) -> None:
-    """Add each pattern's hint to the tests it explains (TestResult: target, what, case,
-    wrong, status), reading only the tests' structured fields; then keep every hint on
-    the first test of its function only."""
-    for check_name in {_check_of(t) for t in tests}:
-        own = [t for t in tests if _check_of(t) == check_name]
-        patterns = [p for p in PATTERNS if own[0].target in p.targets]
-        marked = {p: [t for t in own if any(m in t.case for m in p.markers)] for p in patterns}
+def pattern_hints(tests) -> None:
+    """Add each pattern's hint to the tests it explains (TestResult: its identity's
+    function, check and levels, wrong, status): a step after judging (conclude.py)."""
+    for function, check in {(t.function, t.check) for t in tests}:
+        own = [t for t in tests if (t.function, t.check) == (function, check)]
+        patterns = [p for p in PATTERNS if function in p.targets]
+        marked = {p: [t for t in own if set(p.markers) & set(t.identity.levels)]
+                  for p in patterns}
         ordinary = [t for t in own if not any(t in cases for cases in marked.values())]
         if not ordinary or any(t.status != "passed" for t in ordinary):
             continue
         for pattern, cases in marked.items():
             for test in cases:
                 if set(pattern.reasons) & set(test.wrong.values()):
-                    test.hints.append(f"Hint: {pattern.en}\n      提示：{pattern.zh}")
-    _once_per_function(tests)
+                    test.hints.append(Hint(pattern.en, pattern.zh))
 
 
-def _once_per_function(tests) -> None:
+def once_per_function(tests) -> None:
     """Each hint kept on the first test of its function that has it: a one-character bug
     tells its hint once, not once per failing case."""
     seen = set()
     for test in tests:
-        own = [h for h in dict.fromkeys(test.hints) if (test.target, h) not in seen]
-        seen |= {(test.target, h) for h in own}
+        own = [h for h in dict.fromkeys(test.hints) if (test.function, h) not in seen]
+        seen |= {(test.function, h) for h in own}
         test.hints = own
 
 
-def _check_of(test) -> str:
-    """"<target>: <what>" of a test named "<target>: <what>, <case label>"."""
-    return test.name.removesuffix(f", {test.case}")
-
-
-ZH_MARK = "提示："  # where a hint's Chinese line begins (hints are written English first)
-
-
 def in_languages(hint: str, languages) -> str:
-    """The hint in the instructor's languages (settings: grading.hint_languages): its
-    English part, its Chinese part from "提示：", or both as written. A line without a
-    Chinese part (e.g. "dWx also disagrees ...") is shown as it is."""
-    if ZH_MARK not in hint or set(languages) >= {"en", "zh"}:
+    """The hint in the instructor's languages (settings: grading.hint_languages): a
+    compare.Hint's English line, its Chinese line, or both as written. A hint in one
+    language only (e.g. "dWx also disagrees ...") is shown as it is."""
+    if not isinstance(hint, Hint) or set(languages) >= {"en", "zh"}:
         return hint
-    english, chinese = hint.split(ZH_MARK, 1)
-    return english.rstrip() if "zh" not in languages else ZH_MARK + chinese
-
+    return f"Hint: {hint.en}" if "zh" not in languages else f"提示：{hint.zh}"

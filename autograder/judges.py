@@ -9,7 +9,8 @@ import numpy as np
 
 from autograder import train_rules
 from autograder.child import functions
-from autograder.compare import Verdict, compare_array, compare_labels, describe, relative_error
+from autograder.compare import (Line, Verdict, compare_array, compare_labels, describe,
+                                relative_error)
 
 # derived from the descriptions: a forward's gradients and its first output, by name
 GRAD_NAMES = {name: grads for name, (_, _, grads) in functions.PAIRS.items()}
@@ -59,7 +60,7 @@ def judge_backward(check, payload, expected, got, reference) -> Verdict:
 
 def _purity(verdict: Verdict, target: str, got) -> Verdict:
     """Fail the case when the graded function changed an array it was given."""
-    own = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == target]
+    own = [arg for function, arg in got.get("modified") or [] if function == target]
     if own:
         verdict.wrong["purity"] = "impure"
         verdict.lines.append(f"{target} changed {', '.join(own)}, which it was given: a "
@@ -73,7 +74,7 @@ def blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
     values = [n for n in names if verdict.wrong.get(n) in ("value", "nonfinite")]
     if not values:
         return
-    broken = [m.split(":", 1)[1] for m in got.get("modified") or [] if m.split(":")[0] == forward]
+    broken = [arg for function, arg in got.get("modified") or [] if function == forward]
     if broken or got.get("shared_state"):
         verdict.blame = forward
         what = (f"changed its input {', '.join(broken)}" if broken else
@@ -91,9 +92,9 @@ def blame_one_pass(verdict, forward: str, backward: str, names, got) -> None:
     grads = dict(zip(names, got["grads"]))
     disagree = [n for n in checked if relative_error(numeric[n], grads[n]) > 1e-4]
     if disagree:
-        # true only if the forward is right: a hint, which grade._conclude withholds
-        # when the forward fails its own tests (a right backward of a wrong forward
-        # disagrees with the forward's numeric gradients too)
+        # true only if the forward is right: a hint, which conclude.fix_callees_first
+        # withholds when the forward fails its own tests (a right backward of a wrong
+        # forward disagrees with the forward's numeric gradients too)
         verdict.blame = "backward"
         verdict.hints.append(f"{', '.join(disagree)} also disagree{'s' if len(disagree) == 1 else ''}"
                              f" with numeric gradients of your own {forward}: the bug is in "
@@ -145,7 +146,7 @@ def judge_init(check, payload, expected, got, reference) -> Verdict:
     lines, wrong = [], {}
     rules = init_rules(payload, expected["params"], got)
     for i, (ok, message) in enumerate(rules):
-        lines.append(("ok    " if ok else "WRONG ") + message)
+        lines.append(Line(("ok    " if ok else "WRONG ") + message, ok))
         if not ok:
             wrong[f"rule {i + 1}"] = "rule"
     return Verdict.of(len(rules) - len(wrong), len(rules), lines, wrong)

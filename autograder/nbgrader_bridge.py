@@ -45,7 +45,7 @@ def graded(folder: Path) -> GradingResult:
 
 def credit(result: GradingResult, target: str, points: float) -> float:
     """`points` times the share of `target`'s grader points that `result` earned."""
-    tests = [t for t in result.tests if t.target == target]
+    tests = [t for t in result.tests if t.function == target]
     if not tests:
         raise ValueError(f"grade_function: the grader has no tests of target {target!r}")
     possible = sum(t.max_score for t in tests)
@@ -59,7 +59,7 @@ def grade_function(target: str, points: float, folder: str = ".") -> float:
     # warnings must not decide a grade, so they go to stdout with the feedback.
     with contextlib.redirect_stderr(sys.stdout):
         result = graded(Path(folder))
-        tests = [t for t in result.tests if t.target == target]
+        tests = [t for t in result.tests if t.function == target]
         value = credit(result, target, points)
         earned, possible = sum(t.score for t in tests), sum(t.max_score for t in tests)
         print(f"{target}: {earned:.2f} / {possible:.2f} grader points on the hidden cases, "

@@ -2,7 +2,9 @@
 applied after judging: every test of a function is scaled by the same factor, so the
 checks' split of its points, partial credit and every verdict stay as they are.
 
-    tests = points.apply(tests, config)   # no [points] table: tests unchanged
+    points.scale(tests, points.factors(config))   # no [points] table: unchanged
+
+(the step conclude.scale_points, after judging)
 """
 from autograder.checks import CHECKS
 
@@ -16,11 +18,15 @@ def default_points() -> dict[str, float]:
     return totals
 
 
-def apply(tests: list, config) -> list:
-    """tests (results.TestResult), each of a function with new points rescaled in place."""
-    factors = {target: new / default_points()[target] for target, new in config.points}
+def factors(config) -> dict[str, float]:
+    """function -> the factor its points are scaled by (the settings' [points] table)."""
+    return {target: new / default_points()[target] for target, new in config.points}
+
+
+def scale(tests: list, factors: dict[str, float]) -> list:
+    """tests (results.TestResult), each of a function in factors rescaled in place."""
     for test in tests:
-        factor = factors.get(test.target)
+        factor = factors.get(test.function)
         if factor is not None:
             test.score = round(test.score * factor, 4)
             test.max_score = round(test.max_score * factor, 4)

@@ -26,7 +26,7 @@ import numpy as np
 from autograder import submission as submissions
 from autograder.checks import CHECKS
 from autograder.child import functions, wire
-from autograder.engine import expected_output, run_case
+from autograder.engine import error_line, expected_output, run_case
 from autograder.results import GradingResult, TestResult
 from autograder.sandbox import StudentProcess
 
@@ -44,7 +44,6 @@ NOISY_KINDS = ("forward", "backward", "scores", "loss")  # the others compute ex
 # CHECKS lists them in this order, the notebook's (tests/test_selfcheck.py holds both to
 # the notebook's headings).
 NOTEBOOK_SECTIONS = functions.NOTEBOOK_SECTIONS
-NOT_IMPLEMENTED = "Not implemented yet"  # how engine._error_line reports NotImplementedError
 
 
 def public_cases(reference) -> list[dict]:
@@ -208,7 +207,7 @@ def _details(v: FunctionVerdict) -> list[str]:
              f"{_module(v.target)})"]
     for test in v.tests:
         if _not_written(test):  # the stub's own message says where; once per function
-            line = next(x for x in test.output.splitlines() if x.startswith(NOT_IMPLEMENTED))
+            line = error_line(test.error)  # as its feedback says it
             if f"  TODO    {line}" not in lines:
                 lines.append(f"  TODO    {line}")
         elif test.status != "passed":

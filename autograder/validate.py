@@ -36,7 +36,6 @@ class InvalidReply(Exception):
 class _Context:
     target: str  # the function or method graded, first word of the message
     payload: dict
-    final_params: dict | None = None  # train: the reference's final params (the schema)
 
 
 def validate(target: str, kind: str, payload: dict, expected, got) -> dict:
@@ -45,7 +44,7 @@ def validate(target: str, kind: str, payload: dict, expected, got) -> dict:
     keeping only keys the grader knows."""
     if not isinstance(expected, dict):  # the grader's own invariant
         raise TypeError(f"expected output of {kind} is a {type(expected).__name__}")
-    context = _Context(target, payload, expected.get("final"))
+    context = _Context(target, payload)
     if not isinstance(got, dict):
         raise InvalidReply(f"{target}: the student process sent {describe(got)} instead of "
                            "the grader's reply")
@@ -174,10 +173,6 @@ def _backward_grads(context, key, got, want):
             for n, g, w in zip(names, got, want)]
 
 
-def _forward_calls(context, key, got, want):
-    return _scalar(context, "its count of forward calls", got, 0, 1 << 62, integer=True)
-
-
 def _numeric(context, key, got, want):
     """The child's centred differences of the student's forward: None or float64 arrays
     shaped like the forward's arguments."""
@@ -232,49 +227,12 @@ def _params_rule(context, key, got, want):
     return _params(context, "params", got, want)
 
 
-# ---- train(), recorded by classifier_ops.train_trace ---------------------------------------
+# ---- train(): its reply (the run itself is recorded by the grader: train_serve.TrainRun) -----
 
 def _longest_run(payload) -> int:
     """More loss or predict calls than this (one sample per batch, twice over, every
     epoch) and train() is certainly wrong: longer records are not read."""
     return 2 * payload["train"]["num_epochs"] * (len(payload["y"]) + 2) + 8
-
-
-def _int_arrays(context, what, got, largest: int) -> list:
-    _bounded_list(context, what, got, _longest_run(context.payload))
-    for i, value in enumerate(got):
-        if (not isinstance(value, np.ndarray) or value.dtype.kind not in "iu"
-                or value.ndim > 2 or value.size > largest):
-            raise InvalidReply(f"{context.target} called loss() with batch {i} made of "
-                               f"{describe(value)}; expected at most {largest} samples")
-    return got
-
-
-def _batch_ids(context, key, got, want):
-    n = len(context.payload["y"])
-    for i, ids in enumerate(_int_arrays(context, "its batches", got, n)):
-        if ids.ndim != 1 or (ids.size and (ids.min() < 0 or ids.max() >= n)):
-            raise InvalidReply(f"{context.target} called loss() with batch {i} holding "
-                               "rows that are not rows of X: pass X[batch] unchanged")
-    return got
-
-
-def _batch_labels(context, key, got, want):
-    return _int_arrays(context, "the labels of its batches", got, len(context.payload["y"]))
-
-
-def _snapshots(context, key, got, want):
-    final = context.final_params
-    _bounded_list(context, f"its {key} record", got, _longest_run(context.payload))
-    when = "before loss call" if key == "before" else "at validation"
-    return [_params(context, f"params ({when} {i + 1})", g, final) for i, g in enumerate(got)]
-
-
-def _epochs(context, key, got, want):
-    """The epoch of each batch or validation: -1 (before the first batch) or more."""
-    longest = _longest_run(context.payload)
-    _bounded_list(context, f"its {key} record", got, longest)
-    return [_scalar(context, "an epoch number", e, -1, longest, integer=True) for e in got]
 
 
 def _history(context, key, got, want):
@@ -294,25 +252,29 @@ def _final(context, key, got, want):
     return _params(context, "params (when train() returned)", got, want)
 
 
-def _modified(context, key, got, want):
-    """Names "function:argument" of arrays a call changed: known names only."""
+def _modified(context, key, got, want) -> list[tuple[str, str]]:
+    """Names "function:argument" of arrays a call changed, known names only, as
+    (function, argument) pairs (the judges read the pairs, never the names)."""
     known = _known_arguments(context)
     _bounded_list(context, "its list of changed arguments", got, len(known))
     if not all(isinstance(m, str) and m in known for m in got):
         raise InvalidReply(f"{context.target}: the student process named arguments the "
                            "grader does not know")
-    return list(got)
+    return [known[m] for m in got]
 
 
-def _known_arguments(context) -> set[str]:
+def _known_arguments(context) -> dict[str, tuple[str, str]]:
+    """"function:argument" as the student process names a changed array -> the pair."""
     function = context.payload.get("function")
     if function in functions.PAIRS:
         back = functions.PAIRS[function][0]
         names = functions.ARG_NAMES[function]
-        return ({f"{function}:{n}" for n in names} | {f"{back}:{n}" for n in names}
-                | {f"{back}:{n}" for n in functions.ARG_NAMES[back]})
-    keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
-    return {f"RNNClassifier.{m}:{k}" for m in ("loss", "predict") for k in keys}
+        pairs = ({(function, n) for n in names} | {(back, n) for n in names}
+                 | {(back, n) for n in functions.ARG_NAMES[back]})
+    else:
+        keys = ["X", "y"] + [f"params[{k!r}]" for k in context.payload.get("params", {})]
+        pairs = {(f"RNNClassifier.{m}", k) for m in ("loss", "predict") for k in keys}
+    return {f"{f}:{arg}": (f, arg) for f, arg in pairs}
 
 
 def _repeat_differs(context, key, got, want):
@@ -339,23 +301,21 @@ def _labels_each(context, key, got, want):
             for i, (g, w) in enumerate(zip(got, want))]
 
 
-# every run of train (scripted or the overfit run) is recorded by one operation
-_TRAIN_TRACE = {"batch_ids": _batch_ids, "batch_labels": _batch_labels,
-                "batch_epochs": _epochs, "before": _snapshots, "at_val": _snapshots,
-                "val_epochs": _epochs, "history": _history, "final": _final}
+# every run of train (scripted or the overfit run) is one operation, whose reply is
+# what train returned and its params then (the grader records the calls it answered)
+_TRAIN_REPLY = {"history": _history, "final": _final}
 # keyed by the kind of a check, like judges.JUDGES (tests/test_functions.py)
 RULES = {
     "forward": {"out": _forward_out, "modified": _modified},
-    "backward": {"grads": _backward_grads, "forward_calls": _forward_calls,
-                 "modified": _modified, "repeat_differs": _repeat_differs,
-                 "shared_state": _flag},
+    "backward": {"grads": _backward_grads, "modified": _modified,
+                 "repeat_differs": _repeat_differs, "shared_state": _flag},
     "init": {"params": _params_rule, "keys": _init_keys},
     "scores": {"scores": _scores, "modified": _modified},
     "loss": {"loss": _loss_value, "grads": _loss_grads, "modified": _modified},
     "predict": {"labels": _labels, "modified": _modified},
     "predict_each": {"labels": _labels_each},
-    "train": _TRAIN_TRACE,
-    "overfit": _TRAIN_TRACE,
+    "train": _TRAIN_REPLY,
+    "overfit": _TRAIN_REPLY,
 }
 EXPLAINING = {"numeric": {"numeric": _numeric}}  # operations asked only to explain a verdict
 OPTIONAL: dict = {}  # keys the student side may add that the reference's output has not

@@ -3,26 +3,37 @@ function whose cases all fail alike, NO CREDIT for right outputs that earned not
 the Gradescope JSON keeps one valid test per case."""
 import json
 
-from autograder import results
+import numpy as np
+
+from autograder import compare, results
 from autograder.results import GradingResult
 
 HINT = "Hint: tanh' is 1 - h**2.\n      提示：tanh 的导数是 1 - h**2。"
 
 
-def _test(target, case, status="passed", output="", hints=(), wrong=None, cause="",
+def _test(target, case, status="passed", output=(), hints=(), wrong=None, cause="",
           score=None, what="gradients"):
-    body = f"Case: {case} (N=2 D=3 H=4)\n{output}" if output else f"Case: {case} (N=2)"
+    """A test whose feedback is the case line, then the lines of `output` (a line of
+    text, or the judges' lines: compare.Line), then its hints."""
+    lines = [output] if isinstance(output, str) else list(output)
+    body = "\n".join([f"Case: {case} (N=2 D=3 H=4)", *lines]) if lines else f"Case: {case} (N=2)"
     if hints:
         body += "\n" + "\n".join(hints)
-    return results.TestResult(f"{target}: {what}, {case}", 1.0 if score is None else score, 1.0,
-                      body, status, list(hints), case=case, wrong=dict(wrong or {}),
-                      cause=cause)
+    return results.TestResult(results.TestId(target, what, case),
+                              1.0 if score is None else score, 1.0, body, status, list(hints),
+                              wrong=dict(wrong or {}), cause=cause,
+                              shapes="N=2 D=3 H=4" if lines else "N=2",
+                              right=compare.right_lines(lines), gists=compare.gists(lines))
+
+
+def _compared(name, error: float):
+    """compare.py's line for output `name` off by a relative error `error`."""
+    return compare.compare_array(name, np.ones(3), np.ones(3) * (1 + error), 1e-6).message
 
 
 def _wrong_dwx(case, error, hints=()):
     return _test("rnn_step_backward", case, "failed",
-                 f"dx: relative error 0.0e+00 (tolerance 1e-06) ok\n"
-                 f"dWx: relative error {error} (tolerance 1e-06) WRONG\nWrong: dWx.",
+                 [_compared("dx", 0.0), _compared("dWx", float(error)), "Wrong: dWx."],
                  hints, {"dWx": "value"}, score=0.0)
 
 
@@ -58,8 +69,8 @@ def test_a_syntax_error_is_one_error_per_function():
 def test_right_outputs_without_credit_are_not_called_failed():
     gate = "No credit for this case: the large case of this check failed."
     tests = [_wrong_dwx("large inputs", "5.0e-01"),
-             _test("rnn_step_backward", "T=1", "failed", "dx: relative error 0.0e+00 "
-                   f"(tolerance 1e-06) ok\n{gate}", score=0.0)]
+             _test("rnn_step_backward", "T=1", "failed", [_compared("dx", 0.0), gate],
+                   score=0.0)]
     assert tests[1].withheld and not tests[0].withheld
     report = GradingResult(tests).report(colour=False)
     assert "NO CREDIT (1 case: T=1 (N=2 D=3 H=4))" in report

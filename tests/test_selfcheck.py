@@ -113,13 +113,14 @@ def test_one_bug_names_that_function_first(tmp_path, bug, culprit, state, depend
 
 
 def test_points_are_on_the_graders_scale_with_the_public_share():
+    from autograder.checks import identity_of
     from autograder.results import GradingResult, TestResult
     from autograder.selfcheck import report
 
     total = sum(check.points for check in CHECKS)
     public = sum(check.points / len(check.cases) for check in CHECKS
                  for case in check.cases if case.public)
-    tests = [TestResult(f"{check.target}: {check.what}, {case.label}",
+    tests = [TestResult(identity_of(check, case),
                         check.points / len(check.cases), check.points / len(check.cases), "")
              for check in CHECKS for case in check.cases if case.public]
     text = report(GradingResult(tests))

@@ -2,12 +2,14 @@
 
 Inputs are small hand-made arrays: the verdicts follow from the rules stated in the
 module (scale-aware relative error; shape, dtype, finiteness, then values)."""
+import pickle
+
 import numpy as np
 import pytest
 
 from autograder.child.wire import Unsupported
-from autograder.compare import (FLOAT32_TOLERANCE, Verdict, compare_array, compare_labels,
-                                describe, relative_error, shape_hint)
+from autograder.compare import (FLOAT32_TOLERANCE, Hint, Line, Verdict, compare_array,
+                                compare_labels, describe, relative_error, shape_hint)
 
 A = np.array([[1.0, -2.0], [3.0, 4.0]])  # max |A| = 4
 
@@ -155,3 +157,26 @@ def test_verdict(passed, total, wrong, ok, fraction):
     wrong_before = dict(wrong)
     verdict.wrong["extra"] = "value"
     assert wrong == wrong_before  # Verdict.of copies the dict it is given
+
+
+FEEDBACK = [Line("dx: relative error 1.0e-01 (tolerance 1e-06) WRONG", False,
+                 "dx: relative error … WRONG"),
+            Line("ok    params has exactly the keys", True),
+            Hint("tanh' is 1 - h**2.", "tanh 的导数是 1 - h**2。")]
+
+
+@pytest.mark.parametrize("value", FEEDBACK, ids=range(len(FEEDBACK)))
+def test_feedback_text_keeps_its_data_through_pickling(value):
+    """A worker process's results come back pickled: the data the report reads stays."""
+    copy = pickle.loads(pickle.dumps(value))
+    assert type(copy) is type(value) and copy == value and vars(copy) == vars(value)
+
+
+@pytest.mark.parametrize("errors, same", [((0.3, 0.71), True), ((0.3, 0.0), False),
+                                          ((0.0, 1e-9), True)])
+def test_a_line_gist_leaves_out_only_the_measured_sizes(errors, same):
+    """What the report groups cases by: lines that differ only in their error sizes."""
+    lines = [compare_array("dWx", A, A * (1 + e), 1e-6).message for e in errors]
+    assert lines[0] != lines[1]
+    assert (lines[0].gist == lines[1].gist) == same
+    assert [line.right for line in lines] == [e <= 1e-6 for e in errors]

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from autograder import cases, engine
-from autograder.checks import Case, Check, case_points
+from autograder.checks import Case, Check, case_points, identity_of
 from autograder.child import classifier_ops, layer_ops, wire, worker
 from autograder.config import Config
 from autograder.reference import load_reference
+from autograder.results import CAUSES, STATUSES
 from autograder.sandbox import CallTimeout, ProcessDied
 from conftest import SOLUTIONS
 
@@ -190,6 +191,8 @@ def test_run_case(check, student, status, cause, wrong, blame, words):
     assert result.max_score == check.points and result.case == check.cases[0].label
     assert result.name.startswith(f"{check.target}: {check.what}, ")
     assert result.output.startswith(f"Case: {check.cases[0].label} (N=3 D=4 H=5)")
+    assert result.identity == identity_of(check, check.cases[0])  # set where it is known
+    assert result.status in STATUSES and result.cause in ("", *CAUSES)
     for word in words:
         assert word in text, text
 
@@ -201,6 +204,7 @@ def test_an_exception_reply_carries_its_fields():
     line = inspect.getsourcelines(broken)[1] + 1  # the raise
     assert (result.error["file"], result.error["line"]) == ("test_unit_engine.py", line)
     assert f"ValueError at test_unit_engine.py:{line} in broken: operands" in result.output
+    assert engine.error_line(result.error) in result.output.splitlines()  # as data, again
 
 
 # (partial credit, student, share of the points earned)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, hints
-from autograder.compare import compare_array
+from autograder.compare import Hint, compare_array
 from autograder.reference import load_reference
 from autograder import results
 from conftest import SOLUTIONS
@@ -225,7 +225,7 @@ def test_a_transposed_square_output_is_named(want, got, hinted):
 
 # ---- in_languages --------------------------------------------------------------------
 
-BOTH = "Hint: tanh' is 1 - h**2.\n      提示：tanh 的导数是 1 - h**2。"
+BOTH = Hint("tanh' is 1 - h**2.", "tanh 的导数是 1 - h**2。")
 # (hint, languages, what is shown)
 LANGUAGES = [
     (BOTH, ("en", "zh"), BOTH),
@@ -252,11 +252,13 @@ def test_every_hint_recognise_gives_splits_into_both_languages():
     assert chinese.startswith("提示：") and "Hint" not in chinese
 
 
-# ---- across(): hints that need several cases of one check ---------------------------
+# ---- pattern_hints(): hints that need several cases of one check ---------------------------
 
 def result(case, status="passed", wrong=None, hints_=()):
-    return results.TestResult(f"rnn_step_forward: next_h, {case}", 1.0 if status == "passed" else 0.0,
-                      1.0, "", status, list(hints_), case=case, wrong=dict(wrong or {}))
+    """A test of rnn_step_forward's check whose case stands at the levels in its label."""
+    identity = results.TestId("rnn_step_forward", "next_h", case, tuple(case.split(", ")))
+    return results.TestResult(identity, 1.0 if status == "passed" else 0.0, 1.0, "", status,
+                              list(hints_), wrong=dict(wrong or {}))
 
 
 NONFINITE = {"next_h": "nonfinite"}
@@ -274,7 +276,8 @@ ACROSS = [
 
 @pytest.mark.parametrize("tests, hinted", ACROSS, ids=range(len(ACROSS)))
 def test_across_gives_the_overflow_hint_once(tests, hinted):
-    hints.across(tests)
+    hints.pattern_hints(tests)
+    hints.once_per_function(tests)
     assert [i for i, t in enumerate(tests) if any("overflows" in h for h in t.hints)] == hinted
 
 
@@ -282,5 +285,17 @@ def test_a_hint_is_kept_on_the_first_test_of_its_function_only():
     same = "Hint: x\n      提示：x"
     tests = [result("a", "failed", {"next_h": "value"}, [same]),
              result("b", "failed", {"next_h": "value"}, [same, same, "Hint: other"])]
-    hints.across(tests)
+    hints.pattern_hints(tests)
+    hints.once_per_function(tests)
     assert [t.hints for t in tests] == [[same], ["Hint: other"]]
+
+
+@pytest.mark.parametrize("pattern", hints.PATTERNS, ids=lambda p: p.markers[0])
+def test_every_pattern_marks_levels_its_functions_cases_stand_at(pattern):
+    """A marker is a level of the cases' domains (not a piece of a label): each one marks
+    a case of every function the pattern names."""
+    from autograder.checks import CHECKS
+    for target in pattern.targets:
+        levels = {lv for c in CHECKS if c.target == target for case in c.cases
+                  for lv in case.levels}
+        assert set(pattern.markers) <= levels, (target, set(pattern.markers) - levels)

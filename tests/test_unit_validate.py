@@ -11,10 +11,11 @@ from functools import partial
 import numpy as np
 import pytest
 
-from autograder import cases
+from autograder import cases, engine
+from autograder.checks import CHECKS
 from autograder.child import classifier_ops, layer_ops
 from autograder.reference import load_reference
-from autograder.validate import InvalidReply, validate
+from autograder.validate import OPTIONAL, RULES, InvalidReply, validate
 from conftest import SOLUTIONS
 
 REFERENCE = load_reference(SOLUTIONS)
@@ -207,3 +208,27 @@ def test_expected_must_be_a_dict():
     """The grader's own invariant, not a verdict on the student: a TypeError."""
     with pytest.raises(TypeError):
         validate("rnn_step_forward", "forward", {}, [1], {})
+
+
+def _reply_keys_by_kind() -> dict[str, set[str]]:
+    """kind -> the keys of the reference's replies to the checks of that kind (one small
+    case per check and kind; validate applies a rule only to a key of that reply)."""
+    keys: dict[str, set[str]] = {}
+    for i, check in enumerate(CHECKS):
+        small = {engine.kind_of(check, case): (j, case) for j, case in enumerate(check.cases)
+                 if not case.large}
+        for kind, (j, case) in small.items():
+            payload = case.make(np.random.default_rng([7, i, j]))
+            reply = engine.expected_output(check, payload, REFERENCE, case)
+            keys.setdefault(kind, set()).update(reply)
+    return keys
+
+
+def test_every_rule_is_reached_by_a_key_of_the_reference_reply():
+    """A rule whose key no reply of its kind carries is never run (validate reads the
+    reference's keys, then OPTIONAL's): there is none."""
+    keys = _reply_keys_by_kind()
+    assert set(keys) == set(RULES)
+    unreached = {kind: sorted(set(rules) - keys[kind]) for kind, rules in RULES.items()}
+    assert not any(unreached.values()), unreached
+    assert not OPTIONAL

@@ -18,6 +18,7 @@ import numpy as np
 
 from autograder import cases as c
 from autograder.domains import Domain, Factor, Level, level
+from autograder.results import TestId
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Check:
     calls: tuple[str, ...] = field(default=())  # functions it calls: fix those first
 
 
-def full_name(check: "Check", case: Case) -> str:
-    """The one place a test's name is made: "<target>: <what>, <case label>"."""
-    return f"{check.target}: {check.what}, {case.label}"
+def identity_of(check: "Check", case: Case) -> TestId:
+    """The one place a test's identity is made (its name, "<target>: <what>, <case
+    label>", is made from it: results.TestId.name)."""
+    return TestId(check.target, check.what, case.label, case.levels, case.large)
 
 
 def case_points(check: "Check") -> list[float]:

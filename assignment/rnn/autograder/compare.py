@@ -14,6 +14,48 @@ from autograder.child.wire import Unsupported
 FLOAT32_TOLERANCE = 2e-4  # float32 carries ~7 digits; sums over T steps lose some
 
 
+class Line(str):
+    """A line of feedback, with what the report reads of it as data (never from its
+    text): `right`, it says that a part is right (the report shows what is wrong), and
+    `gist`, the line without its measured sizes (cases whose lines differ only there
+    say the same, and are shown together)."""
+    right: bool
+    gist: str
+
+    def __new__(cls, text: str, right: bool = False, gist: str | None = None):
+        line = super().__new__(cls, text)
+        line.right, line.gist = right, text if gist is None else gist
+        return line
+
+    def __reduce__(self):  # pickled (a worker process's results) with its data
+        return Line, (str(self), self.right, self.gist)
+
+
+class Hint(str):
+    """A hint as the student reads it, "Hint: <English>" and "提示：<Chinese>" on the next
+    line, that keeps its two languages as data (hints.in_languages picks them)."""
+    en: str
+    zh: str
+
+    def __new__(cls, en: str, zh: str):
+        hint = super().__new__(cls, f"Hint: {en}\n      提示：{zh}")
+        hint.en, hint.zh = en, zh
+        return hint
+
+    def __reduce__(self):
+        return Hint, (self.en, self.zh)
+
+
+def right_lines(lines) -> tuple[str, ...]:
+    """The lines (Line) that say a part is right."""
+    return tuple(str(line) for line in lines if getattr(line, "right", False))
+
+
+def gists(lines) -> dict[str, str]:
+    """line -> its gist, for the lines (Line) with measured sizes."""
+    return {str(line): line.gist for line in lines if getattr(line, "gist", line) != line}
+
+
 @dataclass(frozen=True)
 class Comparison:
     name: str  # the output compared, e.g. "dWx"
@@ -95,7 +137,8 @@ def compare_array(name: str, expected: np.ndarray, got, tolerance: float,
     error = relative_error(expected, got)
     verdict = "ok" if error <= tol else "WRONG"
     return Comparison(name, error <= tol, error,
-                      f"{name}: relative error {error:.1e} (tolerance {tol:.0e}) {verdict}",
+                      Line(f"{name}: relative error {error:.1e} (tolerance {tol:.0e}) {verdict}",
+                           error <= tol, f"{name}: relative error … {verdict}"),
                       "" if error <= tol else "value")
 
 

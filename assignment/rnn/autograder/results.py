@@ -8,7 +8,6 @@ escape sequence, carriage return or lone surrogate reaches a terminal or a file)
 import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,27 +15,69 @@ from pathlib import Path
 from autograder import inert
 
 
+@dataclass(frozen=True)
+class TestId:
+    """Which test a result is: set where the check and the case are known (checks.identity_of)
+    and read as fields downstream; the name is made from them, never parsed back."""
+    __test__ = False  # not a test class for pytest
+    function: str  # the function or method graded, e.g. "RNNClassifier.loss"
+    check: str  # what its check checks, e.g. "gradients"
+    case: str  # the case's label, e.g. "N=1, float32"
+    levels: tuple[str, ...] = ()  # the boundaries of its domain the case stands at
+    large: bool = False  # sized against numeric differentiation (its check's gate)
+
+    @property
+    def name(self) -> str:
+        """Gradescope's test name (CONTRACT.md): "<function>: <check>, <case>"."""
+        return f"{self.function}: {self.check}, {self.case}"
+
+
+# why no verdict on values (TestResult.cause; "" when the outputs were judged)
+CAUSES = ("not_implemented", "exception", "crash", "timeout", "invalid",
+          "numeric_gradients", "internal", "not_run")
+STATUSES = ("passed", "failed", "error", "timeout")  # Gradescope knows passed / failed
+
+
 @dataclass
 class TestResult:
-    name: str  # "<function or method>: <what>, <case>"
+    __test__ = False  # not a test class for pytest
+    identity: TestId
     score: float
     max_score: float
     output: str  # feedback for the student
-    status: str = "passed"  # passed | failed | error | timeout
+    status: str = "passed"  # one of STATUSES
     hints: list[str] = field(default_factory=list)  # known mistakes, verified (shown last)
-    case: str = ""  # the case label (the part of the name after the last ", ")
     wrong: dict[str, str] = field(default_factory=dict)  # output or rule -> reason
     blame: str = ""  # "backward", or the forward function the evidence points to
-    # why no verdict on values: not_implemented, exception, crash, timeout, invalid,
-    # numeric_gradients, internal, not_run ("" when the outputs were judged)
-    cause: str = ""
-    # the student's exception, when there was one: {"type", "file", "line", "message"}
-    # (capped, from the student process: data for views, never code)
+    cause: str = ""  # one of CAUSES, or "" when the outputs were judged
+    # the student's exception, when there was one: {"type", "where", "file", "line",
+    # "message", "student_error"} (capped, from the student process: data, never code)
     error: dict = field(default_factory=dict)
+    # the shapes drawn for the case, shown after its label on the feedback's first line
+    # ("Case: <label> (<shapes>)"); None: not run, the feedback has no such line
+    shapes: str | None = None
+    # what the report reads of the feedback's lines (compare.Line), as data: the lines
+    # that say a part is right, and line -> the same without its measured sizes
+    right: tuple[str, ...] = ()
+    gists: dict[str, str] = field(default_factory=dict)
 
     @property
-    def target(self) -> str:
-        return self.name.split(":", 1)[0]
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def function(self) -> str:
+        return self.identity.function
+
+    target = function  # the name the checks table uses (Check.target)
+
+    @property
+    def check(self) -> str:
+        return self.identity.check
+
+    @property
+    def case(self) -> str:
+        return self.identity.case
 
     @property
     def withheld(self) -> bool:
@@ -51,6 +92,9 @@ class GradingResult:
     execution_time: float = 0.0
     output: str = ""  # overall message shown above the tests
     grader_error: str = ""  # the grader itself cannot run (installation): exit non-zero
+    # why the submission could not be read as one (not a zip, a required file missing):
+    # the instructor's report flags it; "" when it could
+    unreadable: str = ""
     # Gradescope's visibility of the results and of each test (settings: gradescope.visibility)
     visibility: str = "visible"
     # the factor a busy machine stretched every time limit by (machine.py): for the
@@ -122,7 +166,7 @@ def _by_function(tests: list[TestResult]) -> list[tuple[str, list[TestResult]]]:
     """(function, its tests) in the order the tests come."""
     groups: dict[str, list[TestResult]] = {}
     for test in tests:
-        groups.setdefault(test.target, []).append(test)
+        groups.setdefault(test.function, []).append(test)
     return list(groups.items())
 
 
@@ -133,7 +177,7 @@ def _function_lines(target: str, tests: list[TestResult], paint) -> list[str]:
     summary = (f"{len(tests) - len(failed)} of {len(tests)} case"
                f"{'s' if len(tests) > 1 else ''} passed")
     lines = [f"{mark:>6}  {score:5.2f}/{worth:<6.2f} {inert.line(target, None)}: {summary}"]
-    several_checks = len({_check_part(t) for t in tests}) > 1
+    several_checks = len({t.check for t in tests}) > 1
     for (status, body), group in _same_feedback(failed).items():
         label = "NO CREDIT" if status == "withheld" else status.upper()
         if len(group) == len(tests) > 1:
@@ -150,18 +194,12 @@ def _function_lines(target: str, tests: list[TestResult], paint) -> list[str]:
     return lines
 
 
-def _check_part(test: TestResult) -> str:
-    """"<what>" of a test named "<target>: <what>, <case>"."""
-    return test.name.partition(": ")[2].removesuffix(f", {test.case}")
-
-
 def _case_line(test: TestResult, with_check: bool, with_shapes: bool) -> str:
     """The case's label (after what its check checks, when its function has several
     checks), with its shapes (the first line of its feedback) when asked."""
-    first = test.output.partition("\n")[0]
-    case = (first.removeprefix("Case: ") if with_shapes and first.startswith("Case: ")
-            else test.case or test.name)
-    return f"{_check_part(test)}, {case}" if with_check else case
+    case = (f"{test.case} ({test.shapes})" if with_shapes and _has_case_line(test)
+            else test.case)
+    return f"{test.check}, {case}" if with_check else case
 
 
 def _same_feedback(failed: list[TestResult]) -> dict[tuple[str, str], list[TestResult]]:
@@ -171,25 +209,24 @@ def _same_feedback(failed: list[TestResult]) -> dict[tuple[str, str], list[TestR
     groups: dict[tuple[str, str], list[TestResult]] = {}
     for test in failed:
         status = "withheld" if test.withheld else test.status
-        groups.setdefault((status, _ERROR_SIZE.sub("relative error …", _shown(test))),
-                          []).append(test)
+        gist = "\n".join(test.gists.get(line, line) for line in _shown(test).splitlines())
+        groups.setdefault((status, gist), []).append(test)
     return {(status, _shown(group[0])): group for (status, _), group in groups.items()}
 
 
-_ERROR_SIZE = re.compile(r"relative error [-+.0-9e]+ \(tolerance [-+.0-9e]+\)")
-
-
 def _shown(test: TestResult) -> str:
+    """Its feedback without its case line, its hints and the lines that say what is right."""
     body = test.output
     if test.hints and body.endswith("\n" + "\n".join(test.hints)):
         body = body[:-len("\n" + "\n".join(test.hints))]
-    body = body.partition("\n")[2] if body.startswith("Case: ") else body
-    return "\n".join(line for line in body.splitlines() if not _is_ok(line))
+    body = body.partition("\n")[2] if _has_case_line(test) else body
+    return "\n".join(line for line in body.splitlines() if line not in test.right)
 
 
-def _is_ok(line: str) -> bool:
-    """A line saying that one output or rule is right (the report shows what is wrong)."""
-    return line.endswith(") ok") or line.startswith("ok    ")
+def _has_case_line(test: TestResult) -> bool:
+    """The feedback starts with the case's line, "Case: <label> (<shapes>)": a case that
+    was run (engine.run_case; one never run has no shapes)."""
+    return test.shapes is not None
 
 
 def internal_error(reason: str, execution_time: float = 0.0) -> GradingResult:

@@ -72,11 +72,29 @@ class Selection:
     folder: tuple[str, ...] = ()  # where the required files were found
     items: list[Item] = field(default_factory=list)  # every file looked at
     notes: list[str] = field(default_factory=list)
+    # the notes that say a required file is not in the submission at all (it could not
+    # be read as a submission: the instructor's report flags it)
+    unreadable: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # the notes on entries held twice
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A submission made ready for grading."""
+    folder: Path  # the graded files, under their proper names
+    fingerprint: str  # of their contents (seeds the hidden cases)
+    notes: list[str]  # for the student
+    unreadable: tuple[str, ...] = ()  # Selection.unreadable
 
 
 def prepare(source: Path, workdir: Path) -> tuple[Path, str, list[str]]:
-    """(folder to grade, content fingerprint, notes for the student): the graded files
-    of source, under their proper names, in workdir/student."""
+    """(folder to grade, content fingerprint, notes for the student): see intake()."""
+    taken = intake(source, workdir)
+    return taken.folder, taken.fingerprint, taken.notes
+
+
+def intake(source: Path, workdir: Path) -> Intake:
+    """The graded files of source, under their proper names, in workdir/student."""
     chosen = select(source, GRADED)
     contents = read_all(chosen)
     target = Path(workdir) / "student"
@@ -91,7 +109,8 @@ def prepare(source: Path, workdir: Path) -> tuple[Path, str, list[str]]:
                                 f"the .py files. Submit {' and '.join(REQUIRED)} (your "
                                 "work lives there) with it.")
     chosen.notes += unread_imports(chosen, contents)
-    return target, fingerprint(chosen, contents), capped(chosen.notes)
+    return Intake(target, fingerprint(chosen, contents), capped(chosen.notes, chosen.skipped),
+                  tuple(chosen.unreadable))
 
 
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\w+)[ \t.]|import[ \t]+(\w+))", re.M)
@@ -160,7 +179,7 @@ def select(source: Path, names: tuple[str, ...]) -> Selection:
     if source.is_dir():
         chosen.items = _list_folder(source)
     elif source.is_file():
-        chosen.items = _list_zip(source, chosen.notes)
+        chosen.items = _list_zip(source, chosen)
     else:
         raise SubmissionError(f"{inert.line(source.name)} is neither a folder nor a .zip file")
     usable = [i for i in chosen.items if not i.link and not i.name.startswith(".")]  # ._x.py
@@ -194,8 +213,9 @@ def _take(chosen: Selection, usable: list[Item], name: str) -> None:
                                     f"grade to {name}: until then its tests score 0.")
                 return
     if name in REQUIRED:
-        chosen.notes.append(f"{name} is missing from the submission: its tests score 0. "
-                            f"{_found(chosen.items)}")
+        chosen.unreadable.append(f"{name} is missing from the submission: its tests score "
+                                 f"0. {_found(chosen.items)}")
+        chosen.notes.append(chosen.unreadable[-1])
 
 
 def near(found: str, name: str) -> bool:
@@ -266,8 +286,9 @@ def _list_folder(root: Path) -> list[Item]:
     return items
 
 
-def _list_zip(archive: Path, notes: list[str]) -> list[Item]:
-    """The zip's files that could be graded (names only), in the same terms."""
+def _list_zip(archive: Path, chosen: Selection) -> list[Item]:
+    """The zip's files that could be graded (names only), in the same terms; notes on
+    what was skipped added to chosen."""
     shown = inert.line(archive.name)
     if not zipfile.is_zipfile(archive):
         raise SubmissionError(f"{shown} is not a folder or a readable .zip file")
@@ -289,7 +310,7 @@ def _list_zip(archive: Path, notes: list[str]) -> list[Item]:
     except OSError as exc:
         raise SubmissionError(f"{shown} cannot be read ({inert.line(exc.strerror, 80)})") from None
     if bad:
-        notes.append(f"{bad} file names in {shown} are not valid UTF-8 and were skipped: if "
+        chosen.notes.append(f"{bad} file names in {shown} are not valid UTF-8 and were skipped: if "
                      "one of them is a file to grade, make the zip again.")
     items: dict[tuple, Item] = {}
     for entry in entries:
@@ -297,8 +318,9 @@ def _list_zip(archive: Path, notes: list[str]) -> list[Item]:
         if not parts or any(parts[:n] in environments for n in range(len(parts))):
             continue
         if parts in items and any(near(parts[-1], n) for n in GRADED):
-            notes.append(f"{shown} holds {inert.line(entry.name, 120)} twice: the last "
-                         "copy was used.")
+            chosen.skipped.append(f"{shown} holds {inert.line(entry.name, 120)} twice: the "
+                                  "last copy was used.")
+            chosen.notes.append(chosen.skipped[-1])
         items[parts] = Item(parts, entry.is_link, entry)
     return list(items.values())
 
@@ -347,9 +369,9 @@ def _read_file(path: Path, limit: int) -> bytes:
     return data
 
 
-def capped(notes: list[str]) -> list[str]:
-    """At most MAX_NOTES notes about skipped entries (then how many more)."""
-    skipped = [n for n in notes if " twice: " in n]
+def capped(notes: list[str], skipped: list[str]) -> list[str]:
+    """notes with at most MAX_NOTES of the notes about skipped entries (then how many
+    more)."""
     if len(skipped) <= MAX_NOTES:
         return notes
     extra = set(skipped[MAX_NOTES:])

@@ -8,7 +8,7 @@ train() did what the contract pins down.
 """
 import numpy as np
 
-from autograder.compare import Verdict
+from autograder.compare import Hint, Line, Verdict
 
 
 def expected_run(val_acc, patience, num_epochs):
@@ -175,7 +175,7 @@ def _updates_ok(payload, got) -> bool:
 def judge_train(check, payload, expected, got, reference) -> Verdict:
     """A scripted run: every rule (got: the reply and the grader's record, engine)."""
     results = rules(payload, got)
-    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    lines = [Line(("ok    " if ok else "WRONG ") + message, ok) for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     verdict = Verdict.of(sum(ok for _, ok, _ in results), len(results), lines, wrong)
     # verified: accuracies measured after the updates (else the snapshots are an epoch
@@ -199,7 +199,7 @@ def judge_overfit(check, payload, expected, got, reference) -> Verdict:
     if reference is None:
         return _accuracy_verdict(got["own_accuracy"])
     results = rules(payload, got, got["val_acc"], only=SGD_RULES)
-    lines = [("ok    " if ok else "WRONG ") + message for _, ok, message in results]
+    lines = [Line(("ok    " if ok else "WRONG ") + message, ok) for _, ok, message in results]
     wrong = {rule: "rule" for rule, ok, _ in results if not ok}
     accuracy = _accuracy_verdict(got["accuracy"])
     if wrong:
@@ -213,15 +213,15 @@ def judge_overfit(check, payload, expected, got, reference) -> Verdict:
 
 def _accuracy_verdict(accuracy: float) -> Verdict:
     ok = accuracy >= 0.95
-    return Verdict.of(int(ok), 1, [f"training accuracy after train(): {accuracy:.2f} "
-                                   f"(needs at least 0.95) {'ok' if ok else 'WRONG'}"],
-                      {} if ok else {"accuracy": "value"})
+    line = Line(f"training accuracy after train(): {accuracy:.2f} (needs at least 0.95) "
+                f"{'ok' if ok else 'WRONG'}", ok)
+    return Verdict.of(int(ok), 1, [line], {} if ok else {"accuracy": "value"})
 
 
-BEST_COPY_HINT = (
-    "Hint: at the end params holds the last epoch's values, not the best epoch's: when "
+BEST_COPY_HINT = Hint(
+    "at the end params holds the last epoch's values, not the best epoch's: when "
     "validation improves, store copies of the parameters ({k: v.copy() for k, v in "
     "self.params.items()}: a dict of the same arrays follows every in-place update), and "
-    "put them back when training ends, whether it stopped early or ran all num_epochs.\n"
-    "      提示：训练结束时参数是最后一个 epoch 的，而不是最好的：验证准确率提高时保存参数的副本"
+    "put them back when training ends, whether it stopped early or ran all num_epochs.",
+    "训练结束时参数是最后一个 epoch 的，而不是最好的：验证准确率提高时保存参数的副本"
     "（v.copy()），并在训练结束时（无论是否提前停止）恢复它们。")
