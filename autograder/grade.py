@@ -23,6 +23,7 @@ from autograder import integrity, isolation, machine, serve
 from autograder import submission as submissions
 from autograder.checks import CHECKS, identity_of
 from autograder.conclude import Context, conclude, scale_points
+from autograder.child.functions import FUNCTIONS
 from autograder.config import Config
 from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
                                case_share)
@@ -138,11 +139,12 @@ def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
                  chosen=lambda check, case: True) -> None:
     """Every chosen case of the table, in its order, appended to `tests` as it is
     graded; case j of check i draws its inputs from the seed [seed, i, j]. The student
-    process boots while the reference answers every case (two processes at work)."""
-    run.student.boot()
+    process boots, and imports the module of the first case, while the reference
+    answers every case (two processes at work)."""
     todo = [(check, case, np.random.default_rng([seed, i, j]))
             for i, check in enumerate(CHECKS) for j, case in enumerate(check.cases)
             if chosen(check, case)]
+    run.student.boot(FUNCTIONS[todo[0][0].target].module if todo else "")
     answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
     for (check, case, _), answer in zip(todo, answers):
         tests.append(_grade_case(run, check, case, answer))

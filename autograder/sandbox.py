@@ -93,6 +93,7 @@ class StudentProcess:
         self.tree = None  # limits.TreeLimit: the cgroup of this process tree, if any
         self.log = None  # the student's stdout and stderr: a file only the grader can see
         self.imported: set[str] = set()  # modules imported by the current process
+        self.importing = ""  # a module asked at boot, whose reply is not read yet
         self.broken_imports: dict[str, str] = {}  # module -> why importing it fails for good
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
         self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
@@ -124,15 +125,21 @@ class StudentProcess:
                 self.tree.close_fds()
         _SUPERVISORS.add(self.proc.pid)
         self.channel = _Channel(self.proc.stdin, self.proc.stdout)
-        self.imported = set()
+        self.imported, self.importing = set(), ""
         self.started_in = time.perf_counter() - begin
 
-    def boot(self) -> None:
+    def boot(self, module: str = "") -> None:
         """Start now, when not running, so that the process boots while the grader does
-        other work; a start that fails is reported by the first request instead."""
+        other work, and ask it to import `module` (the student's module the first
+        request needs): the first request reads that reply instead of waiting for the
+        import. A start that fails is reported by the first request instead."""
         if self.proc is None:
             try:
                 self.start()
+                if module and module not in self.broken_imports:
+                    self._send({"op": "import", "payload": {"module": module}},
+                               time.monotonic() + 1.0)  # an empty pipe: written at once
+                    self.importing = module
             except Exception:  # noqa: BLE001  request() starts again and reports it
                 if self.proc is not None:
                     self.kill()
@@ -198,6 +205,8 @@ class StudentProcess:
         if module in self.broken_imports:
             raise SandboxError(self.broken_imports[module])
         deadline = time.monotonic() + timeout
+        if self.proc is not None and self.importing:
+            self._imported_at_boot(module, deadline, timeout)
         if self.proc is not None and self.channel.unsolicited():
             self.kill()  # something wrote after its reply (a thread?): start afresh
         if self.proc is None:
@@ -209,10 +218,25 @@ class StudentProcess:
             self.kill()  # the process ends after this reply (SystemExit, stray threads)
         return reply
 
-    def _import(self, module: str, deadline: float, timeout: float) -> None:
+    def _imported_at_boot(self, module: str, deadline: float, timeout: float) -> None:
+        """The reply to the import asked at boot, read now as if asked now (within this
+        request's deadline). Another module than this request's: a failure is recorded
+        for that module's own requests, and this one goes on in a fresh process."""
+        asked, self.importing = self.importing, ""
+        try:
+            self._import(asked, deadline, timeout, asked=True)
+        except SandboxError:
+            if asked == module:
+                raise
+
+    def _import(self, module: str, deadline: float, timeout: float,
+                asked: bool = False) -> None:
         fresh = not self.imported  # nothing ran in this process before: the import's fault
         try:
-            reply = self._exchange("import", {"module": module}, deadline)
+            if asked:  # at boot: its reply only
+                reply = self._receive(deadline)
+            else:
+                reply = self._exchange("import", {"module": module}, deadline)
         except CallTimeout:
             if not fresh:
                 raise
@@ -248,9 +272,8 @@ class StudentProcess:
             self._send(answer, deadline)
 
     def _send(self, value, deadline: float) -> None:
-        message = wire.encode(value)
         try:
-            sent = self.channel.write(len(message).to_bytes(8, "little") + message, deadline)
+            sent = self.channel.write(wire.frame(value), deadline)
         except OSError:
             raise self._died() from None
         if not sent:
@@ -335,7 +358,7 @@ class StudentProcess:
         if _backend(self.settings):
             _backend(self.settings).after_kill(self.settings, self.started_at)
         self.channel.close()
-        self.proc = None
+        self.proc, self.importing = None, ""
 
     def close(self) -> None:
         self.kill()
@@ -476,13 +499,14 @@ class _Channel:
                 raise done[0]
             return bool(done)
         fd, view = self._to.fileno(), memoryview(data)
-        while view:
-            if not select.select([], [fd], [], max(deadline - time.monotonic(), 0))[1]:
-                return False
+        while view:  # written at once while the pipe has room (most messages)
             try:
                 view = view[os.write(fd, view[:1 << 16]):]
-            except BlockingIOError:
                 continue
+            except BlockingIOError:  # the pipe is full: wait until the process reads
+                pass
+            if not select.select([], [fd], [], max(deadline - time.monotonic(), 0))[1]:
+                return False
         return True
 
     def read_exactly(self, n: int, deadline: float) -> bytes | None:
@@ -492,7 +516,9 @@ class _Channel:
             if self._selectable:
                 if not select.select([self._from], [], [], remaining)[0]:
                     return None
-                chunk = os.read(self._from.fileno(), min(n - len(self._buffer), 1 << 20))
+                # at least 64 KB: a message's length and the message in one read
+                wanted = min(max(n - len(self._buffer), 1 << 16), 1 << 20)
+                chunk = os.read(self._from.fileno(), wanted)
             else:
                 try:
                     chunk = self._chunks.get(timeout=remaining)
@@ -503,7 +529,8 @@ class _Channel:
             if not chunk:
                 break
             self._buffer += chunk
-        data, self._buffer = bytes(self._buffer[:n]), self._buffer[n:]
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
         return data
 
     def unsolicited(self) -> bool:

@@ -13,6 +13,7 @@ from autograder.checks import CHECKS
 from autograder.child import wire
 from autograder.config import DEFAULT
 from autograder.grade import grade
+from autograder.sandbox import SandboxError, StudentProcess
 from conftest import RELEASE, ROOT, SOLUTIONS
 
 TARGETS = {check.target for check in CHECKS}
@@ -158,3 +159,53 @@ def test_a_syntax_error_is_reported_once_per_function(tmp_path):
     assert report.count("SyntaxError") == len(TARGETS)
     assert all(f"{target}: 0 of" in report for target in TARGETS)
     assert len(result.to_gradescope()["tests"]) == len(result.tests)
+
+
+def _step_request() -> dict:
+    rng = np.random.default_rng(0)
+    return {"function": "rnn_step_forward",
+            "args": [rng.standard_normal((2, 3)), rng.standard_normal((2, 4)),
+                     rng.standard_normal((3, 4)), rng.standard_normal((4, 4)),
+                     rng.standard_normal(4)]}
+
+
+def test_the_module_imported_at_boot_is_not_asked_again(tmp_path):
+    """boot(module) asks the import while the grader prepares its cases; the first
+    request reads that reply instead of asking again, and gets its own answer."""
+    student = StudentProcess(_copy_solutions(tmp_path))
+    asked = []
+    exchange = student._exchange
+    student._exchange = lambda op, *args: asked.append(op) or exchange(op, *args)
+    try:
+        student.boot("rnn_layers")
+        assert student.importing == "rnn_layers"
+        reply = student.request("forward", _step_request(), 30)
+        assert "ok" in reply and reply["ok"]["out"].shape == (2, 4)
+        assert student.importing == "" and student.imported == {"rnn_layers"}
+        student.request("init", {"init": {"input_dim": 3, "hidden_dim": 4,
+                                          "num_classes": 2}}, 30)
+    finally:
+        student.close()
+    assert asked == ["forward", "import", "init"]  # rnn_classifier: asked when needed
+
+
+@pytest.mark.parametrize("module", ["rnn_layers", "rnn_classifier"])
+def test_a_fatal_import_at_boot_is_reported_by_the_request_that_needs_it(tmp_path, module):
+    """An import asked at boot that ends the process fails the first request of its
+    module as an import asked then would; asked for another module, the request goes on
+    in a fresh process and the failure waits for its own module's requests."""
+    folder = _copy_solutions(tmp_path, {"rnn_layers.py": (
+        '"""Layers', 'raise SystemExit(3)\n"""Layers')})
+    (folder / "rnn_classifier.py").write_text("raise SystemExit(4)\n")
+    other = "rnn_classifier" if module == "rnn_layers" else "rnn_layers"
+    student = StudentProcess(folder)
+    try:
+        student.boot(module)
+        with pytest.raises(SandboxError, match=f"Importing {other}.py raised SystemExit"):
+            student.request("forward" if other == "rnn_layers" else "init",
+                            _step_request() if other == "rnn_layers" else {"init": {}}, 30)
+        with pytest.raises(SandboxError, match=f"Importing {module}.py raised SystemExit"):
+            student.request("forward" if module == "rnn_layers" else "init",
+                            _step_request() if module == "rnn_layers" else {"init": {}}, 30)
+    finally:
+        student.close()

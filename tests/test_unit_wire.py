@@ -231,10 +231,33 @@ def test_declared_sizes_are_never_allocated(shape):
 
 def test_the_nesting_check_is_bounded_by_the_header_size():
     """The deepest header allowed in size: refused before the JSON parser recurses, with
-    memory a small multiple of the header's (arrays of its length, not a parse tree)."""
+    memory a fraction of the header's (followed chunk by chunk, read in place: no copy
+    of the header, no array of its length; the whole header at once peaked at 21 times
+    its size)."""
     depth = (wire.MAX_HEADER_BYTES - 2) // 2
     data = message(b"[" * depth + b"]" * depth)
-    assert peak_bytes(data) < 24 * len(data)
+    assert peak_bytes(data) < len(data) // 8
+
+
+def test_a_deep_header_is_refused_whichever_chunk_it_deepens_in():
+    """The depth carries from one chunk of the header to the next: brackets opened in
+    the first chunks and deepened in a later one are refused; as deep, but closed in
+    between, pass the check."""
+    chunk, limit = wire._NESTING_CHUNK, 2 * wire.MAX_DEPTH + 8
+    opened = b" " * (chunk - 30) + b"[" * 30  # 30 open at the end of the first chunk
+    deeper = b"[" * (limit - 30 + 1) + b"0" + b"]" * (limit + 1)
+    with pytest.raises(WireError, match="nested too deeply"):
+        decode(message(opened + b" " * (3 * chunk) + deeper))
+    closed = b" " * (chunk - 30) + b"[" * 30 + b"0" + b"]" * 30
+    with pytest.raises(WireError, match="unreadable header"):  # passes the depth check
+        decode(message(closed + b" " * (3 * chunk) + deeper[:-(limit + 1)] + b"]" * (limit - 29)))
+
+
+def test_frame_is_the_length_then_the_message():
+    value = {"x": np.arange(6.0).reshape(2, 3), "n": [1, None, "t"]}
+    framed = wire.frame(value)
+    assert framed[:8] == len(encode(value)).to_bytes(8, "little") and framed[8:] == encode(value)
+    assert same(value, decode(framed[8:]))
 
 
 ran = []  # a pickle that runs would append here

@@ -60,8 +60,7 @@ class PipeChannel:
         self.requests, self.replies = requests, replies
 
     def call(self, name: str, arguments: dict):
-        message = wire.encode({"call": {"name": name, **arguments}})
-        self.replies.write(len(message).to_bytes(8, "little") + message)
+        self.replies.write(wire.frame({"call": {"name": name, **arguments}}))
         self.replies.flush()
         header = self.requests.read(8)
         if len(header) < 8:
