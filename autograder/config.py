@@ -66,6 +66,10 @@ class Config:
     points: tuple[tuple[str, float], ...] = ()  # (graded function, points) overrides
     visibility: str = "visible"  # Gradescope's visibility of each test before the due date
     hint_languages: tuple[str, ...] = ("en", "zh")
+    # The optional LSTM extension (lstm_layers.py, checks.EXTENSION_CHECKS): off, the file
+    # is not required and nothing changes; on, it takes lstm_points of the total.
+    lstm: bool = False
+    lstm_points: float = 20.0
     settings_file: str = ""  # the file these came from ("" = the defaults)
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from autograder import integrity, isolation, machine, points, serve
 from autograder import submission as submissions
-from autograder.checks import CHECKS, full_name
+from autograder.checks import ALL_CHECKS, full_name, graded
 from autograder.config import Config
 from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
                                case_share)
@@ -53,7 +53,7 @@ def grade(source: Path, config: Config) -> GradingResult:
     except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
-    tests = points.apply(_every_test(tests), config)
+    tests = points.apply(_every_test(tests, config), config)
     _conclude(tests, config.hint_languages)
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
                            visibility=config.visibility, load_scale=config.load_scale)
@@ -141,7 +141,7 @@ def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
     process boots while the reference answers every case (two processes at work)."""
     run.student.boot()
     todo = [(check, case, np.random.default_rng([seed, i, j]))
-            for i, check in enumerate(CHECKS) for j, case in enumerate(check.cases)
+            for i, check in enumerate(graded(run.config)) for j, case in enumerate(check.cases)
             if chosen(check, case)]
     answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
     for (check, case, _), answer in zip(todo, answers):
@@ -214,7 +214,7 @@ def _conclude(tests: list[TestResult], languages=("en", "zh")) -> None:
     from autograder import hints  # instructor-only (it uses the reference)
     hints.across(tests)
     failing = {t.target for t in tests if t.status != "passed"}
-    calls = {check.target: check.calls for check in CHECKS}
+    calls = {check.target: check.calls for check in ALL_CHECKS}
     told: set[str] = set()
     for test in tests:  # (a function the grader answered is not the target's culprit)
         culprits = [f for f in calls.get(test.target, ()) if f in failing
@@ -264,16 +264,16 @@ def _internal_error(check, case) -> TestResult:
                       cause="internal")
 
 
-def _every_test(tests: list[TestResult]) -> list[TestResult]:
+def _every_test(tests: list[TestResult], config: Config) -> list[TestResult]:
     """tests, completed with an internal error for every (check, case) that has no
     result yet, so that the results always list every test, in the table's order."""
     done = {t.name: t for t in tests}
-    return [done.get(full_name(check, case))
-            or _internal_error(check, case) for check in CHECKS for case in check.cases]
+    return [done.get(full_name(check, case)) or _internal_error(check, case)
+            for check in graded(config) for case in check.cases]
 
 
 def _nothing_graded(reason: str, start: float, config: Config) -> GradingResult:
-    tests = [_not_run(check, case, reason) for check in CHECKS for case in check.cases]
+    tests = [_not_run(check, case, reason) for check in graded(config) for case in check.cases]
     return GradingResult(points.apply(tests, config), time.monotonic() - start,
                          f"The submission could not be graded: {reason}",
                          visibility=config.visibility)
