@@ -170,11 +170,11 @@ SHAPES = {name: tuple(FUNCTIONS[name].letters[a] for a in FUNCTIONS[name].args)
 # methods that a graded method calls by name (answered by the grader)
 METHODS = tuple(dict.fromkeys(c for f in DESCRIPTIONS for c in f.callees if "." in c))
 # what the grader answers while `target` is graded: its callees, and for a backward
-# every forward of its module as well (a derived backward may recompute one). Not yet
-# for an extension: its step forward returns two outputs, which served.py cannot stand for
+# every forward of its module as well (a derived backward may recompute one; another
+# module's may be absent: lstm_layers.py is optional)
 SERVED = {f.name: f.callees + (tuple(n for n in FORWARDS if FUNCTIONS[n].module == f.module)
                                if f.name in FORWARD_OF else ())
-          for f in DESCRIPTIONS if (f.callees or f.name in FORWARD_OF) and not f.extension}
+          for f in DESCRIPTIONS if f.callees or f.name in FORWARD_OF}
 INTEGER_ARGS = {(f.name, a): bound for f in DESCRIPTIONS for a, bound in f.integers.items()}
 NOTEBOOK_SECTIONS = {f.name: f.section for f in DESCRIPTIONS if f.section}
 PARAM_NAMES = tuple(PARAMS)

@@ -260,6 +260,7 @@ class watching_step_caches:
             self.original = original
             seen, inputs, limit = self.seen, self.inputs, self.LIMIT
             arity = len(functions.FUNCTIONS[self.step].args)
+            outputs = len(functions.OUTPUTS[self.step])  # besides the cache
 
             def watched(*args, **kwargs):
                 result = original(*args, **kwargs)
@@ -269,10 +270,10 @@ class watching_step_caches:
                 for a in arrays[:8]:
                     if len(seen) < limit:
                         seen.append((a, a.copy()))
-                if (isinstance(result, tuple) and len(result) == 2 and not kwargs
+                if (isinstance(result, tuple) and len(result) == outputs + 1 and not kwargs
                         and len(args) == arity and len(inputs) < limit
                         and all(isinstance(a, np.ndarray) for a in args)):
-                    inputs[id(result[1])] = (result[1], list(args))  # as they are later
+                    inputs[id(result[-1])] = (result[-1], list(args))  # as they are later
                 return result
             setattr(self.module, self.step, watched)
         return self
