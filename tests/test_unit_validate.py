@@ -35,6 +35,10 @@ PAYLOADS = {  # op -> (graded function, payload maker, operation run on the refe
                 "predict"),
     "predict_each": ("RNNClassifier.predict", partial(cases.classifier, N=N + 1, T=T, D=D,
                                                       H=H), "predict_each"),
+    "lstm step forward": ("lstm_step_forward", partial(cases.lstm_step, N=N, D=D, H=H),
+                          "forward"),
+    "lstm step backward": ("lstm_step_backward", partial(cases.lstm_step, N=N, D=D, H=H),
+                           "backward"),
 }
 RUN = {"forward": layer_ops.forward, "backward": layer_ops.backward,
        "init": classifier_ops.init, "loss": classifier_ops.loss,
@@ -143,6 +147,17 @@ ROWS = [
      ["RNNClassifier.predict made 2 single-sample predictions; expected 3"]),
     ("predict_each", setitem(["labels", 0], lambda a: a[0]),
      ["returned predict(X[0:1]) as ", "expected an array of shape (1,) = (1,)"]),
+    # the LSTM: a second output (next_c), two upstream gradients, the overflow flag
+    ("lstm step forward", ident, None),
+    ("lstm step forward", setitem(["more", 0], lambda a: a[:, :2].copy()),
+     ["lstm_step_forward returned next_c of shape (2, 2); expected (N, H) = (2, 5)"]),
+    ("lstm step forward", setitem(["more"], []),
+     ["lstm_step_forward returned 1 outputs besides the cache; expected 2"]),
+    ("lstm step forward", setitem(["overflow"], 1), ["overflow in the student process's reply"]),
+    ("lstm step backward", ident, None),
+    ("lstm step backward", setitem(["grads", 4], lambda a: a[:, :5].copy()),
+     ["lstm_step_backward returned dWh of shape (5, 5); expected (H, 4H) = (5, 20)"]),
+    ("lstm step backward", dropped("overflow"), ["reply has no 'overflow'"]),
 ]
 
 

@@ -138,9 +138,13 @@ def student_module(op: str, payload) -> str:
     return FUNCTIONS[name].module if name in FUNCTIONS else OPERATIONS[op].module
 
 
+AXIS_TEXT = {"G": "4H"}  # how a letter is written where it is not the contract's own
+
+
 def shape_text(letters: str) -> str:
-    """"NTD" -> "N, T, D"; one letter "H" -> "H," (as the contract writes shapes)."""
-    return ", ".join(letters) + ("," if len(letters) == 1 else "")
+    """"NTD" -> "N, T, D"; one letter "H" -> "H," (as the contract writes shapes);
+    "DG" -> "D, 4H" (the LSTM's four gates side by side)."""
+    return ", ".join(AXIS_TEXT.get(a, a) for a in letters) + ("," if len(letters) == 1 else "")
 
 
 # ---- derived tables ------------------------------------------------------------------
