@@ -44,8 +44,13 @@ def judge_forward(check, payload, expected, got, reference) -> Verdict:
 
 
 def _no_overflow(verdict: Verdict, target: str, got) -> Verdict:
-    """Fail the case where NumPy overflowed and the contract forbids it (the LSTM)."""
-    if got.get("overflow"):
+    """Fail the case where NumPy overflowed and the contract forbids it (the LSTM): "no
+    overflow" is one more part of the case (per-part credit counts it too)."""
+    if "overflow" not in got:  # not watched: the contract allows it (the RNN)
+        return verdict
+    verdict.total += 1
+    verdict.passed += not got["overflow"]
+    if got["overflow"]:
         verdict.wrong["overflow"] = "overflow"
         verdict.lines.append(f"{target} overflowed (NumPy warned: overflow encountered): "
                              "the result must come without an overflow for any values, "

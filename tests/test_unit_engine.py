@@ -256,6 +256,14 @@ def test_partial_credit(partial_credit, student, share):
     assert result.score == pytest.approx(BACKWARD.points * share, abs=1e-4)
 
 
+@pytest.mark.parametrize("partial_credit, share", [(False, 0.0), (True, 2 / 3)])
+def test_an_overflow_is_a_part_of_the_case_it_costs(partial_credit, share):
+    """next_h and next_c right, but the sigmoid overflowed: 2 of 3 parts."""
+    result = grade(LSTM_SATURATED, FakeStudent(lstm_step_forward=naive_sigmoid_lstm_step),
+                   partial_credit=partial_credit)
+    assert result.score == pytest.approx(LSTM_SATURATED.points * share, abs=1e-4)
+
+
 # (time_limit, deadline in seconds from now or None, the limit the student is given)
 LIMITS = [
     (2.0, None, 2.0),
