@@ -36,8 +36,10 @@ def _saturating_bias(rng, H, dtype):
 
 
 def _layer_payload(function, args, dout, dtype, layout, shapes):
+    """dout: the upstream gradient, or a list of them (one per output: an LSTM step)."""
     args = [a.astype(dtype) if a.dtype.kind == "f" else a for a in args]
-    return {"function": function, "args": args, "dout": dout.astype(dtype),
+    dout = [d.astype(dtype) for d in dout] if isinstance(dout, list) else dout.astype(dtype)
+    return {"function": function, "args": args, "dout": dout,
             "layout": layout, "shapes": shapes}
 
 
@@ -58,6 +60,33 @@ def rnn_sequence(rng, dtype="float64", saturate=False, layout="C", **dims):
     args = [rng.standard_normal((N, T, D)), rng.standard_normal((N, H)),
             0.5 * rng.standard_normal((D, H)), 0.5 * rng.standard_normal((H, H)), b]
     return _layer_payload("rnn_forward", args, rng.standard_normal((N, T, H)), dtype,
+                          layout, f"N={N} T={T} D={D} H={H}")
+
+
+def _lstm_weights(rng, D, H, dtype, saturate):
+    """Wx (D, 4H), Wh (H, 4H), b (4H,); saturate: every gate's block gets units far
+    beyond exp's overflow (1 / (1 + exp(-a)) overflows there, a stable sigmoid does not)."""
+    b = (np.concatenate([_saturating_bias(rng, H, dtype) for _ in range(4)]) if saturate
+         else 0.5 * rng.standard_normal(4 * H))
+    return [0.5 * rng.standard_normal((D, 4 * H)), 0.5 * rng.standard_normal((H, 4 * H)), b]
+
+
+def lstm_step(rng, dtype="float64", saturate=False, layout="C", **dims):
+    """x (N, D), prev_h, prev_c (N, H), Wx (D, 4H), Wh (H, 4H), b (4H,) and the upstream
+    [dnext_h, dnext_c] (N, H) each."""
+    N, _, D, H = _dims(rng, **dims)
+    args = [rng.standard_normal((N, D)), rng.standard_normal((N, H)),
+            rng.standard_normal((N, H)), *_lstm_weights(rng, D, H, dtype, saturate)]
+    dout = [rng.standard_normal((N, H)), rng.standard_normal((N, H))]
+    return _layer_payload("lstm_step_forward", args, dout, dtype, layout, f"N={N} D={D} H={H}")
+
+
+def lstm_sequence(rng, dtype="float64", saturate=False, layout="C", **dims):
+    """x (N, T, D), h0 (N, H) nonzero, Wx (D, 4H), Wh (H, 4H), b (4H,), dh (N, T, H)."""
+    N, T, D, H = _dims(rng, **dims)
+    args = [rng.standard_normal((N, T, D)), rng.standard_normal((N, H)),
+            *_lstm_weights(rng, D, H, dtype, saturate)]
+    return _layer_payload("lstm_forward", args, rng.standard_normal((N, T, H)), dtype,
                           layout, f"N={N} T={T} D={D} H={H}")
 
 

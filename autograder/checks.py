@@ -283,6 +283,54 @@ CHECKS: tuple[Check, ...] = (
           (Case("20 samples", c.overfit_batch, public=True),), timeout=30.0,
           calls=("RNNClassifier.loss",)),
 )
+
+
+def _lstm_domain(factory, sequence=False) -> Domain:
+    """lstm_step_* and lstm_* (the optional extension): N, T, D vs H, dtype, gates past
+    exp's overflow (a sigmoid built from exp overflows there), memory layout. Wx (D, 4H)
+    is the third argument from the end of both."""
+    def d_vs_h(p):
+        D, G = p["args"][-3].shape
+        return D - G // 4
+    n = Factor("N", (level("N>1", lambda p: _x(p).shape[0] > 1), level("N=1", _n_is(1), N=1)))
+    t = (Factor("T", (level("T>2", lambda p: _x(p).shape[1] > 2, long=True),
+                      level("T=1", lambda p: _x(p).shape[1] == 1, T=1))),) if sequence else ()
+    return Domain(factory, (
+        n, *t,
+        Factor("D vs H", (level("D<H", lambda p: d_vs_h(p) < 0, dh="<"),
+                          level("D=H", lambda p: d_vs_h(p) == 0, dh="="),
+                          level("D>H", lambda p: d_vs_h(p) > 0, dh=">"))),
+        _float_dtypes(lambda p: p["args"][0].dtype),
+        Factor("values", (level("ordinary values", lambda p: np.abs(p["args"][-1]).max() < 10),
+                          level("large pre-activations",
+                                lambda p: np.abs(p["args"][-1]).max() > 80, saturate=True))),
+        _LAYOUT), public=((), ("large pre-activations",)))
+
+
+_LSTM_STEP, _LSTM_SEQUENCE = _lstm_domain(c.lstm_step), _lstm_domain(c.lstm_sequence, True)
+# the checks of each optional extension (settings: [lstm] enabled), graded after CHECKS
+# so that the cases of CHECKS draw the same inputs whether it is on or off. The points
+# here split the extension's own (settings: lstm.points) among its functions.
+EXTENSION_CHECKS: dict[str, tuple[Check, ...]] = {"lstm": (
+    Check("lstm_step_forward", "next_h and next_c", "forward", 4, _LSTM_STEP.cases(Case)),
+    Check("lstm_step_backward", "gradients", "backward", 6,
+          _LSTM_STEP.cases(Case, _large(c.lstm_step, N=64, D=256, H=128)),
+          calls=("lstm_step_forward",)),
+    Check("lstm_forward", "hidden states", "forward", 4, _LSTM_SEQUENCE.cases(Case)),
+    Check("lstm_backward", "gradients", "backward", 6,
+          _LSTM_SEQUENCE.cases(Case, _large(c.lstm_sequence, N=32, T=16, D=64, H=64)),
+          calls=("lstm_forward",)),
+)}
+ALL_CHECKS = CHECKS + tuple(check for checks in EXTENSION_CHECKS.values() for check in checks)
+
+
+def graded(config) -> tuple[Check, ...]:
+    """The checks a grading runs: CHECKS, then those of every extension the settings
+    turn on (the Config field of its name: config.lstm)."""
+    return CHECKS + tuple(check for name, checks in EXTENSION_CHECKS.items()
+                          if getattr(config, name, False) for check in checks)
+
+
 # each check's argument domain (tests/test_coverage.py: every boundary is hit)
 DOMAINS = {("rnn_step_forward", "next_h"): _STEP, ("rnn_step_backward", "gradients"): _STEP,
            ("rnn_forward", "hidden states"): _SEQUENCE,
@@ -291,4 +339,8 @@ DOMAINS = {("rnn_step_forward", "next_h"): _STEP, ("rnn_step_backward", "gradien
            ("word_embedding_backward", "dW"): _EMBEDDING,
            ("RNNClassifier.loss", "scores"): _SCORES,
            ("RNNClassifier.loss", "loss and gradients"): _LOSS_DOMAIN,
-           ("RNNClassifier.predict", "labels"): _PREDICT}
+           ("RNNClassifier.predict", "labels"): _PREDICT,
+           ("lstm_step_forward", "next_h and next_c"): _LSTM_STEP,
+           ("lstm_step_backward", "gradients"): _LSTM_STEP,
+           ("lstm_forward", "hidden states"): _LSTM_SEQUENCE,
+           ("lstm_backward", "gradients"): _LSTM_SEQUENCE}

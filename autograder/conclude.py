@@ -10,7 +10,7 @@ tests' fields (identity, status, score, wrong, hints, blame), never a name or a 
 from dataclasses import dataclass
 
 from autograder import hints, points, serve
-from autograder.checks import CHECKS
+from autograder.checks import CHECKS, graded
 from autograder.results import TestResult
 
 # A function right on small inputs and wrong on the large one answers by size: the
@@ -29,19 +29,21 @@ class Context:
     answered: frozenset = frozenset()  # (function, callee): the grader answers the callee
     points: dict | None = None  # function -> the factor its points are scaled by
     languages: tuple[str, ...] = ("en", "zh")  # of the hints (settings: hint_languages)
+    checks: tuple = CHECKS  # the checks graded (an extension on adds its own)
 
     @classmethod
     def of(cls, config, scale_points: bool = True) -> "Context":
         """From the checks table and the settings; scale_points=False keeps checks.py's
         points (a sweep compares verdicts, not the instructor's points)."""
+        checks = graded(config)
         calls: dict[str, tuple[str, ...]] = {}
-        for check in CHECKS:
+        for check in checks:
             calls[check.target] = tuple(dict.fromkeys(calls.get(check.target, ())
                                                       + check.calls))
         answered = frozenset((f, c) for f, callees in calls.items() for c in callees
                              if serve.answered_for(f, c))
         return cls(calls, answered, points.factors(config) if scale_points else None,
-                   tuple(config.hint_languages))
+                   tuple(config.hint_languages), checks)
 
 
 def no_credit_after_large_case(tests: list[TestResult], context: Context) -> None:
@@ -57,7 +59,7 @@ def no_credit_after_large_case(tests: list[TestResult], context: Context) -> Non
 
 def scale_points(tests: list[TestResult], context: Context) -> None:
     """The instructor's points per function (settings [points]); none: unchanged."""
-    points.scale(tests, context.points or {})
+    points.scale(tests, context.points or {}, context.checks)
 
 
 def pattern_hints(tests: list[TestResult], context: Context) -> None:

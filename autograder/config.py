@@ -14,8 +14,9 @@ class Config:
     solutions_dir: Path = ROOT / "solutions"  # reference modules, with solution markers
     source_dir: Path = ROOT / "source_notebooks"  # nbgrader's "source" folder
     release_dir: Path = ROOT / "assignment"  # nbgrader's "release" folder, committed
-    # Files students fill in; the other .py files in solutions/rnn pass through unchanged.
-    student_modules: tuple[str, ...] = tuple(f"{m}.py" for m in functions.MODULES)
+    # Files students fill in (lstm_layers.py too: the extension's starter ships to every
+    # student); the other .py files in solutions/rnn pass through unchanged.
+    student_modules: tuple[str, ...] = tuple(f"{m}.py" for m in functions.ALL_MODULES)
     # Time. A submission gets time_budget seconds in all; tests not reached by then score
     # 0 ("the grading time budget ran out"). Each call gets call_time_floor seconds plus
     # call_time_multiple times what the reference took on the same case (at most the
@@ -66,6 +67,10 @@ class Config:
     points: tuple[tuple[str, float], ...] = ()  # (graded function, points) overrides
     visibility: str = "visible"  # Gradescope's visibility of each test before the due date
     hint_languages: tuple[str, ...] = ("en", "zh")
+    # The optional LSTM extension (lstm_layers.py, checks.EXTENSION_CHECKS): off, the file
+    # is not required and nothing changes; on, it takes lstm_points of the total.
+    lstm: bool = False
+    lstm_points: float = 20.0
     settings_file: str = ""  # the file these came from ("" = the defaults)
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from autograder import integrity, isolation, machine, serve
 from autograder import submission as submissions
-from autograder.checks import CHECKS, identity_of
+from autograder.checks import graded, identity_of
 from autograder.conclude import Context, conclude, scale_points
 from autograder.child.functions import FUNCTIONS
 from autograder.config import Config
@@ -57,7 +57,7 @@ def grade(source: Path, config: Config) -> GradingResult:
     except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
-    tests = conclude(_every_test(tests), Context.of(config))
+    tests = conclude(_every_test(tests, config), Context.of(config))
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
                            visibility=config.visibility, load_scale=config.load_scale,
                            unreadable=unreadable)
@@ -142,7 +142,7 @@ def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
     process boots, and imports the module of the first case, while the reference
     answers every case (two processes at work)."""
     todo = [(check, case, np.random.default_rng([seed, i, j]))
-            for i, check in enumerate(CHECKS) for j, case in enumerate(check.cases)
+            for i, check in enumerate(graded(run.config)) for j, case in enumerate(check.cases)
             if chosen(check, case)]
     run.student.boot(FUNCTIONS[todo[0][0].target].module if todo else "")
     answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
@@ -213,16 +213,17 @@ def _internal_error(check, case) -> TestResult:
                       case_share(check, case), INTERNAL_ERROR, "error", cause="internal")
 
 
-def _every_test(tests: list[TestResult]) -> list[TestResult]:
+def _every_test(tests: list[TestResult], config: Config) -> list[TestResult]:
     """tests, completed with an internal error for every (check, case) that has no
     result yet, so that the results always list every test, in the table's order."""
     done = {t.identity: t for t in tests}
     return [done.get(identity_of(check, case))
-            or _internal_error(check, case) for check in CHECKS for case in check.cases]
+            or _internal_error(check, case) for check in graded(config) for case in check.cases]
 
 
 def _nothing_graded(reason: str, start: float, config: Config) -> GradingResult:
-    tests = [_not_run(check, case, reason) for check in CHECKS for case in check.cases]
+    tests = [_not_run(check, case, reason) for check in graded(config)
+             for case in check.cases]
     conclude(tests, Context.of(config), steps=(scale_points,))  # nothing else to say
     return GradingResult(tests, time.monotonic() - start,
                          f"The submission could not be graded: {reason}",

@@ -9,6 +9,7 @@ come from several: an L2 term added twice and one missing its 1/2 give the same 
 it names one line of code only when no other mistake gives the same outputs. Each hint
 is shown once per function (once_per_function()), on the first test that has it.
 """
+import itertools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -134,6 +135,105 @@ def _grads_times_n(p, ref):
             for k, g in data.items()}
 
 
+# ---- the optional LSTM extension (gates i, f, o, g side by side in a: (N, 4H)) ----------
+
+_GATE_ORDERS = [order for order in itertools.permutations(range(4))
+                if order != (0, 1, 2, 3)]
+
+
+def _gates_reordered(function: str, output_names):
+    """The outputs of the reference's `function` for each other order of the four gate
+    blocks (the student's block k read as gate order[k]): a list of alternatives."""
+    def predict(p, ref):
+        *head, Wx, Wh, b = p["args"]
+        H = Wh.shape[0]
+        alternatives = {name: [] for name in output_names}
+        for order in _GATE_ORDERS:
+            columns = np.concatenate([np.arange(k * H, (k + 1) * H) for k in order])
+            outs = getattr(ref.lstm_layers, function)(*head, Wx[:, columns], Wh[:, columns],
+                                                      b[columns])
+            for name, value in zip(output_names, outs):
+                alternatives[name].append(value)
+        return alternatives
+    return predict
+
+
+def _lstm_steps(p):
+    """The forward of an LSTM case in its own dtype, with every step's values:
+    [(x_t, prev_h, prev_c, i, f, o, g, tanh_c)] (a step case is one step)."""
+    if p["function"] == "lstm_step_forward":
+        x, h, c, Wx, Wh, b = p["args"]
+        xs = [x]
+    else:
+        x, h, Wx, Wh, b = p["args"]
+        xs, c = [x[:, t] for t in range(x.shape[1])], np.zeros_like(h)
+    H, steps = h.shape[1], []
+    for x_t in xs:
+        a = x_t @ Wx + h @ Wh + b
+        i, f, o = (0.5 * (1 + np.tanh(0.5 * a[:, k * H:(k + 1) * H])) for k in range(3))
+        g = np.tanh(a[:, 3 * H:])
+        next_c = f * c + i * g
+        steps.append((x_t, h, c, i, f, o, g, np.tanh(next_c)))
+        h, c = o * np.tanh(next_c), next_c
+    return steps, Wx, Wh
+
+
+def _lstm_grads(p, ref, cell="right", summed=True):
+    """The gradients of an LSTM case when the cell state's gradient is wrong: cell =
+    "no dnext_c" (the upstream dnext_c, or the dprev_c carried back in time, dropped),
+    "no h path" (dc = dnext_c: the path from next_h through tanh missing), "no tanh'"
+    (dnext_h * o added without tanh'(c) = 1 - tanh(c)^2); summed=False: dWx, dWh, db
+    keep one step's share (step 0's and step T-1's, as alternatives)."""
+    steps, Wx, Wh = _lstm_steps(p)
+    step_case = p["function"] == "lstm_step_forward"
+    dhs = [p["dout"][0]] if step_case else [p["dout"][:, t] for t in range(len(steps))]
+    dh_next, dc_next = np.zeros_like(dhs[0]), (p["dout"][1] if step_case else np.zeros_like(dhs[0]))
+    dxs, shares = [None] * len(steps), [None] * len(steps)
+    for t in reversed(range(len(steps))):
+        x_t, h, c, i, f, o, g, tanh_c = steps[t]
+        dnext_h = dhs[t] + dh_next
+        dnext_c = 0 * dc_next if cell == "no dnext_c" else dc_next
+        through_h = {"no h path": 0, "no tanh'": dnext_h * o}.get(
+            cell, dnext_h * o * (1 - tanh_c**2))
+        dc = dnext_c + through_h
+        da = np.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f),
+                             dnext_h * tanh_c * o * (1 - o), dc * i * (1 - g**2)], axis=1)
+        dxs[t], dh_next, dc_next = da @ Wx.T, da @ Wh.T, dc * f
+        shares[t] = (x_t.T @ da, h.T @ da, da.sum(0))
+    if step_case:
+        return {"dx": dxs[0], "dprev_h": dh_next, "dprev_c": dc_next, "dWx": shares[0][0],
+                "dWh": shares[0][1], "db": shares[0][2]}
+    if not summed:
+        return {name: [shares[0][k], shares[-1][k]] for k, name in enumerate(("dWx", "dWh", "db"))}
+    return {"dx": np.stack(dxs, axis=1), "dh0": dh_next,
+            **{name: sum(s[k] for s in shares) for k, name in enumerate(("dWx", "dWh", "db"))}}
+
+
+def _lstm_cell_mistakes(p, ref):
+    """The three ways the cell state's gradient goes wrong, as alternatives."""
+    options = [_lstm_grads(p, ref, cell) for cell in ("no dnext_c", "no h path", "no tanh'")]
+    return {name: [o[name] for o in options] for name in options[0]}
+
+
+def _unsaturated(p) -> bool:
+    """Ordinary gate values: where half the units saturate, many gradients vanish and a
+    wrong one (dh0 = 0, say) can equal what a mistake of the cell state gives."""
+    return bool(np.abs(p["args"][-1]).max() < 80)
+
+
+_STEP_GRADS = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+_SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
+_GATE_HINT = ("The gates look taken in another order: cut a = x Wx + prev_h Wh + b (N, 4H) "
+              "into a[:, :H] = i, a[:, H:2H] = f, a[:, 2H:3H] = o, a[:, 3H:] = g, in this "
+              "order (the contract's, CS231n's).",
+              "门的顺序不对：a = x Wx + prev_h Wh + b (N, 4H) 应依次切成 i, f, o, g 四块"
+              "（a[:, :H] 是 i）。")
+_CELL_HINT = ("The cell state's gradient looks incomplete: it comes by two paths, dc = "
+              "dnext_c + dnext_h * o * (1 - tanh(next_c)^2); in lstm_backward dprev_c is "
+              "carried back from step t+1 as dnext_c of step t.",
+              "细胞状态的梯度不完整：它有两条来路，dc = dnext_c + dnext_h * o * (1 - tanh(next_c)^2)；"
+              "在 lstm_backward 中，dprev_c 要从第 t+1 步传回作为第 t 步的 dnext_c。")
+
 MISTAKES = (
     Mistake("rnn_step_backward", ("dx", "dprev_h", "dWx", "dWh", "db"),
             _step_tanh_from_preactivation,
@@ -201,6 +301,19 @@ MISTAKES = (
     Mistake("RNNClassifier.loss", ("W_xh", "W_hh", "W_hq"), _no_reg_gradient,
             "The regularisation gradient reg * W is missing from the weight gradients.",
             "权重梯度中缺少正则项梯度 reg * W。", _clip_off),
+    Mistake("lstm_step_forward", ("next_h", "next_c"),
+            _gates_reordered("lstm_step_forward", ("next_h", "next_c")), *_GATE_HINT,
+            _unsaturated),
+    Mistake("lstm_forward", ("h",), _gates_reordered("lstm_forward", ("h",)), *_GATE_HINT,
+            _unsaturated),
+    Mistake("lstm_step_backward", _STEP_GRADS, _lstm_cell_mistakes, *_CELL_HINT, _unsaturated),
+    Mistake("lstm_backward", _SEQ_GRADS, _lstm_cell_mistakes, *_CELL_HINT, _unsaturated),
+    Mistake("lstm_backward", ("dWx", "dWh", "db"),
+            lambda p, r: _lstm_grads(p, r, summed=False),
+            "Only one time step's contribution is kept: the weights are shared by all steps, "
+            "so their gradients must be summed over t (+=, not =).",
+            "参数在所有时间步共享，梯度要对 t 求和（用 +=，不是 =）。",
+            lambda p: _long_enough(p) and _unsaturated(p)),
 )
 
 
@@ -310,6 +423,14 @@ PATTERNS = (
             "只有得分很大或各行相差数千时标签才错：softmax 在那里会上溢或下溢成 NaN"
             "（NaN 行的 np.argmax 为 0），除非先减去每一行自己的最大值。预测就是得分本身的 argmax，"
             "不需要 softmax。", reasons=("value",)),
+    Pattern(("lstm_step_forward", "lstm_forward", "lstm_step_backward", "lstm_backward"),
+            ("large pre-activations",),
+            "An overflow (or NaN) only where the gates' pre-activations are large: a sigmoid "
+            "written 1 / (1 + np.exp(-a)) overflows for a below about -89 (float32) or -710 "
+            "(float64). Write it 0.5 * (1 + np.tanh(0.5 * a)), or take np.exp of -|a| only.",
+            "只有门的预激活值很大时才溢出（或出现 NaN）：1 / (1 + np.exp(-a)) 在 a 很负时会溢出。"
+            "请写成 0.5 * (1 + np.tanh(0.5 * a))，或只对 -|a| 取 np.exp。",
+            reasons=("overflow", "nonfinite")),
 )
 
 

@@ -37,16 +37,33 @@ def judge_outputs(check, payload, pairs, reference) -> Verdict:
 
 
 def judge_forward(check, payload, expected, got, reference) -> Verdict:
-    name = OUT_NAMES[payload["function"]]
-    verdict = judge_outputs(check, payload, [(name, expected["out"], got["out"])], reference)
-    return _purity(verdict, check.target, got)
+    names = functions.OUTPUTS[payload["function"]]  # the first output, then any more
+    pairs = list(zip(names, [expected["out"], *expected.get("more", [])],
+                     [got["out"], *got.get("more", [])]))
+    verdict = judge_outputs(check, payload, pairs, reference)
+    return _no_overflow(_purity(verdict, check.target, got), check.target, got)
+
+
+def _no_overflow(verdict: Verdict, target: str, got) -> Verdict:
+    """Fail the case where NumPy overflowed and the contract forbids it (the LSTM): "no
+    overflow" is one more part of the case (per-part credit counts it too)."""
+    if "overflow" not in got:  # not watched: the contract allows it (the RNN)
+        return verdict
+    verdict.total += 1
+    verdict.passed += not got["overflow"]
+    if got["overflow"]:
+        verdict.wrong["overflow"] = "overflow"
+        verdict.lines.append(f"{target} overflowed (NumPy warned: overflow encountered): "
+                             "the result must come without an overflow for any values, "
+                             "e.g. a sigmoid that never takes exp of a large number.")
+    return verdict
 
 
 def judge_backward(check, payload, expected, got, reference) -> Verdict:
     names = GRAD_NAMES[payload["function"]]
     verdict = judge_outputs(check, payload, list(zip(names, expected["grads"], got["grads"])),
                             reference)
-    verdict = _purity(verdict, check.target, got)
+    verdict = _no_overflow(_purity(verdict, check.target, got), check.target, got)
     differs = got.get("repeat_differs") or []
     if differs:
         verdict.wrong["repeat"] = "impure"

@@ -12,10 +12,13 @@ from autograder.child import functions
 
 
 def load_reference(folder: Path) -> SimpleNamespace:
-    """rnn_layers and rnn_classifier of the reference, as attributes of a namespace."""
+    """rnn_layers and rnn_classifier of the reference, and the extensions' modules
+    (lstm_layers) where the folder has them, as attributes of a namespace."""
     modules = {}
-    for name in functions.MODULES:  # in import order: rnn_classifier imports rnn_layers
+    for name in functions.ALL_MODULES:  # in import order: rnn_classifier imports rnn_layers
         path = Path(folder) / f"{name}.py"
+        if name not in functions.MODULES and not path.exists():
+            continue
         loaded = sys.modules.get(name)
         if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():
             modules[name] = loaded

@@ -15,6 +15,9 @@ found; nothing is half-applied.
     time_budget = 60.0            # seconds per submission in all
     [points]                      # points per graded function (the default split sums to 100)
     rnn_backward = 15
+    [lstm]
+    enabled = false               # the optional LSTM extension (lstm_layers.py)
+    points = 20                   # its share of the total when on
 """
 import dataclasses
 import os
@@ -113,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
             "what students see on Gradescope before the due date (its test visibility)"),
     Setting("class.jobs", "batch_jobs", _integer(0, 1024),
             "grade-all's parallel gradings; 0 = one per CPU"),
+    Setting("lstm.enabled", "lstm", _boolean,
+            "grade the optional LSTM extension (lstm_layers.py); off: the file is not needed"),
+    Setting("lstm.points", "lstm_points", _number(0, 1000),
+            "the LSTM's points when on, out of the total (the other functions share the rest)"),
 )
 _SCALE = {"memory_cap": MIB}  # file unit -> Config unit
 BY_KEY = {s.key: s for s in SETTINGS}

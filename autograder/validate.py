@@ -157,6 +157,18 @@ def _forward_out(context, key, got, want):
     return _array(context, name, got, want, functions.letters_of(function, name))
 
 
+def _forward_more(context, key, got, want):
+    """A forward's outputs after the first (an LSTM step's next_c), as the reference's."""
+    function = context.payload["function"]
+    names = functions.OUTPUTS[function][1:]
+    _bounded_list(context, "its outputs", got, len(names))
+    if len(got) != len(names):
+        raise InvalidReply(f"{context.target} returned {len(got) + 1} outputs besides the "
+                           f"cache; expected {len(names) + 1}")
+    return [_array(context, n, g, w, functions.letters_of(function, n))
+            for n, g, w in zip(names, got, want)]
+
+
 def _grad_letters(function: str, name: str) -> str:
     """The letters of gradient `name` of the forward `function`'s backward."""
     return functions.letters_of(functions.PAIRS[function][0], name)
@@ -306,9 +318,10 @@ def _labels_each(context, key, got, want):
 _TRAIN_REPLY = {"history": _history, "final": _final}
 # keyed by the kind of a check, like judges.JUDGES (tests/test_functions.py)
 RULES = {
-    "forward": {"out": _forward_out, "modified": _modified},
+    "forward": {"out": _forward_out, "more": _forward_more, "modified": _modified,
+                "overflow": _flag},
     "backward": {"grads": _backward_grads, "modified": _modified,
-                 "repeat_differs": _repeat_differs, "shared_state": _flag},
+                 "repeat_differs": _repeat_differs, "shared_state": _flag, "overflow": _flag},
     "init": {"params": _params_rule, "keys": _init_keys},
     "scores": {"scores": _scores, "modified": _modified},
     "loss": {"loss": _loss_value, "grads": _loss_grads, "modified": _modified},

@@ -14,6 +14,7 @@ grade.sweep (one student process per entry, the entry's own checks), two entries
 a time. A grading secret of the catalog's own keeps the cases independent of the
 machine's secret.key.
 """
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from autograder import submission as submissions
-from autograder.checks import CHECKS
+from autograder.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
 from autograder.config import DEFAULT
 from autograder.grade import grade, sweep
 from conftest import SOLUTIONS
@@ -32,7 +33,10 @@ from submissions.rewrites import REWRITES, apply_rewrite
 
 VARIANTS_DIR = Path(__file__).resolve().parent / "submissions" / "variants"
 VARIANTS = sorted(p.name for p in VARIANTS_DIR.iterdir() if p.is_dir())
-TARGETS = {check.target for check in CHECKS}
+TARGETS = {check.target for check in ALL_CHECKS}
+# the optional LSTM extension's functions: their entries are graded with it turned on
+LSTM_TARGETS = {check.target for check in EXTENSION_CHECKS["lstm"]}
+LSTM_ON = dataclasses.replace(DEFAULT, lstm=True)
 ENTRIES = {bug.name: bug for bug in (*BUGS, *REWRITES)}
 CATALOG_SECRET = "rnn-catalog-test-secret"
 FINGERPRINTS = 20
@@ -62,6 +66,13 @@ EXPECTED_HINTS = {
     "train_best_params_by_reference": "the last epoch's",
     "train_best_params_shallow_copy": "the last epoch's",
     "train_best_params_not_restored": "the last epoch's",
+    "lstm_gates_order_i_f_g_o": "The gates look taken in another order",
+    "lstm_gates_forget_first": "The gates look taken in another order",
+    "lstm_sigmoid_naive_exp": "a sigmoid written 1 / (1 + np.exp(-a)) overflows",
+    "lstm_step_backward_dnext_c_dropped": "The cell state's gradient looks incomplete",
+    "lstm_step_backward_tanh_prime_of_c_missing": "The cell state's gradient looks incomplete",
+    "lstm_backward_dprev_c_not_carried": "The cell state's gradient looks incomplete",
+    "lstm_backward_dWx_not_summed_over_time": "Only one time step's contribution is kept",
     **{r.name: r.hint for r in REWRITES if r.hint},
 }
 # What the feedback must say of these (not a hint: a verdict's own line).
@@ -98,6 +109,8 @@ def _targets_of(kind: str, name: str) -> set[str]:
     if kind == "bug":
         return set(ENTRIES[name].targets)
     files = {p.name for p in (VARIANTS_DIR / name).glob("*.py")}
+    if files == {"lstm_layers.py"}:
+        return LSTM_TARGETS
     return {c.target for c in CHECKS
             if ("rnn_classifier.py" in files) == c.target.startswith("RNNClassifier")}
 
@@ -110,8 +123,9 @@ def _sweep_one(job):
         folder = _build(kind, name, Path(tmp) / "submission")
         # a bug must show in the ordinary cases: the large ones (the same conditions,
         # sized against numeric gradients) are swept for the correct variants only
-        return job, sweep(folder, _fingerprints(folder), _targets_of(kind, name), DEFAULT,
-                          large=kind == "variant")
+        targets = _targets_of(kind, name)
+        return job, sweep(folder, _fingerprints(folder), targets,
+                          LSTM_ON if targets & LSTM_TARGETS else DEFAULT, large=kind == "variant")
 
 
 @pytest.fixture(scope="session")

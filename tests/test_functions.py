@@ -8,7 +8,7 @@ import pytest
 
 from autograder import config, integrity, judges, selfcheck, serve
 from autograder import submission, validate
-from autograder.checks import CHECKS
+from autograder.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
 from autograder.child import classifier_ops, functions, layer_ops, served
 from autograder.reference import load_reference
 
@@ -19,7 +19,7 @@ DESCRIBED = functions.DESCRIPTIONS
 def test_names_are_unique_and_every_graded_target_is_described():
     names = [f.name for f in DESCRIBED]
     assert len(names) == len(set(names))
-    assert {c.target for c in CHECKS} <= set(names)
+    assert {c.target for c in ALL_CHECKS} <= set(names)
 
 
 @pytest.mark.parametrize("described", DESCRIBED, ids=lambda f: f.name)
@@ -52,16 +52,19 @@ def test_a_pair_is_described_on_both_sides(forward):
 @pytest.mark.parametrize("forward", functions.FORWARDS)
 def test_the_described_letters_are_the_reference_shapes(forward):
     """Run the reference on a case of the pair: every array's shape spells its letters."""
-    payload = next(c for check in CHECKS if check.target == forward
+    payload = next(c for check in ALL_CHECKS if check.target == forward
                    for c in check.cases).make(np.random.default_rng(0))
     f = functions.FUNCTIONS[forward]
     back = functions.FUNCTIONS[f.backward]
-    out, cache = getattr(REFERENCE.rnn_layers, forward)(*payload["args"])
-    grads = getattr(REFERENCE.rnn_layers, back.name)(payload["dout"], cache)
+    module = getattr(REFERENCE, f.module)
+    *outs, cache = getattr(module, forward)(*payload["args"])
+    douts = payload["dout"] if isinstance(payload["dout"], list) else [payload["dout"]]
+    grads = getattr(module, back.name)(*douts, cache)
     grads = grads if isinstance(grads, tuple) else (grads,)
-    sizes: dict[str, int] = {}
-    named = list(zip(f.args, payload["args"])) + [(f.outputs[0], out)] + list(
-        zip(back.outputs, grads)) + [(back.args[0], payload["dout"])]
+    sizes: dict[str, int] = {"G": 4 * payload["args"][1].shape[-1]}  # G = 4H (LSTM gates)
+    named = list(zip(f.args, payload["args"])) + list(zip(f.outputs, outs)) + list(
+        zip(back.outputs, grads)) + list(zip(back.args, douts))
+    assert len(outs) == len(douts) == len(functions.OUTPUTS[forward])
     for name, value in named:
         letters = functions.FUNCTIONS[forward].letters.get(name) or back.letters[name]
         assert len(letters) == np.ndim(value), name
@@ -84,15 +87,20 @@ def test_letters_by_name_agree_with_every_description():
 def test_the_tables_read_elsewhere_are_the_derived_ones():
     assert layer_ops.PAIRS is functions.PAIRS and layer_ops.ARG_NAMES is functions.ARG_NAMES
     assert served.LAYER_FUNCTIONS == tuple(f.name for f in DESCRIBED
-                                           if f.module == "rnn_layers")
+                                           if f.module in ("rnn_layers", "lstm_layers"))
     assert served.PARAMETERS is functions.PARAMETERS
     assert classifier_ops.PARAM_NAMES == tuple(functions.PARAMS)
     assert serve.SERVED is functions.SERVED and serve.SHAPES is functions.SHAPES
     assert validate.LETTERS is functions.LETTERS
     assert selfcheck.NOTEBOOK_SECTIONS is functions.NOTEBOOK_SECTIONS
     modules = tuple(f"{m}.py" for m in functions.MODULES)
-    assert submission.REQUIRED == config.Config().student_modules == modules
-    assert set(modules) == {f.module + ".py" for f in DESCRIBED}
+    assert submission.REQUIRED == modules
+    assert config.Config().student_modules == submission.REQUIRED + submission.OPTIONAL
+    assert set(modules) == {f.module + ".py" for f in DESCRIBED if not f.extension}
+    # an extension's module is read when it is there, never required
+    assert set(functions.ALL_MODULES) - set(functions.MODULES) == {"lstm_layers"}
+    assert submission.OPTIONAL == tuple(f"{m}.py" for m in functions.ALL_MODULES
+                                        if m not in functions.MODULES)
     assert integrity.functions is functions
 
 
@@ -101,7 +109,16 @@ def test_what_the_grader_answers_is_described():
         f = functions.FUNCTIONS[target]
         assert set(f.callees) <= set(names) <= set(functions.FUNCTIONS)
         assert f.backward not in names  # a forward's own backward is never called by it
-    assert functions.SERVED["rnn_backward"] == ("rnn_step_backward",) + functions.FORWARDS
+    rnn_forwards = tuple(n for n in functions.FORWARDS if functions.FUNCTIONS[n].module == "rnn_layers")
+    assert functions.SERVED["rnn_backward"] == ("rnn_step_backward",) + rnn_forwards
+    # the LSTM is served like the RNN (its step forward has two outputs), and nothing of
+    # it is served to the base functions (lstm_layers.py may be absent)
+    assert functions.SERVED["lstm_backward"] == ("lstm_step_backward", "lstm_step_forward",
+                                                 "lstm_forward")
+    assert functions.SERVED["lstm_forward"] == ("lstm_step_forward",)
+    extension = {f.name for f in DESCRIBED if f.extension}
+    assert not extension & {n for t, names in functions.SERVED.items() for n in names
+                            if not functions.FUNCTIONS[t].extension}
     assert "RNNClassifier.predict" not in functions.SERVED  # provided code
     assert functions.METHODS == functions.FUNCTIONS["RNNClassifier.train"].callees
     for name, shapes in functions.SHAPES.items():
@@ -109,14 +126,14 @@ def test_what_the_grader_answers_is_described():
 
 
 def test_sections_in_the_order_of_the_checks():
-    graded = list(dict.fromkeys(c.target for c in CHECKS if c.points > 0))
+    graded = list(dict.fromkeys(c.target for c in ALL_CHECKS if c.points > 0))
     assert list(functions.NOTEBOOK_SECTIONS) == graded
 
 
 def test_judges_rules_and_kinds_have_the_same_keys():
     assert set(judges.JUDGES) == set(validate.RULES) == set(functions.KINDS)
-    assert {c.kind for c in CHECKS} | {case.kind for c in CHECKS for case in c.cases
-                                       if case.kind} <= set(functions.KINDS)
+    assert {c.kind for c in ALL_CHECKS} | {case.kind for c in ALL_CHECKS for case in c.cases
+                                           if case.kind} <= set(functions.KINDS)
     explaining = set(functions.OPERATIONS) - set(functions.KINDS.values())
     assert explaining == set(validate.EXPLAINING) == {"numeric"}
 
@@ -147,3 +164,15 @@ def test_an_index_argument_is_refused_past_the_axis_it_indexes(key):
     args[f.args.index(arg)][...] = sizes[bound]
     with pytest.raises(serve.Refused, match=rf"indices outside \[0, {bound}\)"):
         serve._arguments(name, args)
+
+
+def test_each_extension_is_described_checked_and_set():
+    """An extension's name is its settings table, its Config field and its checks' key;
+    its functions are described as such, each with a check, none in CHECKS."""
+    from autograder.config import DEFAULT
+    assert set(functions.EXTENSIONS) == set(EXTENSION_CHECKS) == {"lstm"}
+    for name, checks in EXTENSION_CHECKS.items():
+        described = {f.name for f in DESCRIBED if f.extension == name}
+        assert {c.target for c in checks} == described
+        assert not described & {c.target for c in CHECKS}
+        assert getattr(DEFAULT, name) is False and getattr(DEFAULT, f"{name}_points") > 0

@@ -141,12 +141,13 @@ def test_sections_are_the_notebooks_headings_in_the_notebooks_order():
     headings = [line.lstrip("#").strip() for cell in notebook["cells"]
                 if cell["cell_type"] == "markdown"
                 for line in "".join(cell["source"]).splitlines() if line.startswith("#")]
-    assert list(NOTEBOOK_SECTIONS) == GRADED
+    # the optional extensions' functions (checks.EXTENSION_CHECKS) have sections too
+    assert [t for t in NOTEBOOK_SECTIONS if t in GRADED] == GRADED
     positions = []
     for target, section in NOTEBOOK_SECTIONS.items():
         found = [i for i, heading in enumerate(headings) if heading.startswith(section)]
         assert found, f"{target}: no heading '{section}' in RNN.ipynb"
-        positions.append(found[0])
+        positions += found[:1] if target in GRADED else []
     assert positions == sorted(positions), "CHECKS is not in the notebook's order"
 
 

@@ -142,3 +142,24 @@ def test_the_grader_answers_no_more_work_than_the_case_is_made_of():
     params = {k: v.copy() for k, v in run.payload["params"].items()}
     assert "more than X and X_val hold" in run({"name": "RNNClassifier.predict", "X": X,
                                                 "params": params})["error"]
+
+
+def test_the_server_answers_an_lstm_step_of_two_outputs():
+    """lstm_step_forward returns next_h and next_c; lstm_step_backward takes dnext_h and
+    dnext_c: both answered with the reference, the upstream gradients checked."""
+    payload = cases.lstm_step(np.random.default_rng(4), N=3, D=4, H=5)
+    server = serve.Server(REFERENCE, "lstm_backward", payload, count_forwards=True)
+    answer = server({"name": "lstm_step_forward", "args": list(payload["args"])})["answer"]
+    *outs, cache = REFERENCE.lstm_layers.lstm_step_forward(*payload["args"])
+    assert len(answer["out"]) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(answer["out"], outs))
+    dnext_h, dnext_c = payload["dout"]
+    grads = server({"name": "lstm_step_backward", "dout": [dnext_h, dnext_c],
+                    "cache": answer["cache"]})["answer"]["grads"]
+    expected = REFERENCE.lstm_layers.lstm_step_backward(dnext_h, dnext_c, cache)
+    assert len(grads) == 6 and all(np.array_equal(a, b) for a, b in zip(grads, expected))
+    one = server({"name": "lstm_step_backward", "dout": dnext_h, "cache": answer["cache"]})
+    assert "expected 2 upstream gradients" in one["error"]
+    wrong = server({"name": "lstm_step_backward", "dout": [dnext_h, dnext_c[:, :2]],
+                    "cache": answer["cache"]})
+    assert "expected a float array of shape (3, 5)" in wrong["error"]

@@ -23,6 +23,8 @@ GOOD_AND_BAD = {
     "isolation.max_processes": ("32", 32, "-1"),
     "gradescope.visibility": ('"after_due_date"', "after_due_date", '"later"'),
     "class.jobs": ("3", 3, "true"),
+    "lstm.enabled": ("true", True, '"on"'),
+    "lstm.points": ("30", 30.0, "-5"),
 }
 
 
@@ -189,3 +191,39 @@ def test_hints_come_in_the_languages_asked(languages, shown, withheld):
     text = "\n".join(t.output for t in result.tests)
     assert all(word in text for word in shown), text[-2000:]
     assert not any(word in text for word in withheld)
+
+
+def _max_points(config) -> dict:
+    """Each graded function's points after points.apply, from Decimal sums of the tests'."""
+    from decimal import Decimal
+
+    from autograder import points
+    from autograder.checks import graded, identity_of
+    from autograder.results import TestResult
+    from autograder.engine import case_share
+    tests = [TestResult(identity_of(check, case), case_share(check, case),
+                        case_share(check, case), "", "passed")
+             for check in graded(config) for case in check.cases]
+    totals: dict = {}
+    for test in points.apply(tests, config):
+        assert round(test.max_score, 4) == test.max_score == test.score
+        totals[test.function] = totals.get(test.function, Decimal(0)) + Decimal(str(test.max_score))
+    return totals
+
+
+def test_the_lstm_takes_its_points_out_of_the_total(tmp_path):
+    """Off: no LSTM test; on: its 20 points (or the file's) of exactly 100, the other
+    functions sharing the rest in their proportions."""
+    off = _max_points(DEFAULT)
+    assert sum(off.values()) == 100 and not any(t.startswith("lstm_") for t in off)
+    for text, share in (("[lstm]\nenabled = true\n", 20),
+                        ("[lstm]\nenabled = true\npoints = 35\n", 35)):
+        on = _max_points(settings.load(_file(tmp_path, text))[0])
+        assert sum(on.values()) == 100
+        assert sum(v for t, v in on.items() if t.startswith("lstm_")) == share
+        assert on["rnn_backward"] * 100 == off["rnn_backward"] * (100 - share)
+    # [points] and [lstm] together: the extension's share of the total the table gives
+    both = settings.load(_file(tmp_path, "[points]\nrnn_backward = 115\n"
+                                         "[lstm]\nenabled = true\npoints = 40\n"))[0]
+    on = _max_points(both)
+    assert sum(on.values()) == 200 and on["rnn_backward"] == 115 * 160 // 200

@@ -162,9 +162,11 @@ def test_the_readme_steps_work_word_for_word_and_the_zip_scores_100(tmp_path):
     assert "Next: every public case passes" in printed
     archive = folder / "rnn_submission.zip"
     assert f"Wrote {archive} (" in printed
-    assert "with rnn_layers.py, rnn_classifier.py, RNN.ipynb." in printed
+    # lstm_layers.py (the optional extension's starter) is read when there: packed too
+    assert "with rnn_layers.py, rnn_classifier.py, lstm_layers.py, RNN.ipynb." in printed
     with zipfile.ZipFile(archive) as zf:
-        assert sorted(zf.namelist()) == ["RNN.ipynb", "rnn_classifier.py", "rnn_layers.py"]
+        assert sorted(zf.namelist()) == ["RNN.ipynb", "lstm_layers.py", "rnn_classifier.py",
+                                         "rnn_layers.py"]
         assert zf.read("RNN.ipynb") == (folder / "RNN.ipynb").read_bytes()  # as it ran
 
     results = tmp_path / "results.json"

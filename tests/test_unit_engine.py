@@ -37,8 +37,10 @@ class FakeStudent:
     def __init__(self, raises=None, reply=None, classifier=None, **functions):
         names = [n for n in dir(LAYERS) if n.endswith(("_forward", "_backward"))]
         layers = SimpleNamespace(**{**{n: getattr(LAYERS, n) for n in names}, **functions})
+        lstm = SimpleNamespace(**{n: functions.get(n, getattr(REF.lstm_layers, n))
+                                  for n in dir(REF.lstm_layers) if n.startswith("lstm_")})
         model = SimpleNamespace(RNNClassifier=classifier or REF.rnn_classifier.RNNClassifier)
-        self.modules = SimpleNamespace(rnn_layers=layers, rnn_classifier=model)
+        self.modules = SimpleNamespace(rnn_layers=layers, lstm_layers=lstm, rnn_classifier=model)
         self.raises, self.reply, self.limits = raises, reply, []
 
     def request(self, op, payload, limit, server=None):
@@ -120,6 +122,21 @@ def cache_changing_backward(dnext_h, cache):
     return grads
 
 
+def naive_sigmoid_lstm_step(x, prev_h, prev_c, Wx, Wh, b):
+    """Right values, but 1 / (1 + exp(-a)) overflows where a is very negative."""
+    H = prev_h.shape[1]
+    a = x @ Wx + prev_h @ Wh + b
+    i, f, o = (1 / (1 + np.exp(-a[:, k * H:(k + 1) * H])) for k in range(3))
+    g = np.tanh(a[:, 3 * H:])
+    next_c = f * prev_c + i * g
+    next_h = o * np.tanh(next_c)
+    return next_h, next_c, REF.lstm_layers.lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)[2]
+
+
+def dnext_c_dropped_backward(dnext_h, dnext_c, cache):
+    return REF.lstm_layers.lstm_step_backward(dnext_h, 0 * dnext_c, cache)
+
+
 # ---- checks and cases ------------------------------------------------------------------
 
 STEP = partial(cases.rnn_step, N=3, D=4, H=5)
@@ -136,6 +153,14 @@ def grade(check, student, seed=0, **options):
     expected = engine.expected_output(check, payload, REF, case)
     return engine.run_case(check, case, payload, expected, student, REF, **options)
 
+
+LSTM_STEP = partial(cases.lstm_step, N=3, D=4, H=5)
+LSTM_FORWARD = Check("lstm_step_forward", "next_h and next_c", "forward", 4,
+                     (Case("case", LSTM_STEP),))
+LSTM_SATURATED = Check("lstm_step_forward", "next_h and next_c", "forward", 4,
+                       (Case("large pre-activations", partial(LSTM_STEP, saturate=True)),))
+LSTM_BACKWARD = Check("lstm_step_backward", "gradients", "backward", 6,
+                      (Case("case", LSTM_STEP),), calls=("lstm_step_forward",))
 
 # (check, student, status, cause, wrong, blame, words in the feedback or its hints)
 ROWS = [
@@ -177,6 +202,18 @@ ROWS = [
      {"purity": "impure"}, "", ["rnn_step_backward changed dnext_h"]),
     (BACKWARD, FakeStudent(rnn_step_backward=cache_changing_backward), "failed", "",
      {"repeat": "impure"}, "", ["Called twice on the same cache", "a different dx"]),
+    # the LSTM step: two outputs, two upstream gradients, no overflow allowed
+    (LSTM_FORWARD, FakeStudent(), "passed", "", {}, "", ["next_h: relative", "next_c: relative"]),
+    (LSTM_SATURATED, FakeStudent(), "passed", "", {}, "", ["next_c: relative"]),
+    (LSTM_FORWARD, FakeStudent(lstm_step_forward=naive_sigmoid_lstm_step), "passed", "", {},
+     "", ["next_h: relative"]),  # ordinary values: no overflow
+    (LSTM_SATURATED, FakeStudent(lstm_step_forward=naive_sigmoid_lstm_step), "failed", "",
+     {"overflow": "overflow"}, "", ["lstm_step_forward overflowed"]),
+    (LSTM_BACKWARD, FakeStudent(), "passed", "", {}, "", ["dprev_c: relative error"]),
+    (LSTM_BACKWARD, FakeStudent(lstm_step_backward=dnext_c_dropped_backward), "failed", "",
+     {n: "value" for n in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")}, "backward",
+     ["The cell state's gradient looks incomplete", "with numeric gradients of your own "
+      "lstm_step_forward: the bug is in lstm_step_backward"]),
 ]
 
 
@@ -221,6 +258,14 @@ PARTIAL = [
 def test_partial_credit(partial_credit, student, share):
     result = grade(BACKWARD, student, partial_credit=partial_credit)
     assert result.score == pytest.approx(BACKWARD.points * share, abs=1e-4)
+
+
+@pytest.mark.parametrize("partial_credit, share", [(False, 0.0), (True, 2 / 3)])
+def test_an_overflow_is_a_part_of_the_case_it_costs(partial_credit, share):
+    """next_h and next_c right, but the sigmoid overflowed: 2 of 3 parts."""
+    result = grade(LSTM_SATURATED, FakeStudent(lstm_step_forward=naive_sigmoid_lstm_step),
+                   partial_credit=partial_credit)
+    assert result.score == pytest.approx(LSTM_SATURATED.points * share, abs=1e-4)
 
 
 # (time_limit, deadline in seconds from now or None, the limit the student is given)

@@ -294,8 +294,8 @@ def test_a_hint_is_kept_on_the_first_test_of_its_function_only():
 def test_every_pattern_marks_levels_its_functions_cases_stand_at(pattern):
     """A marker is a level of the cases' domains (not a piece of a label): each one marks
     a case of every function the pattern names."""
-    from autograder.checks import CHECKS
+    from autograder.checks import ALL_CHECKS
     for target in pattern.targets:
-        levels = {lv for c in CHECKS if c.target == target for case in c.cases
+        levels = {lv for c in ALL_CHECKS if c.target == target for case in c.cases
                   for lv in case.levels}
         assert set(pattern.markers) <= levels, (target, set(pattern.markers) - levels)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from autograder import cases, engine
-from autograder.checks import CHECKS
+from autograder.checks import ALL_CHECKS
 from autograder.child import classifier_ops, layer_ops
 from autograder.reference import load_reference
 from autograder.validate import OPTIONAL, RULES, InvalidReply, validate
@@ -36,6 +36,10 @@ PAYLOADS = {  # op -> (graded function, payload maker, operation run on the refe
                 "predict"),
     "predict_each": ("RNNClassifier.predict", partial(cases.classifier, N=N + 1, T=T, D=D,
                                                       H=H), "predict_each"),
+    "lstm step forward": ("lstm_step_forward", partial(cases.lstm_step, N=N, D=D, H=H),
+                          "forward"),
+    "lstm step backward": ("lstm_step_backward", partial(cases.lstm_step, N=N, D=D, H=H),
+                           "backward"),
 }
 RUN = {"forward": layer_ops.forward, "backward": layer_ops.backward,
        "init": classifier_ops.init, "loss": classifier_ops.loss,
@@ -144,6 +148,17 @@ ROWS = [
      ["RNNClassifier.predict made 2 single-sample predictions; expected 3"]),
     ("predict_each", setitem(["labels", 0], lambda a: a[0]),
      ["returned predict(X[0:1]) as ", "expected an array of shape (1,) = (1,)"]),
+    # the LSTM: a second output (next_c), two upstream gradients, the overflow flag
+    ("lstm step forward", ident, None),
+    ("lstm step forward", setitem(["more", 0], lambda a: a[:, :2].copy()),
+     ["lstm_step_forward returned next_c of shape (2, 2); expected (N, H) = (2, 5)"]),
+    ("lstm step forward", setitem(["more"], []),
+     ["lstm_step_forward returned 1 outputs besides the cache; expected 2"]),
+    ("lstm step forward", setitem(["overflow"], 1), ["overflow in the student process's reply"]),
+    ("lstm step backward", ident, None),
+    ("lstm step backward", setitem(["grads", 4], lambda a: a[:, :5].copy()),
+     ["lstm_step_backward returned dWh of shape (5, 5); expected (H, 4H) = (5, 20)"]),
+    ("lstm step backward", dropped("overflow"), ["reply has no 'overflow'"]),
 ]
 
 
@@ -214,7 +229,7 @@ def _reply_keys_by_kind() -> dict[str, set[str]]:
     """kind -> the keys of the reference's replies to the checks of that kind (one small
     case per check and kind; validate applies a rule only to a key of that reply)."""
     keys: dict[str, set[str]] = {}
-    for i, check in enumerate(CHECKS):
+    for i, check in enumerate(ALL_CHECKS):  # an extension's too
         small = {engine.kind_of(check, case): (j, case) for j, case in enumerate(check.cases)
                  if not case.large}
         for kind, (j, case) in small.items():

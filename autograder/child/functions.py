@@ -27,6 +27,8 @@ class Function:
     integers: dict = field(default_factory=dict)  # index arrays (any integer dtype) ->
     # the letter of the axis they index: {"x": "V"} means values in [0, V)
     state: str = ""  # a forward's hidden-state argument (a state updated in place is caught)
+    extension: str = ""  # the settings' table that turns it on ("" = always graded)
+    no_overflow: bool = False  # the contract forbids overflow warnings (the LSTM's sigmoid)
 
 
 # the classifier's parameters, with their letters (contract: params)
@@ -65,6 +67,28 @@ DESCRIPTIONS = (
              ("X", "y", "X_val", "y_val"), ("history",),
              callees=("RNNClassifier.loss", "RNNClassifier.predict"),
              section="7.3 Training: overfit a small batch"),
+)
+# the optional LSTM extension (settings: [lstm] enabled); G = 4H, the four gates i, f, o, g
+_LSTM_STEP = {"x": "ND", "prev_h": "NH", "prev_c": "NH", "Wx": "DG", "Wh": "HG", "b": "G"}
+_LSTM_SEQUENCE = {"x": "NTD", "h0": "NH", "Wx": "DG", "Wh": "HG", "b": "G", "h": "NTH"}
+DESCRIPTIONS += (
+    Function("lstm_step_forward", "lstm_layers", ("x", "prev_h", "prev_c", "Wx", "Wh", "b"),
+             ("next_h", "next_c", "cache"), {**_LSTM_STEP, "next_h": "NH", "next_c": "NH"},
+             backward="lstm_step_backward", section="6.4 Gated memory: the LSTM",
+             state="prev_h", extension="lstm", no_overflow=True),
+    Function("lstm_step_backward", "lstm_layers", ("dnext_h", "dnext_c", "cache"),
+             ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
+             {"dnext_h": "NH", "dnext_c": "NH", "dx": "ND", "dprev_h": "NH", "dprev_c": "NH",
+              "dWx": "DG", "dWh": "HG", "db": "G"}, section="6.4 Gated memory: the LSTM",
+             extension="lstm", no_overflow=True),
+    Function("lstm_forward", "lstm_layers", ("x", "h0", "Wx", "Wh", "b"), ("h", "cache"),
+             _LSTM_SEQUENCE, backward="lstm_backward", callees=("lstm_step_forward",),
+             section="6.4 Gated memory: the LSTM", state="h0", extension="lstm",
+             no_overflow=True),
+    Function("lstm_backward", "lstm_layers", ("dh", "cache"), ("dx", "dh0", "dWx", "dWh", "db"),
+             {"dh": "NTH", "dx": "NTD", "dh0": "NH", "dWx": "DG", "dWh": "HG", "db": "G"},
+             callees=("lstm_step_backward",), section="6.4 Gated memory: the LSTM",
+             extension="lstm", no_overflow=True),
 )
 FUNCTIONS = {f.name: f for f in DESCRIPTIONS}
 
@@ -114,18 +138,28 @@ def student_module(op: str, payload) -> str:
     return FUNCTIONS[name].module if name in FUNCTIONS else OPERATIONS[op].module
 
 
+AXIS_TEXT = {"G": "4H"}  # how a letter is written where it is not the contract's own
+
+
 def shape_text(letters: str) -> str:
-    """"NTD" -> "N, T, D"; one letter "H" -> "H," (as the contract writes shapes)."""
-    return ", ".join(letters) + ("," if len(letters) == 1 else "")
+    """"NTD" -> "N, T, D"; one letter "H" -> "H," (as the contract writes shapes);
+    "DG" -> "D, 4H" (the LSTM's four gates side by side)."""
+    return ", ".join(AXIS_TEXT.get(a, a) for a in letters) + ("," if len(letters) == 1 else "")
 
 
 # ---- derived tables ------------------------------------------------------------------
 
-# the student's modules, in import order (rnn_classifier imports rnn_layers)
-MODULES = tuple(dict.fromkeys(f.module for f in DESCRIPTIONS))
+# the student's modules, in import order (rnn_classifier imports rnn_layers): required,
+# and every module with the ones of the extensions (graded when the settings turn them on)
+MODULES = tuple(dict.fromkeys(f.module for f in DESCRIPTIONS if not f.extension))
+ALL_MODULES = tuple(dict.fromkeys(f.module for f in DESCRIPTIONS))
+EXTENSIONS = tuple(dict.fromkeys(f.extension for f in DESCRIPTIONS if f.extension))
 # forward function -> (backward function, names of forward outputs, names of gradients)
 PAIRS = {f.name: (f.backward, f.outputs, FUNCTIONS[f.backward].outputs)
          for f in DESCRIPTIONS if f.backward}
+# a forward's outputs besides the cache (an LSTM step has two: next_h and next_c), each
+# with its upstream gradient, the backward's first arguments
+OUTPUTS = {name: outs[:-1] for name, (_, outs, _) in PAIRS.items()}
 FORWARDS = tuple(PAIRS)
 FORWARD_OF = {f.backward: f.name for f in DESCRIPTIONS if f.backward}
 LAYER_FUNCTIONS = tuple(f.name for f in DESCRIPTIONS if "." not in f.name)
@@ -140,8 +174,10 @@ SHAPES = {name: tuple(FUNCTIONS[name].letters[a] for a in FUNCTIONS[name].args)
 # methods that a graded method calls by name (answered by the grader)
 METHODS = tuple(dict.fromkeys(c for f in DESCRIPTIONS for c in f.callees if "." in c))
 # what the grader answers while `target` is graded: its callees, and for a backward
-# every forward as well (a derived backward may recompute one)
-SERVED = {f.name: f.callees + (FORWARDS if f.name in FORWARD_OF else ())
+# every forward of its module as well (a derived backward may recompute one; another
+# module's may be absent: lstm_layers.py is optional)
+SERVED = {f.name: f.callees + (tuple(n for n in FORWARDS if FUNCTIONS[n].module == f.module)
+                               if f.name in FORWARD_OF else ())
           for f in DESCRIPTIONS if f.callees or f.name in FORWARD_OF}
 INTEGER_ARGS = {(f.name, a): bound for f in DESCRIPTIONS for a, bound in f.integers.items()}
 NOTEBOOK_SECTIONS = {f.name: f.section for f in DESCRIPTIONS if f.section}

@@ -100,10 +100,39 @@ def forward(modules, payload):
     name = payload["function"]
     function = functions.implementation(modules, name)
     args = _copies(payload["args"], payload)
-    with answered(modules, payload):
-        out, _cache = unpack(function(*args), PAIRS[name][1], name)
-    out = plain(out, f"{name}'s {PAIRS[name][1][0]}")
-    return {"out": out, "modified": modified(name, args, payload["args"])}
+    with answered(modules, payload), watching_overflow(name) as overflow:
+        *outs, _cache = unpack(function(*args), PAIRS[name][1], name)
+    outs = [plain(o, f"{name}'s {n}") for o, n in zip(outs, functions.OUTPUTS[name])]
+    reply = {"out": outs[0], "modified": modified(name, args, payload["args"])}
+    if len(outs) > 1:  # an LSTM step: next_c too
+        reply["more"] = outs[1:]
+    return {**reply, **overflow.reply()}
+
+
+class watching_overflow:
+    """Where the contract forbids an overflow warning (functions.Function.no_overflow:
+    the LSTM's sigmoid), NumPy's overflows inside the block are counted, so that
+    reply() can say {"overflow": True}; elsewhere nothing is watched ({})."""
+
+    def __init__(self, name: str):
+        self.watch, self.count, self.states = functions.FUNCTIONS[name].no_overflow, 0, []
+
+    def _seen(self, kind, flag):
+        self.count += 1
+
+    def __enter__(self):  # may be entered again after it was left (a fresh errstate)
+        if self.watch:
+            self.states.append(np.errstate(over="call", call=self._seen))
+            self.states[-1].__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.watch:
+            self.states.pop().__exit__(*exc)
+        return False
+
+    def reply(self) -> dict:
+        return {"overflow": self.count > 0} if self.watch else {}
 
 
 def backward(modules, payload):
@@ -124,27 +153,34 @@ def backward(modules, payload):
     back_name, out_names, grad_names = PAIRS[name]
     forward_fn = functions.implementation(modules, name)
     backward_fn = functions.implementation(modules, back_name)
-    args, dout = payload["args"], payload["dout"]
+    args, douts = payload["args"], _upstream(payload)
     passed = _copies(args, payload)
     module = getattr(modules, functions.FUNCTIONS[name].module)
-    with watching_step_caches(module, name) as watch:
-        _out, cache = unpack(forward_fn(*passed), out_names, name)
+    overflow = watching_overflow(back_name)
+    with watching_step_caches(module, name) as watch, overflow:
+        *_outs, cache = unpack(forward_fn(*passed), out_names, name)
     changed = modified(name, passed, args)
     by_forward = list(changed)
     shared = bool(functions.FUNCTIONS[name].state) and (
-        watch.overwritten() or _shared_state(cache, passed, dout.shape))
+        watch.overwritten() or _shared_state(cache, passed, douts[0].shape))
     grads = []
-    with answered(modules, payload, watch.inputs):
+    with answered(modules, payload, watch.inputs), overflow:
         for _attempt in range(2 if payload.get("repeat", True) else 1):
-            upstream = _copies([dout], payload)
-            result = unpack(backward_fn(upstream[0], cache), grad_names, back_name)
+            upstream = _copies(douts, payload)
+            result = unpack(backward_fn(*upstream, cache), grad_names, back_name)
             grads.append([plain(g, f"{back_name}'s {n}") for g, n in zip(result, grad_names)])
-            changed += [m for m in modified(back_name, upstream, [dout]) if m not in changed]
+            changed += [m for m in modified(back_name, upstream, douts) if m not in changed]
     changed += [back_name + m[len(name):] for m in modified(name, passed, args)
                 if m not in by_forward]  # the backward changed what the cache holds
     differs = [n for n, a, b in zip(grad_names, grads[0], grads[-1]) if not _same_plain(a, b)]
     return {"grads": grads[0], "modified": changed, "repeat_differs": differs,
-            "shared_state": bool(shared)}
+            "shared_state": bool(shared), **overflow.reply()}
+
+
+def _upstream(payload) -> list:
+    """The upstream gradients: one per output of the forward (an LSTM step: two)."""
+    dout = payload["dout"]
+    return list(dout) if isinstance(dout, (list, tuple)) else [dout]
 
 
 def numeric(modules, payload):
@@ -155,7 +191,7 @@ def numeric(modules, payload):
     forward_fn = functions.implementation(modules, name)
     args64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in payload["args"]]
     return {"numeric": numeric_gradients(forward_fn, args64,
-                                         payload["dout"].astype(np.float64),
+                                         [d.astype(np.float64) for d in _upstream(payload)],
                                          PAIRS[name][1], name)}
 
 
@@ -224,6 +260,7 @@ class watching_step_caches:
             self.original = original
             seen, inputs, limit = self.seen, self.inputs, self.LIMIT
             arity = len(functions.FUNCTIONS[self.step].args)
+            outputs = len(functions.OUTPUTS[self.step])  # besides the cache
 
             def watched(*args, **kwargs):
                 result = original(*args, **kwargs)
@@ -233,10 +270,10 @@ class watching_step_caches:
                 for a in arrays[:8]:
                     if len(seen) < limit:
                         seen.append((a, a.copy()))
-                if (isinstance(result, tuple) and len(result) == 2 and not kwargs
+                if (isinstance(result, tuple) and len(result) == outputs + 1 and not kwargs
                         and len(args) == arity and len(inputs) < limit
                         and all(isinstance(a, np.ndarray) for a in args)):
-                    inputs[id(result[1])] = (result[1], list(args))  # as they are later
+                    inputs[id(result[-1])] = (result[-1], list(args))  # as they are later
                 return result
             setattr(self.module, self.step, watched)
         return self
@@ -250,14 +287,16 @@ class watching_step_caches:
         return False
 
 
-def numeric_gradients(forward_fn, args, dout, out_names, name, h=1e-5):
-    """Centred differences of sum(forward(*args)[0] * dout) for every float argument.
+def numeric_gradients(forward_fn, args, douts, out_names, name, h=1e-5):
+    """Centred differences of the sum over outputs of sum(output * its upstream gradient)
+    (douts: one per output besides the cache) for every float argument.
 
     Integer arguments (embedding indices) get None. Each call receives fresh copies.
     """
     def scalar(values):
-        out = unpack(forward_fn(*[v.copy() for v in values]), out_names, name)[0]
-        return float(np.sum(np.asarray(out, dtype=np.float64) * dout))
+        outs = unpack(forward_fn(*[v.copy() for v in values]), out_names, name)
+        return sum(float(np.sum(np.asarray(o, dtype=np.float64) * d))
+                   for o, d in zip(outs, douts))
 
     grads = []
     for position, arg in enumerate(args):

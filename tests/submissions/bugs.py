@@ -10,12 +10,13 @@ from pathlib import Path
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions" / "rnn"
 LAYERS, CLASSIFIER = "rnn_layers.py", "rnn_classifier.py"
+LSTM = "lstm_layers.py"  # the optional extension: graded with [lstm] enabled = true
 
 
 @dataclass(frozen=True)
 class Bug:
     name: str
-    file: str  # rnn_layers.py or rnn_classifier.py
+    file: str  # rnn_layers.py, rnn_classifier.py or lstm_layers.py
     old: str  # exact snippet of the reference, occurring once
     new: str  # the buggy replacement
     targets: tuple[str, ...]  # functions whose tests must lose points
@@ -39,6 +40,8 @@ SEQ_F, SEQ_B = ("rnn_forward",), ("rnn_backward",)
 EMB_F, EMB_B = ("word_embedding_forward",), ("word_embedding_backward",)
 INIT, LOSS = ("RNNClassifier.__init__",), ("RNNClassifier.loss",)
 PREDICT, TRAIN = ("RNNClassifier.predict",), ("RNNClassifier.train",)
+LSTM_STEP_F, LSTM_STEP_B = ("lstm_step_forward",), ("lstm_step_backward",)
+LSTM_F, LSTM_B = ("lstm_forward",), ("lstm_backward",)
 
 BUGS: tuple[Bug, ...] = (
     # ---- rnn_step_forward -------------------------------------------------------------
@@ -302,4 +305,34 @@ BUGS: tuple[Bug, ...] = (
     Bug("predict_chunk_drops_its_last_sample", CLASSIFIER,  # only N > 1000 shows it
         "self.loss(X[i:i + batch_size])",
         "self.loss(X[i:i + batch_size - 1])", PREDICT),
+    # ---- the LSTM extension (lstm_layers.py) ------------------------------------------
+    Bug("lstm_gates_order_i_f_g_o", LSTM,  # Keras's order, not the contract's
+        "sigmoid(a[:, 2 * H:3 * H])\n    g = np.tanh(a[:, 3 * H:])",
+        "sigmoid(a[:, 3 * H:])\n    g = np.tanh(a[:, 2 * H:3 * H])", LSTM_STEP_F),
+    Bug("lstm_gates_forget_first", LSTM,
+        "i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])",
+        "f, i, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])", LSTM_STEP_F),
+    Bug("lstm_next_h_without_tanh", LSTM,
+        "next_h = o * tanh_c  # (N, H)", "next_h = o * next_c  # (N, H)", LSTM_STEP_F),
+    Bug("lstm_sigmoid_naive_exp", LSTM,  # right values, but exp overflows for large -a
+        "return 0.5 * (1 + np.tanh(0.5 * a))", "return 1 / (1 + np.exp(-a))", LSTM_STEP_F),
+    Bug("lstm_step_backward_dnext_c_dropped", LSTM,
+        "dc = dnext_c + dnext_h * o * (1 - tanh_c**2)",
+        "dc = dnext_h * o * (1 - tanh_c**2)", LSTM_STEP_B),
+    Bug("lstm_step_backward_tanh_prime_of_c_missing", LSTM,
+        "dc = dnext_c + dnext_h * o * (1 - tanh_c**2)",
+        "dc = dnext_c + dnext_h * o", LSTM_STEP_B),
+    Bug("lstm_step_backward_forget_gate_derivative_missing", LSTM,
+        "dc * prev_c * f * (1 - f)", "dc * prev_c", LSTM_STEP_B),
+    Bug("lstm_forward_c0_is_h0", LSTM,
+        "prev_h, prev_c = h0, np.zeros_like(h0)", "prev_h, prev_c = h0, h0", LSTM_F),
+    Bug("lstm_backward_dprev_c_not_carried", LSTM,
+        "dh[:, t] + dprev_h, dprev_c, caches[t])",
+        "dh[:, t] + dprev_h, np.zeros_like(dprev_c), caches[t])", LSTM_B),
+    Bug("lstm_backward_dWx_not_summed_over_time", LSTM,
+        "dWx += dWx_t", "dWx = dWx_t", LSTM_B),
+    Bug("lstm_backward_dh0_zero", LSTM,
+        "dh0 = dprev_h\n    ### END SOLUTION\n    return dx, dh0, dWx, dWh, db",
+        "dh0 = np.zeros_like(dprev_h)\n    ### END SOLUTION\n    return dx, dh0, dWx, dWh, db",
+        LSTM_B),
 )

@@ -115,29 +115,33 @@ class Server:
                 raise Refused(f"{self.target} kept more caches of the grader's than a "
                               "derived computation needs")
             self.room -= sum(a.size for a in args)
-            out, cache = functions.implementation(self.reference, name)(*args)
+            *outs, cache = functions.implementation(self.reference, name)(*args)
             number = len(self.caches) + 1
-            self.caches[number] = (name, cache, np.shape(out))
-            return {"out": out, "cache": number}
+            self.caches[number] = (name, cache, [np.shape(o) for o in outs])
+            return {"out": outs if len(outs) > 1 else outs[0], "cache": number}
         return self._backward(name, call)
 
     def _backward(self, name: str, call: dict) -> dict:
         forward = served.FORWARD_OF[name]
         if "inputs" in call:  # a cache the student's own forward made: its inputs
-            out, cache = functions.implementation(self.reference, forward)(
+            *outs, cache = functions.implementation(self.reference, forward)(
                 *_arguments(forward, call["inputs"], self.largest))
-            made_by, shape = forward, np.shape(out)
+            made_by, shapes = forward, [np.shape(o) for o in outs]
         else:
             number = call.get("cache")
-            made_by, cache, shape = self.caches.get(number if type(number) is int else -1,
-                                                    (None, None, None))
+            made_by, cache, shapes = self.caches.get(number if type(number) is int else -1,
+                                                     (None, None, None))
         if made_by != forward:
             raise Refused(f"{name} was given a cache that {forward} did not make")
-        dout = call.get("dout")
-        if not isinstance(dout, np.ndarray) or dout.shape != shape or dout.dtype.kind != "f":
-            raise Refused(f"{name} was given an upstream gradient of {describe_value(dout)}; "
-                          f"expected a float array of shape {shape}")
-        grads = functions.implementation(self.reference, name)(dout, cache)
+        douts = call.get("dout") if len(shapes) > 1 else [call.get("dout")]
+        if not isinstance(douts, list) or len(douts) != len(shapes):
+            raise Refused(f"{name} was given {describe_value(douts)}; expected "
+                          f"{len(shapes)} upstream gradients")
+        for dout, shape in zip(douts, shapes):
+            if not isinstance(dout, np.ndarray) or dout.shape != shape or dout.dtype.kind != "f":
+                raise Refused(f"{name} was given an upstream gradient of "
+                              f"{describe_value(dout)}; expected a float array of shape {shape}")
+        grads = functions.implementation(self.reference, name)(*douts, cache)
         return {"grads": list(grads) if isinstance(grads, tuple) else [grads]}
 
 

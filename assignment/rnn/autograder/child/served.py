@@ -92,18 +92,21 @@ def _function_stub(channel, name: str, own, recorded: dict):
     def stub(*args, **kwargs):
         args = _positional(name, args, kwargs)
         if backward:
-            upstream, cache = args
+            *upstream, cache = args  # one upstream gradient per output (an LSTM step: 2)
+            dout = [_plain_argument(u) for u in upstream]
+            dout = dout if len(dout) > 1 else dout[0]
             if isinstance(cache, GraderCache):
-                sent = {"dout": _plain_argument(upstream), "cache": cache.number}
+                sent = {"dout": dout, "cache": cache.number}
             elif id(cache) in recorded and recorded[id(cache)][0] is cache:
-                sent = {"dout": _plain_argument(upstream),
+                sent = {"dout": dout,
                         "inputs": [_plain_argument(a) for a in recorded[id(cache)][1]]}
             else:
                 return own(*args)
             grads = channel.call(name, sent)["grads"]  # one gradient: returned bare
             return tuple(grads) if len(functions.FUNCTIONS[name].outputs) > 1 else grads[0]
         answer = channel.call(name, {"args": [_plain_argument(a) for a in args]})
-        return answer["out"], GraderCache(answer["cache"], name)
+        outs = answer["out"] if len(functions.OUTPUTS[name]) > 1 else [answer["out"]]
+        return (*outs, GraderCache(answer["cache"], name))
 
     stub.__name__ = name
     return stub
