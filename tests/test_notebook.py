@@ -505,6 +505,28 @@ def test_cifar_numbers_quoted_are_the_ones_computed_on_the_subset(executed):
     assert "well under a minute on 2 cores" in train_prose and seconds and seconds[0] < 60
 
 
+def test_language_model_claims_are_what_the_run_computed(executed):
+    """5.5's prose: the stream's B and k are the training cell's; the model beats the
+    bigram, and started from a zero state it writes fewer quatrains and predicts the
+    held-out poems less well (numbers printed by the samples cell, none quoted)."""
+    nb, _ = executed
+    prose = _cell(nb, "char_lm-md").source
+    training = _cell(nb, "char_lm_train").source
+    assert "B = 64" in prose and "(200, 64)" in training, "the number of rows"
+    assert "chunk of k = 25 steps" in prose and "chunk_steps = 25" in training, "k"
+    text = _text(_cell(nb, "char_lm_samples"))
+    share = _numbers(r"quatrain shape: ([\d.]+) % of", text)
+    perplexities = re.search(r"held-out perplexity: RNN (\d+), bigram (\d+)", text)
+    rnn, bigram = float(perplexities[1]), float(perplexities[2])
+    zero_share = _numbers(r"from a zero state: ([\d.]+) % quatrains", text)
+    zero_perplexity = _numbers(r"from a zero state: .* held-out perplexity (\d+)", text)
+    assert share and zero_share and zero_perplexity, text
+    assert rnn < bigram and share[0] > 80, text
+    assert "writes fewer quatrains and predicts the held-out poems less well" in \
+        " ".join(_cell(nb, "char_lm_after-md").source.split())
+    assert zero_share[0] < share[0] and zero_perplexity[0] > rnn, text
+
+
 def test_autograde_run_grades_every_cell_within_a_minute(executed_autograde, executed):
     nb, seconds = executed_autograde
     # 21 s measured on 2 cores at load 8, 42 s at load 11. On a machine busier still, the

@@ -12,8 +12,8 @@ from gradient_check import eval_numerical_gradient, eval_numerical_gradient_arra
 from rnn_layers import (rnn_backward, rnn_forward, word_embedding_backward,
                         word_embedding_forward)
 from rnn_lm import (BOUNDARY, UNKNOWN, Bigram, Vocabulary, adam_update, clip_by_norm, generate,
-                    has_quatrain_shape, load_quatrains, temporal_affine_backward,
-                    temporal_affine_forward, texts_of)
+                    has_quatrain_shape, load_quatrains, stream_rows,
+                    temporal_affine_backward, temporal_affine_forward, texts_of)
 
 NOTEBOOK = ROOT / "source_notebooks" / "rnn" / "RNN.ipynb"
 QUATRAINS = ROOT / "source_notebooks" / "rnn" / "data" / "tang-quatrains" / "quatrains.tsv"
@@ -89,6 +89,38 @@ def test_sequences_are_the_poem_shifted_by_one_with_boundaries():
     assert np.all(x[:, 0] == 0) and np.all(y[:, -1] == 0)
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
     assert [vocab.decode(row[:-1]) for row in y] == poems
+
+
+def test_stream_holds_the_pairs_of_the_sequences_in_order():
+    poems = [POEM, "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。"]
+    vocab = Vocabulary(poems)
+    stream = vocab.stream(poems)
+    assert stream.dtype == np.int64 and len(stream) == 2 * 25 + 1
+    assert vocab.decode(stream) == "\n" + POEM + "\n" + poems[1] + "\n"
+    x, y = vocab.sequences(poems)
+    np.testing.assert_array_equal(stream[:-1], x.ravel())
+    np.testing.assert_array_equal(stream[1:], y.ravel())
+
+
+@pytest.mark.parametrize("length, num_rows", [(11, 2), (12, 2), (10, 3), (2, 1)])
+def test_stream_rows_are_consecutive_pieces_with_targets_one_step_ahead(length, num_rows):
+    stream = np.arange(length) * 10
+    x, y = stream_rows(stream, num_rows)
+    L = (length - 1) // num_rows
+    assert x.shape == y.shape == (num_rows, L)
+    np.testing.assert_array_equal(x.ravel(), stream[:num_rows * L])  # row after row
+    np.testing.assert_array_equal(y, x + 10)  # the next character of every input
+
+
+def test_stream_rows_chunks_continue_each_row():
+    x, _ = stream_rows(np.arange(41), 4)  # rows of 10 steps
+    first, second = x[:, 0:5], x[:, 5:10]
+    np.testing.assert_array_equal(second[:, 0], first[:, -1] + 1)
+
+
+def test_stream_rows_refuses_a_stream_too_short_for_its_rows():
+    with pytest.raises(ValueError, match=r"stream_rows: a stream of 3 indices .* needs 5"):
+        stream_rows(np.arange(3), 4)
 
 
 # ---- temporal affine -------------------------------------------------------------------

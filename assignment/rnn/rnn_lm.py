@@ -5,7 +5,8 @@ The notebook's section 5 trains embedding -> RNN -> an output at every step. You
 word_embedding_*, rnn_* functions and your temporal_softmax_loss (a notebook cell) do
 the learning; this module provides the rest, which is not graded:
 
-    load_quatrains, Vocabulary      the poems, characters <-> indices
+    load_quatrains, Vocabulary      the poems, characters <-> indices, one stream of them
+    stream_rows                     a stream cut into B rows read side by side (d2l)
     temporal_affine_forward/backward the scores of every character at every step
     adam_update                     the optimiser
     clip_by_norm                    one global gradient norm at most max_norm
@@ -13,7 +14,7 @@ the learning; this module provides the rest, which is not graded:
     has_quatrain_shape              5 characters，5 characters。 twice
     Bigram                          the baseline: next character from the previous one
 
-Shape letters: N poems, T steps, H hidden, V vocabulary.
+Shape letters: N poems (or rows), T steps, H hidden, V vocabulary; B rows, L steps a row.
 """
 import re
 from collections import Counter
@@ -58,6 +59,27 @@ class Vocabulary:
         encoded = np.stack([self.encode(p) for p in poems])  # (N, T - 1)
         boundary = np.zeros((len(poems), 1), dtype=np.int64)
         return np.hstack([boundary, encoded]), np.hstack([encoded, boundary])
+
+    def stream(self, poems) -> np.ndarray:
+        """(L,) indices of one text: BOUNDARY, poem, BOUNDARY, poem, ..., BOUNDARY. Its
+        (character, next character) pairs are those of sequences(poems), in order."""
+        return self.encode(BOUNDARY + BOUNDARY.join(poems) + BOUNDARY)
+
+
+def stream_rows(stream, num_rows) -> tuple[np.ndarray, np.ndarray]:
+    """Sequential partitioning (d2l): inputs x (B, L) and targets y (B, L), B = num_rows.
+
+    Row r is the r-th of B equal consecutive pieces of the stream, y the stream one step
+    ahead; the last few characters that do not fill a row are left out. Reading x[:, s:s+k]
+    for s = 0, k, 2k, ..., row r of each chunk continues row r of the chunk before it, so
+    the hidden state at the end of one chunk is the right start for the next.
+    """
+    L = (len(stream) - 1) // num_rows
+    if L < 1:
+        raise ValueError(f"stream_rows: a stream of {len(stream)} indices cannot fill "
+                         f"{num_rows} rows of at least 1 step (it needs {num_rows + 1})")
+    return (stream[:num_rows * L].reshape(num_rows, L),
+            stream[1:num_rows * L + 1].reshape(num_rows, L))
 
 
 def temporal_affine_forward(h, W, b):
