@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.child.wire import Unsupported
+from autograder.child import wire
 
 FLOAT32_TOLERANCE = 2e-4  # float32 carries ~7 digits; sums over T steps lose some
 
@@ -98,7 +98,7 @@ class Verdict:
 def describe(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, Unsupported):
+    if isinstance(value, wire.Unsupported):
         return value.description
     return "None" if value is None else f"a {type(value).__name__}"
 

@@ -23,7 +23,7 @@ from autograder import integrity, isolation, machine, serve
 from autograder import submission as submissions
 from autograder.checks import graded, identity_of
 from autograder.conclude import Context, conclude, scale_points
-from autograder.child.functions import FUNCTIONS
+from autograder.child import functions
 from autograder.config import Config
 from autograder.engine import (INTERNAL_ERROR, call_time_limit, expected_output, run_case,
                                case_share)
@@ -144,7 +144,7 @@ def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
     todo = [(check, case, np.random.default_rng([seed, i, j]))
             for i, check in enumerate(graded(run.config)) for j, case in enumerate(check.cases)
             if chosen(check, case)]
-    run.student.boot(FUNCTIONS[todo[0][0].target].module if todo else "")
+    run.student.boot(functions.FUNCTIONS[todo[0][0].target].module if todo else "")
     answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
     for (check, case, _), answer in zip(todo, answers):
         tests.append(_grade_case(run, check, case, answer))

@@ -176,3 +176,16 @@ def test_each_extension_is_described_checked_and_set():
         assert {c.target for c in checks} == described
         assert not described & {c.target for c in CHECKS}
         assert getattr(DEFAULT, name) is False and getattr(DEFAULT, f"{name}_points") > 0
+
+
+def test_the_child_modules_are_imported_by_their_one_name():
+    """The student process imports child/'s modules by flat name, and so does the grader
+    (child/__init__.py): `from autograder.child.wire import X` would load a second copy,
+    whose tables and classes are not the ones the rest uses (an isinstance that fails)."""
+    import re
+    from conftest import ROOT
+    dotted = re.compile(r"^\s*(from|import) autograder[\w.]*\.child\.\w", re.M)
+    offenders = [str(p.relative_to(ROOT)) for folder in ("autograder", "tests", "bench")
+                 for p in (ROOT / folder).rglob("*.py")
+                 if dotted.search(p.read_text(encoding="utf-8", errors="replace"))]
+    assert not offenders, offenders

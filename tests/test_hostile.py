@@ -325,7 +325,7 @@ def test_the_student_process_sees_no_secret_no_reference_and_no_other_process(tm
 
 
 def test_the_reference_is_never_loaded_in_the_student_process():
-    import autograder.child.worker as worker_module  # noqa: F401 (the child's own code)
+    from autograder.child import worker as worker_module  # noqa: F401 (the child's own code)
     source = "".join(p.read_text() for p in (ROOT / "autograder" / "child").glob("*.py"))
     assert "reference" not in source.replace("the reference", "").replace("reference's", "") \
         or "load_reference" not in source

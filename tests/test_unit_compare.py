@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from autograder.child.wire import Unsupported
+from autograder.child import wire
 from autograder.compare import (FLOAT32_TOLERANCE, Hint, Line, Verdict, compare_array,
                                 compare_labels, describe, relative_error, shape_hint)
 
@@ -43,7 +43,7 @@ VERDICTS = [
     (A, A.T.copy()[None], 1e-6, False, "shape", ["shape (1, 2, 2)", "extra leading axis"]),
     (A, None, 1e-6, False, "missing", ["x is None", "expected an array of shape"]),
     (A, [[1.0, -2.0], [3.0, 4.0]], 1e-6, False, "missing", ["x is a list"]),
-    (A, Unsupported("a generator"), 1e-6, False, "missing", ["x is a generator"]),
+    (A, wire.Unsupported("a generator"), 1e-6, False, "missing", ["x is a generator"]),
     (A, A.astype(np.float32), 1e-6, False, "dtype",
      ["dtype float32", "float64 inputs must give float64"]),
     (F32, A, 1e-6, False, "dtype", ["dtype float64", "float32 inputs must give float32"]),
@@ -132,7 +132,7 @@ DESCRIPTIONS = [
     (None, "None"),
     (1.5, "a float"),
     ([1], "a list"),
-    (Unsupported("a generator"), "a generator"),
+    (wire.Unsupported("a generator"), "a generator"),
 ]
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from autograder.child import wire
-from autograder.child.wire import Unsupported, WireError, decode, encode
+
+Unsupported, WireError, decode, encode = wire.Unsupported, wire.WireError, wire.decode, wire.encode
 
 
 def message(header, data: bytes = b"", header_len: int | None = None) -> bytes:
