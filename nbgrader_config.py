@@ -14,7 +14,7 @@ assignment, its notebook and its cells in this course's gradebook (nbgrader
 generate_assignment with the database), so that `nbgrader autograde rnn` works at once.
 
 `nbgrader autograde rnn` runs the graded cells, which grade through the same engine as
-`python -m autograder grade` (see autograder/nbgrader_bridge.py).
+`python -m autograder grade` (see autograder/integrations/nbgrader_bridge.py).
 """
 import os
 from pathlib import Path
@@ -34,4 +34,4 @@ c.Execute.timeout = 300  # seconds per cell; the CIFAR cells train for a few sec
 
 # The graded cells find this course's grader here (never a student's kit), whatever an
 # environment inherited from elsewhere says.
-os.environ["RNN_GRADER_BRIDGE"] = str(HERE / "autograder" / "nbgrader_entry.py")
+os.environ["RNN_GRADER_BRIDGE"] = str(HERE / "autograder" / "integrations" / "nbgrader_entry.py")

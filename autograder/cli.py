@@ -14,14 +14,14 @@ from autograder.config import DEFAULT
 VERBS = {
     "release": ("autograder.release.command", "solutions/ + source_notebooks/ -> assignment/"),
     "grade": ("autograder.grade_command", "grade one submission (a folder or a .zip)"),
-    "check": ("autograder.selfcheck", "the student's self-check on the public cases"),
-    "pack": ("autograder.pack", "the student's zip to hand in (only what the grader reads)"),
-    "grade-all": ("autograder.batch", "grade every submission in a folder"),
-    "autograder-zip": ("autograder.gradescope", "build the Gradescope autograder zip"),
+    "check": ("autograder.judging.selfcheck", "the student's self-check on the public cases"),
+    "pack": ("autograder.intake.pack", "the student's zip to hand in (only what the grader reads)"),
+    "grade-all": ("autograder.classroom.grade_all", "grade every submission in a folder"),
+    "autograder-zip": ("autograder.integrations.gradescope", "build the Gradescope autograder zip"),
     "data": ("autograder.data", "download CIFAR-10 (python version) where the notebook looks"),
     "config": ("autograder.config_command", "print the settings in force and where each came from"),
-    "dask-scheduler": ("autograder.dask_scheduler", "start a grading Dask cluster's scheduler"),
-    "dask-worker": ("autograder.dask_worker", "start a grading Dask cluster's workers "
+    "dask-scheduler": ("autograder.classroom.dask_scheduler", "start a grading Dask cluster's scheduler"),
+    "dask-worker": ("autograder.classroom.dask_worker", "start a grading Dask cluster's workers "
                     "(one per CPU)"),
 }
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.child import functions
+from autograder.sandbox.child import functions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ class Config:
     # max_load_scale (1: never). load_scale is the factor a grading used (machine.py).
     max_load_scale: float = 4.0
     load_scale: float = 1.0
-    # Isolation of the student process (autograder/isolation.py): "auto" takes the
+    # Isolation of the student process (autograder/sandbox/isolation.py): "auto" takes the
     # strongest mode this machine allows: "bwrap" (bubblewrap), "jail" (our own
     # namespaces + pivot_root), "user" (root without namespaces: uid switch only) or
     # "none"; naming one forces it (falling to "none" where it does not work).
@@ -42,14 +42,14 @@ class Config:
     # user namespaces) unless this is True (--no-isolation).
     allow_no_isolation: bool = False
     # student_user: a uid, "auto" (as root: a uid of its own for each grading process,
-    # from student_uids (first, how many), autograder/student_uid.py; else the grader's
+    # from student_uids (first, how many), autograder/sandbox/student_uid.py; else the grader's
     # own user) or None (never switch).
     student_user: int | str | None = "auto"
     student_uids: tuple[int, int] = (2_000_000_000, 1000)
     student_group: int | None = None  # gid; None: the same number as the uid
     namespaces: bool = True  # False: never "bwrap" nor "jail"
     hidden_paths: tuple[Path, ...] = ()  # other copies of secrets: refused if readable
-    # Limits for the whole student process tree of one grading (autograder/limits.py:
+    # Limits for the whole student process tree of one grading (autograder/sandbox/limits.py:
     # a cgroup where the machine offers one): memory (bytes, swap included) and
     # processes (threads count too).
     memory_cap: int = 1 << 30

@@ -36,7 +36,8 @@ def run(args, config) -> int:
     (the results file is written then, finally)."""
     import dataclasses
 
-    from autograder import isolation, results
+    from autograder.sandbox import isolation
+    from autograder.judging import results
     from autograder.secret import creation_notice
 
     not_one = usage_error(args.submission)
@@ -51,7 +52,7 @@ def run(args, config) -> int:
         return 2
     start, result = time.monotonic(), None
     try:
-        from autograder.grade import grade
+        from autograder.judging.grade import grade
 
         result = grade(args.submission, config)
     except Exception as exc:  # noqa: BLE001  grade() handles the submission's doings

@@ -13,7 +13,7 @@ points as their checks do (checks.EXTENSION_CHECKS).
 """
 import dataclasses
 
-from autograder.checks import CHECKS, EXTENSION_CHECKS, case_points, graded, identity_of
+from autograder.judging.checks import CHECKS, EXTENSION_CHECKS, case_points, graded, identity_of
 
 
 def default_points() -> dict[str, float]:

@@ -10,7 +10,7 @@ few buggy variants, each with a distinct comment so that every one is graded on 
 hidden cases) and grades them with `python -m autograder grade-all` into a fresh results
 folder with --jobs 1, with --jobs 2, and with --scheduler on a LocalCluster of two worker
 processes with nannies (one thread each, as `dask worker --nthreads 1` starts them),
-started with the settings autograder/batch_dask.py recommends (WORKER_CONFIG; Dask's own
+started with the settings autograder/classroom/dask_grading.py recommends (WORKER_CONFIG; Dask's own
 defaults with --dask-defaults). Runs alternate (1, 2, dask, 1, 2, dask, ...).
 
 How it counts. Wall time covers the whole command: interpreter start, the pool's start
@@ -128,7 +128,7 @@ def local_cluster(dask_defaults: bool = False):
         sys.path.insert(0, str(ROOT))
     settings = {}
     if not dask_defaults:
-        from autograder.batch_dask import WORKER_CONFIG as settings
+        from autograder.classroom.dask_grading import WORKER_CONFIG as settings
 
     # the scheduler's HTTP server (health checks) moves off 8787 if another cluster has it
     warnings.filterwarnings("ignore", message="Port 8787 is already in use")

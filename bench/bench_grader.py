@@ -33,7 +33,7 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 start = time.perf_counter()
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 result = grade({submission!r}, DEFAULT)
 print(json.dumps({{"wall": time.perf_counter() - start, "score": result.score,
     "grader_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -74,7 +74,7 @@ def _install(root: Path, compiled: bool, revision: str = "") -> Path:
 
 def _isolation() -> str:
     sys.path.insert(0, str(ROOT))
-    from autograder import isolation
+    from autograder.sandbox import isolation
     from autograder.config import DEFAULT
     return isolation.choose(DEFAULT)[0]
 
@@ -123,7 +123,7 @@ def bench_nbgrader(grader_median: float) -> None:
         print("nbgrader autograde: skipped (needs the source notebook and the CIFAR subset)")
         return
     env = dict(os.environ, CIFAR10_DIR=str(cifar), OPENBLAS_NUM_THREADS="1",
-               RNN_GRADER_BRIDGE=str(ROOT / "autograder" / "nbgrader_entry.py"),
+               RNN_GRADER_BRIDGE=str(ROOT / "autograder" / "integrations" / "nbgrader_entry.py"),
                PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     with tempfile.TemporaryDirectory(prefix="bench-nbgrader-") as tmp:
         course = Path(tmp)

@@ -51,7 +51,7 @@ def unprivileged_grader():
     import shutil
     import subprocess
 
-    from autograder import isolation
+    from autograder.sandbox import isolation
     from autograder.config import DEFAULT
 
     if os.geteuid() == 0:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
-from autograder import batch, batch_store
+from autograder.classroom import grade_all as batch, store as batch_store
 from autograder.config import DEFAULT
 from conftest import ROOT, SOLUTIONS
 

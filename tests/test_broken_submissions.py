@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import CHECKS
+from autograder.judging.checks import CHECKS
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import SOLUTIONS
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.2)
@@ -336,7 +336,7 @@ INTERNAL = "could not grade this part: internal error, not a verdict on your cod
 
 
 def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkeypatch):
-    from autograder import judges
+    from autograder.judging import judges
 
     def broken(*args):
         raise ZeroDivisionError("a bug of the grader")
@@ -352,7 +352,7 @@ def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkey
 
 
 def test_a_grader_crash_mid_grading_still_lists_every_test(tmp_path, monkeypatch):
-    from autograder import grade as grade_module
+    from autograder.judging import grade as grade_module
 
     calls = []
 
@@ -381,7 +381,7 @@ def _run_command(submission, out, config):
 
 def test_the_command_exits_0_and_writes_results_whatever_grade_raises(tmp_path, monkeypatch,
                                                                       capsys):
-    from autograder import grade as grade_module
+    from autograder.judging import grade as grade_module
 
     def explode(source, config):
         raise RecursionError("deep inside the grader")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submission as submissions
-from autograder.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
+from autograder.intake import submission as submissions
+from autograder.judging.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
 from autograder.config import DEFAULT
-from autograder.grade import grade, sweep
+from autograder.judging.grade import grade, sweep
 from conftest import SOLUTIONS
 from submissions.bugs import BUGS, apply_bug
 from submissions.rewrites import REWRITES, apply_rewrite

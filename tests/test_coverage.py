@@ -6,8 +6,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from autograder.checks import ALL_CHECKS, CHECKS, DOMAINS
-from autograder.domains import Domain, Factor, level
+from autograder.judging.checks import ALL_CHECKS, CHECKS, DOMAINS
+from autograder.judging.domains import Domain, Factor, level
 
 SEEDS = (0, 1, 2)
 DECLARED = [check for check in ALL_CHECKS if (check.target, check.what) in DOMAINS]
@@ -90,7 +90,7 @@ def test_readme_states_the_public_and_hidden_split():
     """The README's figures are the table's: how many cases are public, their points."""
     import re
 
-    from autograder.checks import case_points
+    from autograder.judging.checks import case_points
     from conftest import ROOT
     text = (ROOT / "README.md").read_text()
     cases = [(case, points) for check in CHECKS

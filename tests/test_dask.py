@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, batch_dask, batch_store
+from autograder.classroom import grade_all as batch, dask_grading as batch_dask, store as batch_store
 from autograder.config import DEFAULT
 from conftest import ROOT, SOLUTIONS
 
@@ -221,7 +221,7 @@ def test_a_worker_with_another_grader_records_an_error_not_a_grade(tmp_path):
 @pytest.fixture
 def no_isolation_here(monkeypatch):
     """A worker where nothing can isolate the student's code (not root, no namespaces)."""
-    from autograder import isolation
+    from autograder.sandbox import isolation
 
     monkeypatch.setattr(isolation, "choose", lambda config: ("none", ["no namespaces (test)"]))
     monkeypatch.setattr(batch_dask, "_WORKER_GRADER", {})
@@ -229,9 +229,9 @@ def no_isolation_here(monkeypatch):
 
 def test_a_worker_that_cannot_isolate_runs_nothing_of_the_submission(tmp_path, monkeypatch,
                                                                      no_isolation_here):
-    import autograder.grade
+    import autograder.judging.grade
 
-    monkeypatch.setattr(autograder.grade, "grade", lambda *a: pytest.fail("graded anyway"))
+    monkeypatch.setattr(autograder.judging.grade, "grade", lambda *a: pytest.fail("graded anyway"))
     sub = _copy(tmp_path / "alice")
     kind, data = batch_dask.pack(sub)
     settings = batch_dask.grading_settings(DEFAULT)
@@ -357,7 +357,7 @@ def test_the_recommended_worker_settings_are_dask_settings_and_reach_the_workers
     ({"PYTHONPATH": f"/elsewhere{os.pathsep}{ROOT}"}, [str(ROOT), "/elsewhere"]),
 ])
 def test_the_cluster_commands_put_the_project_first_on_the_path(base, path):
-    from autograder import dask_start
+    from autograder.classroom import dask_start
 
     env = dask_start.environment(base)
     assert env["PYTHONPATH"].split(os.pathsep) == path
@@ -365,7 +365,7 @@ def test_the_cluster_commands_put_the_project_first_on_the_path(base, path):
 
 
 def test_an_instructors_own_dask_setting_wins():
-    from autograder import dask_start
+    from autograder.classroom import dask_start
 
     name = "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL"
     assert name in batch_dask.worker_environment()
@@ -376,7 +376,7 @@ def test_an_instructors_own_dask_setting_wins():
 def test_dask_worker_runs_single_threaded_workers_one_per_usable_cpu(argv, workers):
     import argparse
 
-    from autograder import dask_start
+    from autograder.classroom import dask_start
 
     parser = argparse.ArgumentParser()
     dask_start.add_worker_arguments(parser)

@@ -1,4 +1,4 @@
-"""The descriptions of the graded functions (autograder/child/functions.py) and every
+"""The descriptions of the graded functions (autograder/sandbox/child/functions.py) and every
 table derived from them agree; the judges, the validation rules and the kinds of check
 have the same keys; the reference solution has the described signatures."""
 import inspect
@@ -6,11 +6,13 @@ import inspect
 import numpy as np
 import pytest
 
-from autograder import config, integrity, judges, selfcheck, serve
-from autograder import submission, validate
-from autograder.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
-from autograder.child import classifier_ops, functions, layer_ops, served
-from autograder.reference import load_reference
+from autograder import config
+from autograder.judging import integrity, judges, selfcheck, serve
+from autograder.intake import submission
+from autograder.judging import validate
+from autograder.judging.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
+from autograder.sandbox.child import classifier_ops, functions, layer_ops, served
+from autograder.judging.reference import load_reference
 
 REFERENCE = load_reference(config.ROOT / "solutions" / "rnn")
 DESCRIBED = functions.DESCRIPTIONS
@@ -140,7 +142,7 @@ def test_judges_rules_and_kinds_have_the_same_keys():
 
 def test_one_table_of_operations():
     """The worker, the engine and the sandbox read functions.OPERATIONS."""
-    import worker  # the student process's module (autograder/child on sys.path)
+    import worker  # the student process's module (autograder/sandbox/child on sys.path)
     assert set(worker.OPERATIONS) == set(functions.OPERATIONS) | {"import"}
     for op, described in functions.OPERATIONS.items():
         run = functions.operation(op)
@@ -180,7 +182,7 @@ def test_each_extension_is_described_checked_and_set():
 
 def test_the_child_modules_are_imported_by_their_one_name():
     """The student process imports child/'s modules by flat name, and so does the grader
-    (child/__init__.py): `from autograder.child.wire import X` would load a second copy,
+    (child/__init__.py): `from autograder.sandbox.child.wire import X` would load a second copy,
     whose tables and classes are not the ones the rest uses (an isinstance that fails)."""
     import re
     from conftest import ROOT

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.checks import CHECKS
-from autograder.child import wire
+from autograder.judging.checks import CHECKS
+from autograder.sandbox.child import wire
 from autograder.config import DEFAULT
-from autograder.grade import grade
-from autograder.sandbox import SandboxError, StudentProcess
+from autograder.judging.grade import grade
+from autograder.sandbox.process import SandboxError, StudentProcess
 from conftest import RELEASE, ROOT, SOLUTIONS
 
 TARGETS = {check.target for check in CHECKS}

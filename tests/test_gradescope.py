@@ -28,7 +28,7 @@ def test_zip_follows_the_specification_and_holds_no_student_material(autograder_
     for script in ("setup.sh", "run_autograder"):  # at the root of the archive
         assert script in infos
         assert stat.S_IMODE(infos[script].external_attr >> 16) == 0o755
-    assert {"requirements.lock", "autograder/grade.py", "autograder/child/worker.py",
+    assert {"requirements.lock", "autograder/judging/grade.py", "autograder/sandbox/child/worker.py",
             "autograder/secret.key", "solutions/rnn/rnn_layers.py",
             "solutions/rnn/rnn_classifier.py"} <= set(infos)
     for name in infos:

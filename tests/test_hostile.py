@@ -31,10 +31,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import cases, isolation, submission
-from autograder.child import wire
+from autograder.judging import cases
+from autograder.sandbox import isolation
+from autograder.intake import submission
+from autograder.sandbox.child import wire
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import ROOT, SOLUTIONS
 from submissions.hostile.attacks import (ATTACKS, MARK, RESOURCE_ATTACKS, STALLS, Attack, build,
                                          fill_in, stall_classifier, stall_everywhere)
@@ -159,7 +161,7 @@ def test_attack_earns_nothing_and_leaves_no_trace(name, base, tmp_path, monkeypa
     graded in this process, the student process is closed once, in grade()'s finally,
     before the results exist, and no supervisor is left; the attacks of
     COST_ONLY_THEIR_FUNCTION lose only the tests of word_embedding_forward/backward."""
-    from autograder import sandbox
+    from autograder.sandbox import process as sandbox
 
     closed, original = [], sandbox.StudentProcess.close
 
@@ -325,8 +327,8 @@ def test_the_student_process_sees_no_secret_no_reference_and_no_other_process(tm
 
 
 def test_the_reference_is_never_loaded_in_the_student_process():
-    from autograder.child import worker as worker_module  # noqa: F401 (the child's own code)
-    source = "".join(p.read_text() for p in (ROOT / "autograder" / "child").glob("*.py"))
+    from autograder.sandbox.child import worker as worker_module  # noqa: F401 (the child's own code)
+    source = "".join(p.read_text() for p in (ROOT / "autograder" / "sandbox" / "child").glob("*.py"))
     assert "reference" not in source.replace("the reference", "").replace("reference's", "") \
         or "load_reference" not in source
 
@@ -452,7 +454,7 @@ def test_forged_replies_of_any_shape_and_value_fail_only_their_test(name, base, 
 def test_numeric_gradients_are_validated_before_use():
     """The student process's numeric gradients (asked to tell which pass is wrong): one
     per float argument, of its shape; none for integer indices."""
-    from autograder.validate import InvalidReply, validate
+    from autograder.judging.validate import InvalidReply, validate
     rng = np.random.default_rng(0)
     payload = cases.embedding(rng)
     x, W = payload["args"]
@@ -567,8 +569,8 @@ def test_a_timeout_fails_the_function_and_its_callers_at_once(base, tmp_path):
 
 
 def test_call_time_limits_follow_the_reference_time():
-    from autograder.checks import CHECKS
-    from autograder.engine import call_time_limit
+    from autograder.judging.checks import CHECKS
+    from autograder.judging.engine import call_time_limit
 
     check = CHECKS[0]
     config = DEFAULT
@@ -700,7 +702,7 @@ def _limits(limit: str):
     """SMALL with a cgroup for the whole tree, or the rlimit fallback."""
     if limit == "rlimit":
         return RLIMITS
-    from autograder.limits import TreeLimit
+    from autograder.sandbox.limits import TreeLimit
     tree = TreeLimit.create(SMALL.memory_cap, SMALL.max_processes)
     caps = tree.caps if tree is not None else set()
     if tree is not None:
@@ -727,8 +729,8 @@ def _assert_contained(result, honest: dict, token: str, tmp_path: Path, children
     strict JSON with every test and a consistent total; no test scores more than the
     twin's, every function but the attacked one scores as the twin, the attacked one
     scores 0 (the attack did run); no process of the submission is left."""
-    from autograder import sandbox
-    from autograder.child import jail
+    from autograder.sandbox import process as sandbox
+    from autograder.sandbox.child import jail
 
     data = _written(result, tmp_path / "results.json")
     assert honest["score"] == 100, [t["output"] for t in honest["tests"]
@@ -829,7 +831,7 @@ def test_processes_together_stay_under_the_memory_cap(name, limit, twin, tmp_pat
     grading's memory cap: together they never hold more than the cap, yet the processes
     clearly more than the honest twin (the measure sees them); then they are killed, and
     only the attacked function loses points."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token = _limits(limit), _token()
     cap = config.memory_cap >> 20
@@ -856,7 +858,7 @@ def test_shared_memory_segments_do_not_outlive_the_grading(mode, twin, tmp_path)
     unless their IPC namespace ends with them (bwrap, jail) or the grader removes it
     ("user"). Six segments of 32 MiB, filled and detached (held by no process): after
     grading, the host's shared memory is what it was and no segment of them is left."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token, n, mib = _mode(mode), _token(), 6, 32
     folder = build(tmp_path / "s", RESOURCE["sysv_shared_memory_left_behind"],
@@ -884,7 +886,7 @@ def test_posix_message_queues_do_not_outlive_the_grading(mode, twin, tmp_path):
     unless their IPC namespace ends with them (bwrap, jail). The student process may
     make none in any mode (RLIMIT_MSGQUEUE 0; without it, "user" left them all here).
     After grading, no queue of the attack's names exists here."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token, n = _mode(mode), _token(), 4
     folder = build(tmp_path / "s", RESOURCE["posix_message_queue_left_behind"],
@@ -924,7 +926,7 @@ def _segments(keys: set) -> list[int]:
 
 def _busy(config) -> float:
     """The factor by which the grader stretched its limits on this machine just now."""
-    from autograder import machine
+    from autograder.sandbox import machine
 
     return machine.slowness(config)
 
@@ -943,7 +945,7 @@ def test_a_process_flood_stops_at_the_cap_and_leaves_nothing(name, limit, twin, 
     """Forks that detach (setsid), threads, a tree of forks: each tries four times the
     process cap of the grading. It stops at the cap (the count the attack reports),
     grading goes on with valid results, and nothing of it is left."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token = _limits(limit), _token()
     cap = config.max_processes if limit == "cgroup" else config.fallback_processes
@@ -961,7 +963,7 @@ def test_disk_filling_stays_in_the_sandbox(mode, twin, tmp_path):
     """1 MiB files until a write fails, into its own folder, /tmp, /dev/shm, /var/tmp,
     home and a folder outside: at most the tmpfs caps are written, the submission
     folder the grader was given is unchanged, and no file of it is left anywhere."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token = _mode(mode), _token()
     outside = tmp_path / "outside"
@@ -989,8 +991,8 @@ def test_a_submission_slow_in_every_call_is_done_within_the_budget(how, twin, tm
     time limit per function (1 s here) would add up to more than the time budget (3 s
     here), which ends grading, with a valid results file listing every test at 0, and
     no process left."""
-    from autograder import sandbox
-    from autograder.child import jail
+    from autograder.sandbox import process as sandbox
+    from autograder.sandbox.child import jail
 
     # the budget's own mechanism, so no stretching on a busy machine (max_load_scale 1);
     # the time the whole grading may take still allows for the load
@@ -1021,7 +1023,7 @@ def test_a_case_and_its_explanation_share_one_time_limit(tmp_path, monkeypatch):
     """A wrong backward is explained with numeric gradients of the student's own forward,
     asked within what is left of the case's time limit, not within a second one: a
     forward slow only when called many times cannot double every case's time."""
-    from autograder import grade as grade_module
+    from autograder.judging import grade as grade_module
     folder = build(tmp_path / "s", None, {}, bugs=False)
     with open(folder / "rnn_layers.py", "a") as f:
         f.write(textwrap.dedent('''
@@ -1057,7 +1059,7 @@ def test_an_unprivileged_grader_refuses_before_any_student_code_runs(unprivilege
     """Not root, no user namespaces: `grade` exits 2 saying why and what to do, writes
     no results, and the submission's code never ran; with --no-isolation it does run
     (so the canary would show it), and the results are written."""
-    from autograder.checks import CHECKS
+    from autograder.judging.checks import CHECKS
 
     canary = tmp_path / "canary"
     canary.mkdir()
@@ -1153,7 +1155,7 @@ def test_the_student_is_nobody_outside_and_cannot_write_host_sysctls(mode, twin,
     /proc/sys are mounted: no write gets through; seen from the host its process has
     no uid 0 nor the uid of the grader's files; with a private root (bwrap, jail) /sys
     is absent and /proc/sys read-only."""
-    from autograder.child import jail
+    from autograder.sandbox.child import jail
 
     config, token = _mode(mode), _token()
     folder = build(tmp_path / "s", HOST_SETTINGS,
@@ -1212,7 +1214,7 @@ def _grade_as_normal_user(folder: Path, out: Path, config) -> dict:
     itself, as on a machine where the grader is a normal user with user namespaces.
     The interpreter and the test's folders are made reachable to that user the way the
     grader does it for bwrap's process (bwrap.student_preexec)."""
-    from autograder import bwrap
+    from autograder.sandbox import bwrap
 
     out.parent.mkdir(parents=True, exist_ok=True)
     for path in (out.parent, folder, *folder.rglob("*")):
@@ -1336,8 +1338,8 @@ def test_no_socket_reaches_the_host(mode, twin, tmp_path, monkeypatch):
     """TCP and UDP to 127.0.0.1 and an abstract unix socket of the host (no file to
     protect it): nothing gets through, nothing arrives. In "user" mode only the syscall
     filter stands in the way: without it (simulated) the same attack reaches all three."""
-    from autograder import syscall_filter
-    from autograder.child import jail
+    from autograder.sandbox import syscall_filter
+    from autograder.sandbox.child import jail
 
     config, token = _mode(mode), _token()
     if mode == "user" and not syscall_filter.program_hex()[0]:
@@ -1414,8 +1416,8 @@ def test_a_neighbour_grading_cannot_be_signalled_or_traced(mode, twin, tmp_path)
     succeeds (a uid per grading; the filter refuses ptrace), and the neighbour scores
     full marks. Without a PID namespace ("user") the neighbour is in sight: the attack
     did find it."""
-    from autograder import syscall_filter
-    from autograder.child import jail
+    from autograder.sandbox import syscall_filter
+    from autograder.sandbox.child import jail
 
     # two gradings at once on a shared machine: the time budget of a whole grading
     config = dataclasses.replace(_mode(mode), time_budget=DEFAULT.time_budget)
@@ -1455,7 +1457,7 @@ READ_THE_GRADER = Attack("read_the_graders_folders", "call", MARK + textwrap.ded
 def _targets(root: Path) -> list[str]:
     """What a student would read of a grader installed at root: every folder it knows
     (the checkout, the repository a worktree belongs to) and the files worth stealing."""
-    from autograder.backends.user import grader_folders
+    from autograder.sandbox.backends.user import grader_folders
     from autograder.config import Config
 
     config = Config(root=root, solutions_dir=root / "solutions")
@@ -1521,8 +1523,8 @@ def test_the_graders_folders_do_not_exist_in_a_private_root(mode, twin, tmp_path
     it belongs to are not in the student's root at all (but for the folders on the way
     to the allow-list's own paths, the worker's code and the venv, which hold nothing
     else)."""
-    from autograder import allowlist
-    from autograder.child import jail
+    from autograder.sandbox import allowlist
+    from autograder.sandbox.child import jail
 
     config, token = _mode(mode), _token()
     view = allowlist.interpreter_view((str(isolation.CHILD_DIR),))

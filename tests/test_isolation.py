@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bwrap, isolation
+from autograder.sandbox import bwrap, isolation
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import RELEASE, ROOT, SOLUTIONS
 
 CONFIG = dataclasses.replace(DEFAULT, time_budget=120.0)
@@ -164,9 +164,9 @@ RANGE = (2_100_000_000, 16)  # a range of its own: gradings running meanwhile ke
 def test_each_grading_gets_a_student_uid_of_its_own():
     """Three processes and three threads of this one, all alive at once, lease six
     different uids of the range; a thread asking again gets its own again."""
-    from autograder import student_uid
+    from autograder.sandbox import student_uid
 
-    code = ("import sys, time; from autograder import student_uid; "
+    code = ("import sys, time; from autograder.sandbox import student_uid; "
             f"print(student_uid.lease(*{RANGE!r}), flush=True); time.sleep(2)")
     procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
                               stdout=subprocess.PIPE) for _ in range(3)]
@@ -220,7 +220,7 @@ print(refused, os.waitpid(pid, 0)[1] >> 8, os.pipe() is not None)
 def test_the_syscall_filter_refuses_what_a_submission_never_needs():
     """Loaded as the student process loads it: sockets of any family, ptrace and
     unshare fail with EPERM; threads, fork and pipes still work."""
-    from autograder import syscall_filter
+    from autograder.sandbox import syscall_filter
 
     program, why = syscall_filter.program_hex()
     if program is None:
@@ -235,18 +235,19 @@ def test_the_syscall_filter_refuses_what_a_submission_never_needs():
 def test_every_backend_is_one_class_chosen_in_one_place():
     """The registry is the modes, strongest first, "none" last; every backend that
     fences the student process in has its steps in child/jail.py; and no module
-    outside autograder/backends/ compares mode names any more."""
+    outside autograder/sandbox/backends/ compares mode names any more."""
     import re
 
-    from autograder import backends
-    from autograder.child import jail
+    from autograder.sandbox import backends
+    from autograder.sandbox.child import jail
 
     names = [backend.name for backend in backends.BACKENDS]
     assert len(set(names)) == len(names) and names[-1] == "none" == backends.named(None).name
     assert isolation.MODES == tuple(names)
     assert set(jail.ENTER) == set(names) - {"none"}
     comparison = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](%s)["']""" % "|".join(names))
-    for module in ("isolation.py", "sandbox.py", "bwrap.py", "grade.py", "child/jail.py"):
+    for module in ("sandbox/isolation.py", "sandbox/process.py", "sandbox/bwrap.py",
+                   "judging/grade.py", "sandbox/child/jail.py"):
         source = (ROOT / "autograder" / module).read_text()
         assert not comparison.search(source), (module, comparison.search(source).group())
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder.config import DEFAULT
-from autograder.grade import grade, sweep
+from autograder.judging.grade import grade, sweep
 from conftest import SOLUTIONS
 from submissions.rewrites import REWRITES, apply_rewrite
 

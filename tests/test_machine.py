@@ -1,10 +1,10 @@
-"""Wall-clock limits grow on a busy machine (autograder/machine.py), within a cap."""
+"""Wall-clock limits grow on a busy machine (autograder/sandbox/machine.py), within a cap."""
 import dataclasses
 import os
 
 import pytest
 
-from autograder import machine
+from autograder.sandbox import machine
 from autograder.config import DEFAULT
 
 

@@ -25,7 +25,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import ROOT, SOLUTIONS
 
 # grade_id of every autograded cell -> the function whose grader points it earns
@@ -251,7 +251,7 @@ def test_repository_is_an_nbgrader_course_directory():
     saved = os.environ.get("RNN_GRADER_BRIDGE")
     try:
         exec(path.read_text(), {"get_config": lambda: root, "__file__": str(path)})
-        assert Path(os.environ["RNN_GRADER_BRIDGE"]) == ROOT / "autograder" / "nbgrader_entry.py"
+        assert Path(os.environ["RNN_GRADER_BRIDGE"]) == ROOT / "autograder" / "integrations" / "nbgrader_entry.py"
     finally:
         os.environ.pop("RNN_GRADER_BRIDGE", None)
         if saved is not None:

@@ -25,7 +25,7 @@ import pytest
 from nbclient import NotebookClient
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder.checks import CHECKS
+from autograder.judging.checks import CHECKS
 from cifar_fake import write_fake_cifar
 from conftest import RELEASE, ROOT, require_cifar_subset
 
@@ -373,7 +373,7 @@ def _execute(path, cifar_dir, **extra_env):
     env = {key: value for key, value in os.environ.items() if key != "NBGRADER_EXECUTION"}
     env.update(CIFAR10_DIR=str(cifar_dir), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                MPLBACKEND="module://matplotlib_inline.backend_inline",
-               RNN_GRADER_BRIDGE=str(ROOT / "autograder" / "nbgrader_entry.py"), **extra_env)
+               RNN_GRADER_BRIDGE=str(ROOT / "autograder" / "integrations" / "nbgrader_entry.py"), **extra_env)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=EXECUTION_TIMEOUT, kernel_name="python3",
                             allow_errors=True, resources={"metadata": {"path": str(path.parent)}})

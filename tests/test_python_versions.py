@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import CHECKS
+from autograder.judging.checks import CHECKS
 
 from conftest import RELEASE, ROOT, SOLUTIONS
 

@@ -53,23 +53,42 @@ def test_every_project_file_named_exists(readme):
 
 
 def test_the_kit_has_the_verbs_the_student_readme_names():
-    kit = ROOT / "assignment" / "rnn" / "autograder"
+    kit = ROOT / "assignment" / "rnn" / "rnnkit"
     for verb in KIT_VERBS:
-        assert (kit / f"{'selfcheck' if verb == 'check' else verb}.py").exists(), verb
+        assert (kit / {"check": "judging/selfcheck.py", "pack": "intake/pack.py"}[verb]).exists(), verb
+
+
+def _tree_paths(tree: str) -> tuple[set[str], set[str]]:
+    """The paths under autograder/ that 'What is where' names (nested by indentation),
+    and the folders named without any of their files (which count for all of them)."""
+    named, stack = set(), []
+    for line in tree.split("\n"):
+        match = re.match(r"^( +)([\w/]+(?:\.py)?)(?: |$)", line)
+        if not match or not line.startswith("  ") or len(match.group(1)) > 8:
+            continue
+        depth = len(match.group(1)) // 2 - 1
+        stack[depth:] = [match.group(2)]
+        named.add("".join(stack))
+    leaves = {n for n in named if n.endswith("/") and (n.count("/") > 1 or not any(
+        m != n and m.startswith(n) for m in named))}
+    return named, leaves
 
 
 def test_every_grader_module_is_in_the_readme_map():
-    """'What is where' names every module of autograder/ (a folder counts for its files)."""
+    """'What is where' names every module of autograder/, at its place in the layers (a
+    folder named alone counts for its files)."""
     readme = _text(READMES[0])
     tree = readme.split("## What is where", 1)[1].split("```", 2)[1]
-    named = set(re.findall(r"^\s+([\w/]+(?:\.py)?)/?\s", tree, flags=re.M))
+    named, leaves = _tree_paths(tree)
     modules = {p.relative_to(ROOT / "autograder").as_posix()
-               for p in (ROOT / "autograder").glob("*.py")} - {
+               for p in (ROOT / "autograder").rglob("*.py")} - {
         "__init__.py", "__main__.py", "cli.py", "config.py", "config_command.py",
-        "grade_command.py", "reference.py", "secret.py", "inert.py", "limits.py",
-        "allowlist.py", "bwrap.py", "compare.py", "validate.py", "nbgrader_entry.py",
-        "dask_scheduler.py", "dask_worker.py"}
-    missing = sorted(m for m in modules if m not in named)
+        "grade_command.py", "judging/reference.py", "secret.py", "intake/inert.py",
+        "sandbox/limits.py", "sandbox/allowlist.py", "sandbox/bwrap.py",
+        "judging/compare.py", "judging/validate.py", "integrations/nbgrader_entry.py",
+        "classroom/dask_scheduler.py", "classroom/dask_worker.py"}
+    missing = sorted(m for m in modules if m not in named and not m.endswith("__init__.py")
+                     and not any(m.startswith(folder) for folder in leaves))
     assert missing == [], missing
 
 

@@ -364,7 +364,7 @@ def _plant_in_kit(config, tmp_path, monkeypatch, line):
     package = tmp_path / "autograder"
     shutil.copytree(ROOT / "autograder", package,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    with open(package / "engine.py", "a") as file:
+    with open(package / "judging" / "engine.py", "a") as file:
         file.write(f"\n\ndef shown_to_students(scores, y):\n    {line}\n")
     monkeypatch.setattr(kit, "PACKAGE", package)
 
@@ -372,7 +372,7 @@ def _plant_in_kit(config, tmp_path, monkeypatch, line):
 @pytest.mark.parametrize("plant, where", [
     (_plant_in_provided_module, r"rnn_lm\.py:\d+"),
     (_plant_in_demonstration_cell, r"RNN\.ipynb cell \d+ line 2"),
-    (_plant_in_kit, r"autograder/engine\.py:\d+"),
+    (_plant_in_kit, r"rnnkit/judging/engine\.py:\d+"),
 ], ids=["provided module", "notebook", "kit"])
 def test_a_solution_line_anywhere_in_the_release_fails_it(tmp_path, monkeypatch, plant,
                                                           where):

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from autograder.config import DEFAULT
-from autograder.selfcheck import QUANTUM_BITS, round_to_scale
+from autograder.judging.selfcheck import QUANTUM_BITS, round_to_scale
 
-COMMITTED = DEFAULT.release_dir / DEFAULT.assignment / "autograder" / "public_cases.bin"
+COMMITTED = DEFAULT.release_dir / DEFAULT.assignment / "rnnkit" / "judging" / "public_cases.bin"
 BUILD = ("import sys; from pathlib import Path; "
-         "from autograder.reference import load_reference; "
-         "from autograder.selfcheck import write_public_cases; "
+         "from autograder.judging.reference import load_reference; "
+         "from autograder.judging.selfcheck import write_public_cases; "
          "write_public_cases(load_reference(Path(sys.argv[1])), Path(sys.argv[2]))")
 # Kernels OpenBLAS (DYNAMIC_ARCH) can be forced to on any x86_64 CPU, and NumPy features
 # that can be disabled at run time (its exp/tanh/sum loops then take other code paths).

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch_pages, batch_report
-from autograder.batch_store import load_records
+from autograder.classroom import pages as batch_pages, report as batch_report
+from autograder.classroom.store import load_records
 from browser import Browser, executable
 from conftest import ROOT, SOLUTIONS
 
@@ -198,7 +198,7 @@ def test_per_function_totals_prefer_a_structured_field(tmp_path):
 
 
 def test_a_grader_failure_is_flagged_in_the_gradebook(tmp_path):
-    from autograder import batch_store
+    from autograder.classroom import store as batch_store
 
     sub = batch_store.Submission("ann", tmp_path)
     records = {"ann": batch_store.error_record(sub, "sha", "v1", "Traceback: boom")}

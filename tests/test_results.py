@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 
-from autograder import compare, results
-from autograder.results import GradingResult
+from autograder.judging import compare, results
+from autograder.judging.results import GradingResult
 
 HINT = "Hint: tanh' is 1 - h**2.\n      提示：tanh 的导数是 1 - h**2。"
 

@@ -75,7 +75,6 @@ def test_the_secret_file_is_not_in_git():
 
 
 def test_the_readme_shows_the_notice_as_printed(fresh, monkeypatch):
-    monkeypatch.setattr(secret, "_created", [ROOT.parent / "rnn-homework" / "autograder"
-                                             / "secret.key"])
+    monkeypatch.setattr(secret, "_created", [ROOT.parent / "rnn-homework" / "autograder" / "secret.key"])
     shown = secret.creation_notice().replace(str(ROOT.parent), "/path/to")
     assert shown in (ROOT / "README.md").read_text(encoding="utf-8")

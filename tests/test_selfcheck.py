@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from autograder.checks import CHECKS
+from autograder.judging.checks import CHECKS
 from autograder.secret import SECRET_FILE
-from autograder.selfcheck import NOTEBOOK_SECTIONS
+from autograder.judging.selfcheck import NOTEBOOK_SECTIONS
 from conftest import RELEASE, ROOT, SOLUTIONS
 
-KIT = RELEASE / "autograder"
+KIT = RELEASE / "rnnkit"
 GRADED = list(dict.fromkeys(c.target for c in CHECKS if c.points > 0))  # notebook order
 PROVIDED = {c.target for c in CHECKS if c.points == 0}
 ROW = re.compile(r"^  (PASS|FAIL|TODO)  (\S+)", re.MULTILINE)
@@ -113,9 +113,9 @@ def test_one_bug_names_that_function_first(tmp_path, bug, culprit, state, depend
 
 
 def test_points_are_on_the_graders_scale_with_the_public_share():
-    from autograder.checks import identity_of
-    from autograder.results import GradingResult, TestResult
-    from autograder.selfcheck import report
+    from autograder.judging.checks import identity_of
+    from autograder.judging.results import GradingResult, TestResult
+    from autograder.judging.selfcheck import report
 
     total = sum(check.points for check in CHECKS)
     public = sum(check.points / len(check.cases) for check in CHECKS

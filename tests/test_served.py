@@ -4,11 +4,11 @@ that need no student process."""
 import numpy as np
 import pytest
 
-from autograder import cases, serve, train_rules, train_serve
-from autograder.checks import CHECKS
-from autograder.child import served
-from autograder.engine import _request, answering
-from autograder.reference import load_reference
+from autograder.judging import cases, serve, train_rules, train_serve
+from autograder.judging.checks import CHECKS
+from autograder.sandbox.child import served
+from autograder.judging.engine import _request, answering
+from autograder.judging.reference import load_reference
 from conftest import SOLUTIONS
 
 REFERENCE = load_reference(SOLUTIONS)
@@ -42,7 +42,7 @@ def test_scripted_and_overfit_runs_send_the_student_the_same_request():
              for k, p in (("train", scripted), ("overfit", overfit))]
     assert set(asked[0]) == set(asked[1]) and "grader" not in asked[0]
     assert asked[0]["served"] == asked[1]["served"] == list(served.METHODS)
-    from autograder.child import functions
+    from autograder.sandbox.child import functions
     KINDS = functions.KINDS
     assert KINDS["train"] == KINDS["overfit"]
 

@@ -159,7 +159,7 @@ def _graded(config, bug=("np.add.at(dW, x, dout)", "dW[x] += dout")):
     import shutil
     import tempfile
 
-    from autograder.grade import grade
+    from autograder.judging.grade import grade
     from conftest import SOLUTIONS
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,9 +198,9 @@ def _max_points(config) -> dict:
     from decimal import Decimal
 
     from autograder import points
-    from autograder.checks import graded, identity_of
-    from autograder.results import TestResult
-    from autograder.engine import case_share
+    from autograder.judging.checks import graded, identity_of
+    from autograder.judging.results import TestResult
+    from autograder.judging.engine import case_share
     tests = [TestResult(identity_of(check, case), case_share(check, case),
                         case_share(check, case), "", "passed")
              for check in graded(config) for case in check.cases]

@@ -6,7 +6,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from autograder import data
-from autograder.checks import CHECKS
+from autograder.judging.checks import CHECKS
 from autograder.release import student_files
 from conftest import RELEASE, ROOT
 
@@ -39,8 +39,7 @@ def test_requirements_cover_numpy_matplotlib_jupyter_in_working_ranges():
     assert numpy.contains(GRADESCOPE_NUMPY)
 
 
-GRADESCOPE_NUMPY = re.search(r"NUMPY_VERSION=([\d.]+)", (ROOT / "autograder" / "gradescope_files"
-                                                   / "setup.sh").read_text()).group(1)
+GRADESCOPE_NUMPY = re.search(r"NUMPY_VERSION=([\d.]+)", (ROOT / "autograder" / "integrations" / "gradescope_files" / "setup.sh").read_text()).group(1)
 
 
 @pytest.mark.parametrize("needed", [

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submission, zip_listing
+from autograder.intake import submission, zip_listing
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import SOLUTIONS
 
 CONFIG = dataclasses.replace(DEFAULT, timeout_scale=0.2)

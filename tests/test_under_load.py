@@ -4,7 +4,7 @@ process then gets a third of a core or less, as on a shared CI machine).
 Verdicts must not depend on the load: the reference still gets 100, and a submission
 with one bug loses exactly what it loses on a quiet machine, because every wall-clock
 limit is a multiple of the reference's own time on the same machine, and the budget
-grows with the load per CPU (autograder/machine.py). The rest of the suite runs beside
+grows with the load per CPU (autograder/sandbox/machine.py). The rest of the suite runs beside
 these processes too while this test runs (pytest-xdist's other worker).
 """
 import dataclasses
@@ -15,7 +15,7 @@ import time
 import pytest
 
 from autograder.config import DEFAULT
-from autograder.grade import grade
+from autograder.judging.grade import grade
 from conftest import SOLUTIONS
 from test_grader import _copy_solutions
 
@@ -60,6 +60,6 @@ def test_the_budget_that_a_busy_machine_gets_is_reported(monkeypatch):
 
 
 def _cpus() -> float:
-    from autograder import machine
+    from autograder.sandbox import machine
 
     return machine.usable_cpus()

@@ -1,4 +1,4 @@
-"""Unit tests of autograder/compare.py: each behaviour one parametrized test over a table.
+"""Unit tests of autograder/judging/compare.py: each behaviour one parametrized test over a table.
 
 Inputs are small hand-made arrays: the verdicts follow from the rules stated in the
 module (scale-aware relative error; shape, dtype, finiteness, then values)."""
@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from autograder.child import wire
-from autograder.compare import (FLOAT32_TOLERANCE, Hint, Line, Verdict, compare_array,
+from autograder.sandbox.child import wire
+from autograder.judging.compare import (FLOAT32_TOLERANCE, Hint, Line, Verdict, compare_array,
                                 compare_labels, describe, relative_error, shape_hint)
 
 A = np.array([[1.0, -2.0], [3.0, 4.0]])  # max |A| = 4

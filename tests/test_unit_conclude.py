@@ -1,4 +1,4 @@
-"""Unit tests of autograder/conclude.py: each step after judging, alone, on a table of
+"""Unit tests of autograder/judging/conclude.py: each step after judging, alone, on a table of
 small gradings (tests made here, no student process), then the pipeline's order.
 
 The functions of these gradings: f is called by g (the student's own f) and by h (the
@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 
-from autograder import conclude, serve
-from autograder.checks import CHECKS
-from autograder.conclude import NO_CREDIT_AFTER_LARGE, Context
-from autograder.compare import Hint
+from autograder.judging import conclude, serve
+from autograder.judging.checks import CHECKS
+from autograder.judging.conclude import NO_CREDIT_AFTER_LARGE, Context
+from autograder.judging.compare import Hint
 from autograder.config import DEFAULT
-from autograder.results import TestId, TestResult
+from autograder.judging.results import TestId, TestResult
 
 CONTEXT = Context(calls={"g": ("f",), "h": ("f", "g")}, answered=frozenset({("h", "f")}),
                   points={"f": 2.0}, languages=("en",))

@@ -1,4 +1,4 @@
-"""Unit tests of autograder/engine.py: run_case judges fake students, without a sandbox.
+"""Unit tests of autograder/judging/engine.py: run_case judges fake students, without a sandbox.
 
 A fake student answers the engine's requests in this process, the way the student
 process does: the operation of child/layer_ops.py runs on the reference's layer
@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autograder import cases, engine
-from autograder.checks import Case, Check, case_points, identity_of
-from autograder.child import classifier_ops, layer_ops, wire, worker
+from autograder.judging import cases, engine
+from autograder.judging.checks import Case, Check, case_points, identity_of
+from autograder.sandbox.child import classifier_ops, layer_ops, wire, worker
 from autograder.config import Config
-from autograder.reference import load_reference
-from autograder.results import CAUSES, STATUSES
-from autograder.sandbox import CallTimeout, ProcessDied
+from autograder.judging.reference import load_reference
+from autograder.judging.results import CAUSES, STATUSES
+from autograder.sandbox.process import CallTimeout, ProcessDied
 from conftest import SOLUTIONS
 
 REF = load_reference(SOLUTIONS)

@@ -1,18 +1,18 @@
-"""Unit tests of autograder/hints.py: the outputs a known mistake produces get its hint,
+"""Unit tests of autograder/judging/hints.py: the outputs a known mistake produces get its hint,
 the right outputs get none; hints across cases; hints in the instructor's languages.
 
 Each mistake is written here as a student would make it (plain NumPy, independent of
-hints.py's predictions), on seeded cases of autograder/cases.py; the right outputs come
+hints.py's predictions), on seeded cases of autograder/judging/cases.py; the right outputs come
 from the reference."""
 from functools import partial
 
 import numpy as np
 import pytest
 
-from autograder import cases, hints
-from autograder.compare import Hint, compare_array
-from autograder.reference import load_reference
-from autograder import results
+from autograder.judging import cases, hints
+from autograder.judging.compare import Hint, compare_array
+from autograder.judging.reference import load_reference
+from autograder.judging import results
 from conftest import SOLUTIONS
 
 REF = load_reference(SOLUTIONS)
@@ -294,7 +294,7 @@ def test_a_hint_is_kept_on_the_first_test_of_its_function_only():
 def test_every_pattern_marks_levels_its_functions_cases_stand_at(pattern):
     """A marker is a level of the cases' domains (not a piece of a label): each one marks
     a case of every function the pattern names."""
-    from autograder.checks import ALL_CHECKS
+    from autograder.judging.checks import ALL_CHECKS
     for target in pattern.targets:
         levels = {lv for c in ALL_CHECKS if c.target == target for case in c.cases
                   for lv in case.levels}

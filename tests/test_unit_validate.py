@@ -1,4 +1,4 @@
-"""Unit tests of autograder/validate.py: a reply that fits the contract comes back
+"""Unit tests of autograder/judging/validate.py: a reply that fits the contract comes back
 (restricted to the keys the grader knows); one that does not raises InvalidReply naming
 the function, the output, what was expected (with the contract's letters) and what came.
 
@@ -11,11 +11,11 @@ from functools import partial
 import numpy as np
 import pytest
 
-from autograder import cases, engine
-from autograder.checks import ALL_CHECKS
-from autograder.child import classifier_ops, layer_ops
-from autograder.reference import load_reference
-from autograder.validate import OPTIONAL, RULES, InvalidReply, validate
+from autograder.judging import cases, engine
+from autograder.judging.checks import ALL_CHECKS
+from autograder.sandbox.child import classifier_ops, layer_ops
+from autograder.judging.reference import load_reference
+from autograder.judging.validate import OPTIONAL, RULES, InvalidReply, validate
 from conftest import SOLUTIONS
 
 REFERENCE = load_reference(SOLUTIONS)

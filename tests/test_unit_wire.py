@@ -1,4 +1,4 @@
-"""Unit tests of autograder/child/wire.py: round trips, and refusal of hostile bytes.
+"""Unit tests of autograder/sandbox/child/wire.py: round trips, and refusal of hostile bytes.
 
 The student process writes any bytes it likes to its pipe: decode must refuse every
 malformed message with a WireError, never run anything in it, and never allocate what
@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from autograder.child import wire
+from autograder.sandbox.child import wire
 
 Unsupported, WireError, decode, encode = wire.Unsupported, wire.WireError, wire.decode, wire.encode
 

@@ -88,7 +88,7 @@ def build(config: Config, target: Path, register: bool = False) -> list[str]:
         what = (f"starter, {len(file.qualnames)} regions replaced: {', '.join(file.qualnames)}"
                 if file.is_starter else "copied unchanged")
         summary.append(f"  {file.name:<22} {what}")
-    summary.append(f"  {'autograder/':<22} self-check kit ({len(kit_files)} files): "
+    summary.append(f"  {'rnnkit/':<22} self-check kit ({len(kit_files)} files): "
                    "python -m autograder check")
     if register:
         summary.append(f"  {'gradebook':<22} {config.assignment} and its cells registered for "

@@ -6,7 +6,7 @@ the public cases cover from checks.py, the archive's address and MD5 from data.p
 from pathlib import Path
 from string import Template
 
-from autograder.checks import CHECKS, case_points
+from autograder.judging.checks import CHECKS, case_points
 from autograder.data import CIFAR_MD5, CIFAR_URL
 
 TEMPLATES = Path(__file__).resolve().parent / "student"

@@ -1,0 +1,3 @@
+"""The grader inside other tools: Gradescope's autograder zip and scripts, nbgrader's
+graded cells.
+"""
