@@ -37,7 +37,8 @@ autograder-zip: $(STAMP)      ## the Gradescope autograder zip
 	$(PY) -m autograder autograder-zip
 
 bench: $(STAMP)               ## speed benchmarks, printed side by side
-	$(PY) bench/bench_rnn.py && $(PY) bench/bench_grader.py && $(PY) bench/bench_batch.py
+	$(PY) bench/bench_rnn.py && $(PY) bench/bench_grader.py && $(PY) bench/bench_batch.py \
+	  && $(PY) bench/bench_notebook.py
 
 data: $(STAMP)                ## download CIFAR-10 (python format): make data [URL=path-or-url MD5=md5]
 	$(PY) -m autograder data $(if $(URL),--url "$(URL)") $(if $(MD5),--md5 "$(MD5)")

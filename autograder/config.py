@@ -67,10 +67,12 @@ class Config:
     points: tuple[tuple[str, float], ...] = ()  # (graded function, points) overrides
     visibility: str = "visible"  # Gradescope's visibility of each test before the due date
     hint_languages: tuple[str, ...] = ("en", "zh")
-    # The optional LSTM extension (lstm_layers.py, checks.EXTENSION_CHECKS): off, the file
-    # is not required and nothing changes; on, it takes lstm_points of the total.
-    lstm: bool = False
-    lstm_points: float = 20.0
+    # The optional extensions (functions.EXTENSIONS, e.g. the LSTM; checks.EXTENSION_CHECKS),
+    # each set by its own table of the file ([lstm] enabled, points). Off, its file is not
+    # required and nothing changes; on, it takes its points of the total (default: the
+    # points of its checks). Only what differs from those defaults is held.
+    extensions: tuple[tuple[str, bool], ...] = ()  # (extension, on)
+    extension_points: tuple[tuple[str, float], ...] = ()  # (extension, its points)
     settings_file: str = ""  # the file these came from ("" = the defaults)
     autograder_zip: Path = ROOT / "build" / "autograder.zip"  # make autograder-zip
 

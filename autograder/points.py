@@ -13,7 +13,8 @@ points as their checks do (checks.EXTENSION_CHECKS).
 """
 import dataclasses
 
-from autograder.judging.checks import CHECKS, EXTENSION_CHECKS, case_points, graded, identity_of
+from autograder.judging.checks import (CHECKS, EXTENSION_CHECKS, case_points, extension_on,
+                                       graded, identity_of)
 
 
 def default_points() -> dict[str, float]:
@@ -33,17 +34,23 @@ def factors(config) -> dict[str, float]:
     """Graded function -> the factor its points are multiplied by (absent: 1)."""
     defaults = default_points()
     result = {target: new / defaults[target] for target, new in config.points}
-    on = [name for name in EXTENSION_CHECKS if getattr(config, name, False)]
+    on = [name for name in EXTENSION_CHECKS if extension_on(config, name)]
     if not on:
         return result
+    own_points = {**default_extension_points(), **dict(config.extension_points)}
     total = sum({**defaults, **dict(config.points)}.values())
-    taken = min(sum(getattr(config, f"{name}_points") for name in on), total)
+    taken = min(sum(own_points[name] for name in on), total)
     for target in defaults:
         result[target] = result.get(target, 1.0) * (total - taken) / total
     for name in on:
         own = _totals(EXTENSION_CHECKS[name])
-        result.update({t: getattr(config, f"{name}_points") / sum(own.values()) for t in own})
+        result.update({t: own_points[name] / sum(own.values()) for t in own})
     return result
+
+
+def default_extension_points() -> dict[str, float]:
+    """Each optional extension's points when on and the settings give none: its checks'."""
+    return {name: sum(_totals(checks).values()) for name, checks in EXTENSION_CHECKS.items()}
 
 
 

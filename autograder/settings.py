@@ -23,9 +23,11 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from functools import partial
 from typing import Callable
 
 from autograder.config import DEFAULT, Config
+from autograder.sandbox.child import functions
 
 ENV_VAR = "RNN_GRADER_CONFIG"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
@@ -43,6 +45,16 @@ class Setting:
     field: str  # the Config field it sets
     check: Callable  # value -> converted value, or raises ValueError("expected ...")
     help: str
+    # an optional extension's: the field holds (extension, value) pairs, this setting
+    # the pair of its table; default() is its value when the file gives none
+    part: str = ""
+    default: Callable = lambda: None
+
+    def value(self, config):
+        """This setting's value in config."""
+        if not self.part:
+            return getattr(config, self.field)
+        return dict(getattr(config, self.field)).get(self.part, self.default())
 
 
 def _number(low: float, high: float = float("inf")):
@@ -116,11 +128,27 @@ SETTINGS: tuple[Setting, ...] = (
             "what students see on Gradescope before the due date (its test visibility)"),
     Setting("class.jobs", "batch_jobs", _integer(0, 1024),
             "grade-all's parallel gradings; 0 = one per CPU"),
-    Setting("lstm.enabled", "lstm", _boolean,
-            "grade the optional LSTM extension (lstm_layers.py); off: the file is not needed"),
-    Setting("lstm.points", "lstm_points", _number(0, 1000),
-            "the LSTM's points when on, out of the total (the other functions share the rest)"),
 )
+
+
+def _extension_points(name: str) -> float:
+    from autograder.points import default_extension_points  # the checks: NumPy
+
+    return default_extension_points()[name]
+
+
+def _extension_settings(name: str, module: str) -> tuple[Setting, ...]:
+    """The table of one optional extension (functions.EXTENSIONS): made here for each."""
+    return (Setting(f"{name}.enabled", "extensions", _boolean,
+                    f"grade the optional {name} extension ({module}.py); off: the file is "
+                    "not needed", part=name, default=lambda: False),
+            Setting(f"{name}.points", "extension_points", _number(0, 1000),
+                    "its points when on, out of the total (the other functions share the "
+                    "rest)", part=name, default=partial(_extension_points, name)))
+
+
+SETTINGS += tuple(setting for name, module in functions.EXTENSIONS.items()
+                  for setting in _extension_settings(name, module))
 _SCALE = {"memory_cap": MIB}  # file unit -> Config unit
 BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -138,7 +166,7 @@ def load(path: Path | None = None, base: Config = DEFAULT) -> tuple[Config, dict
     if path is None:
         return base, {}
     data = _read(Path(path))
-    changes, sources = {}, {}
+    changes, sources, parts = {}, {}, {}
     for table, entries in data.items():
         if table == "points":
             changes["points"] = _points(path, entries)
@@ -157,9 +185,16 @@ def load(path: Path | None = None, base: Config = DEFAULT) -> tuple[Config, dict
                 value = setting.check(value)
             except ValueError as exc:
                 raise SettingsError(f"{path}: {key} = {value!r}: {exc}") from None
-            changes[setting.field] = value * _SCALE[setting.field] \
-                if setting.field in _SCALE else value
+            if setting.part:  # held only where it differs from its default
+                pairs = parts.setdefault(setting.field, dict(getattr(base, setting.field)))
+                pairs.pop(setting.part, None)
+                if value != setting.default():
+                    pairs[setting.part] = value
+            else:
+                changes[setting.field] = value * _SCALE[setting.field] \
+                    if setting.field in _SCALE else value
             sources[key] = str(path)
+    changes.update({field: tuple(sorted(pairs.items())) for field, pairs in parts.items()})
     return dataclasses.replace(base, **changes, settings_file=str(Path(path).resolve())), sources
 
 
@@ -223,7 +258,7 @@ def describe(config: Config, sources: dict) -> str:
     lines = [f"# Settings in force ({config.settings_file or 'no settings file: defaults'});"
              " this text is itself a valid settings file"]
     for s in SETTINGS:
-        value = getattr(config, s.field)
+        value = s.value(config)
         if s.field in _SCALE:
             value //= _SCALE[s.field]
         shown = list(value) if isinstance(value, tuple) else value

@@ -36,7 +36,7 @@ VARIANTS = sorted(p.name for p in VARIANTS_DIR.iterdir() if p.is_dir())
 TARGETS = {check.target for check in ALL_CHECKS}
 # the optional LSTM extension's functions: their entries are graded with it turned on
 LSTM_TARGETS = {check.target for check in EXTENSION_CHECKS["lstm"]}
-LSTM_ON = dataclasses.replace(DEFAULT, lstm=True)
+LSTM_ON = dataclasses.replace(DEFAULT, extensions=(("lstm", True),))
 ENTRIES = {bug.name: bug for bug in (*BUGS, *REWRITES)}
 CATALOG_SECRET = "rnn-catalog-test-secret"
 FINGERPRINTS = 20

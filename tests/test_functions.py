@@ -169,15 +169,19 @@ def test_an_index_argument_is_refused_past_the_axis_it_indexes(key):
 
 
 def test_each_extension_is_described_checked_and_set():
-    """An extension's name is its settings table, its Config field and its checks' key;
-    its functions are described as such, each with a check, none in CHECKS."""
+    """An extension's name is its settings table (made from the descriptions: no Config
+    field of its own) and its checks' key; its functions are described as such, each with
+    a check, none in CHECKS; off by default, worth its checks' points when on."""
+    from autograder import settings
     from autograder.config import DEFAULT
     assert set(functions.EXTENSIONS) == set(EXTENSION_CHECKS) == {"lstm"}
     for name, checks in EXTENSION_CHECKS.items():
         described = {f.name for f in DESCRIBED if f.extension == name}
         assert {c.target for c in checks} == described
         assert not described & {c.target for c in CHECKS}
-        assert getattr(DEFAULT, name) is False and getattr(DEFAULT, f"{name}_points") > 0
+        assert settings.BY_KEY[f"{name}.enabled"].value(DEFAULT) is False
+        assert settings.BY_KEY[f"{name}.points"].value(DEFAULT) == sum(c.points for c in checks)
+        assert f"{functions.EXTENSIONS[name]}.py" in settings.BY_KEY[f"{name}.enabled"].help
 
 
 def test_the_child_modules_are_imported_by_their_one_name():

@@ -48,8 +48,8 @@ def test_a_good_value_is_applied_and_its_source_named(tmp_path, key):
     good, expected, _ = GOOD_AND_BAD[key]
     path = _file(tmp_path, _toml(key, good))
     config, sources = settings.load(path)
-    field = settings.BY_KEY[key].field
-    assert getattr(config, field) == expected != getattr(DEFAULT, field)
+    setting = settings.BY_KEY[key]
+    assert setting.value(config) == expected != setting.value(DEFAULT)
     assert sources == {key: str(path)}
     assert config.settings_file == str(path.resolve())
 
@@ -150,7 +150,8 @@ def test_the_readme_example_is_a_valid_settings_file_naming_every_key(tmp_path):
     assert set(sources) - {k for k in sources if k.startswith("points.")} == set(
         settings.BY_KEY)
     for s in settings.SETTINGS:  # the README shows the defaults
-        assert getattr(config, s.field) == getattr(DEFAULT, s.field), s.key
+        assert s.value(config) == s.value(DEFAULT), s.key
+    assert config.extensions == config.extension_points == ()  # defaults are not held
 
 
 # ---- each setting that shapes the results, seen in a grading ------------------------------

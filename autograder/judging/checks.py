@@ -326,11 +326,16 @@ EXTENSION_CHECKS: dict[str, tuple[Check, ...]] = {"lstm": (
 ALL_CHECKS = CHECKS + tuple(check for checks in EXTENSION_CHECKS.values() for check in checks)
 
 
+def extension_on(config, name: str) -> bool:
+    """Whether the settings turn the optional extension `name` on ([lstm] enabled)."""
+    return dict(config.extensions).get(name, False)
+
+
 def graded(config) -> tuple[Check, ...]:
     """The checks a grading runs: CHECKS, then those of every extension the settings
-    turn on (the Config field of its name: config.lstm)."""
+    turn on ([lstm] enabled: config.extension_on)."""
     return CHECKS + tuple(check for name, checks in EXTENSION_CHECKS.items()
-                          if getattr(config, name, False) for check in checks)
+                          if extension_on(config, name) for check in checks)
 
 
 # each check's argument domain (tests/test_coverage.py: every boundary is hit)

@@ -153,7 +153,8 @@ def shape_text(letters: str) -> str:
 # and every module with the ones of the extensions (graded when the settings turn them on)
 MODULES = tuple(dict.fromkeys(f.module for f in DESCRIPTIONS if not f.extension))
 ALL_MODULES = tuple(dict.fromkeys(f.module for f in DESCRIPTIONS))
-EXTENSIONS = tuple(dict.fromkeys(f.extension for f in DESCRIPTIONS if f.extension))
+# each optional extension (its settings' table: [lstm] enabled, points) -> its module
+EXTENSIONS = {f.extension: f.module for f in DESCRIPTIONS if f.extension}
 # forward function -> (backward function, names of forward outputs, names of gradients)
 PAIRS = {f.name: (f.backward, f.outputs, FUNCTIONS[f.backward].outputs)
          for f in DESCRIPTIONS if f.backward}
