@@ -228,3 +228,29 @@ def test_the_lstm_takes_its_points_out_of_the_total(tmp_path):
                                          "[lstm]\nenabled = true\npoints = 40\n"))[0]
     on = _max_points(both)
     assert sum(on.values()) == 200 and on["rnn_backward"] == 115 * 160 // 200
+
+
+def test_the_lstm_on_grades_the_reference_100_and_a_missing_file_costs_only_its_points(
+        tmp_path):
+    """On: the reference 100 with the LSTM's tests; without lstm_layers.py, only the
+    LSTM's 20 points are lost, each of its tests saying the file is missing; off: that
+    submission 100 with no LSTM test."""
+    import shutil
+
+    from autograder.judging.grade import MISSING_EXTENSION, grade
+    from conftest import SOLUTIONS
+
+    on = settings.load(_file(tmp_path, "[lstm]\nenabled = true\n"))[0]
+    full = grade(SOLUTIONS, on)
+    assert full.score == full.max_score == 100
+    assert any(t.function.startswith("lstm_") for t in full.tests)
+    without = tmp_path / "without"
+    shutil.copytree(SOLUTIONS, without, ignore=shutil.ignore_patterns("__pycache__",
+                                                                      "lstm_layers.py"))
+    missing = grade(without, on)
+    lstm = [t for t in missing.tests if t.function.startswith("lstm_")]
+    assert round(missing.score, 4) == 80 and lstm and all(t.score == 0 for t in lstm)
+    said = MISSING_EXTENSION[0].format(module="lstm_layers")
+    assert all(said in t.output for t in lstm), lstm[0].output
+    off = grade(without, DEFAULT)
+    assert off.score == 100 and not any(t.function.startswith("lstm_") for t in off.tests)

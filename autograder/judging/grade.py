@@ -187,6 +187,11 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
                                      "function, not one per test)", "timeout")
     if answer.payload is None:
         return _internal_error(check, case)
+    module = functions.FUNCTIONS[check.target].module
+    if not (run.student.submission_dir / f"{module}.py").is_file():  # an extension's
+        missing = _not_run(check, case, MISSING_EXTENSION[0].format(module=module))
+        missing.output += "\n      " + MISSING_EXTENSION[1].format(module=module)
+        return missing
     result = run_case(check, case, answer.payload, answer.expected, run.student,
                       run.reference, deadline=run.deadline, redact=run.redact,
                       time_limit=call_time_limit(check, answer.seconds, run.config),
@@ -194,6 +199,13 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
     if result.status == "timeout":
         run.timed_out[check.target] = check.target
     return result
+
+
+# an optional extension's file, absent while the course grades it (required files are
+# checked at intake: the submission is refused before any test)
+MISSING_EXTENSION = ("{module}.py is not in the submission, and this course grades it (an "
+                     "optional extension its instructor turned on): hand it in with the rest",
+                     "提交中缺少 {module}.py；本课程评分包含这一扩展，请一并提交。")
 
 
 def _summary(result: GradingResult, notes: list[str]) -> str:
