@@ -33,7 +33,10 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 start = time.perf_counter()
 from autograder.config import DEFAULT
-from autograder.judging.grade import grade
+try:
+    from autograder.judging.grade import grade
+except ModuleNotFoundError:  # --against a revision before the folders by layer
+    from autograder.grade import grade
 result = grade({submission!r}, DEFAULT)
 print(json.dumps({{"wall": time.perf_counter() - start, "score": result.score,
     "grader_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
