@@ -474,3 +474,15 @@ def test_sequences_embeddings_and_large_cases(check, student, status, wrong, bla
         assert word in text, text
     if check.cases[0].large:  # no known-mistake hints, no numeric explanation there
         assert result.hints == [] and len(student.limits) == 1
+
+
+@pytest.mark.parametrize("raw_line, line", [(7, 7), ("7", None), (True, None), (0, None),
+                                            (1 << 40, None), (7.0, None), (None, None)])
+def test_the_error_line_is_a_number_the_grader_checked(raw_line, line):
+    """file and line come as fields from the student process, read as data of any type
+    (a forged reply may say anything): the line is kept only as a plausible int."""
+    from autograder.sandbox.process import plain_error
+    error = plain_error({"type": "ValueError", "where": "x.py:7 in f", "file": "x.py\nfake",
+                         "line": raw_line, "message": "m"}, 100)
+    assert error["line"] == line and error["file"] == "x.py fake"  # one line, as text
+    assert engine._error_fields(error)["line"] == line

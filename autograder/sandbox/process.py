@@ -53,7 +53,10 @@ def plain_error(raw, message_limit: int) -> dict:
     def text(key, default, limit):  # one line: no fake report lines in the feedback
         value = raw.get(key)
         return cut(" ".join((value if isinstance(value, str) else default).split()), limit)
+    line = raw.get("line")
     return {"type": text("type", "Error", 80), "where": text("where", "", 120),
+            "file": text("file", "", 120),
+            "line": line if type(line) is int and 0 < line < 1 << 31 else None,
             "message": text("message", "", message_limit),
             "student_error": raw.get("student_error") is True}
 

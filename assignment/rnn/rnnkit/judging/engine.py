@@ -220,12 +220,10 @@ def error_line(error: dict) -> str:
 
 
 def _error_fields(error: dict) -> dict:
-    """The student's exception (a sandbox.plain_error) as fields: type, where (as the
-    student process wrote it), file, line, message, student_error."""
-    file, _, rest = error["where"].partition(":")
-    line = rest.split(" ", 1)[0]
-    return {"type": error["type"], "where": error["where"], "file": file,
-            "line": int(line) if line.isascii() and line.isdigit() else None,
-            "message": error["message"], "student_error": error["student_error"]}
+    """The student's exception (a sandbox.plain_error: each field typed and capped
+    there) as the result's fields: type, where (as the student process wrote it), file,
+    line, message, student_error."""
+    return {key: error[key] for key in ("type", "where", "file", "line", "message",
+                                        "student_error")}
 
 

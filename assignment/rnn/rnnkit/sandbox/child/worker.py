@@ -62,13 +62,15 @@ def describe_error(exc: BaseException, submission_dir: str) -> dict:
 
     Everything here is capped: the exception is the student's object (its __str__ may
     raise or lie), and the grader caps again on its side."""
-    where = ""
+    where, file, line = "", "", None
     try:
         for frame in traceback.extract_tb(exc.__traceback__):
             if frame.filename.startswith(submission_dir):
-                where = f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}"
+                file, line = os.path.basename(frame.filename), frame.lineno
+                where = f"{file}:{line} in {frame.name}"
         if isinstance(exc, SyntaxError) and exc.filename:
-            where = f"{os.path.basename(str(exc.filename))}:{exc.lineno}"
+            file, line = os.path.basename(str(exc.filename)), exc.lineno
+            where = f"{file}:{line}"
     except BaseException:  # noqa: BLE001
         pass
     try:
@@ -76,6 +78,7 @@ def describe_error(exc: BaseException, submission_dir: str) -> dict:
     except BaseException:  # noqa: BLE001
         message = "(the exception's message could not be read)"
     return {"type": str(type(exc).__name__)[:80], "message": message, "where": where[:200],
+            "file": file[:120], "line": line if isinstance(line, int) else None,
             "student_error": isinstance(exc, layer_ops.StudentError)}
 
 
