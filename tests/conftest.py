@@ -75,3 +75,16 @@ def unprivileged_grader():
         kwargs = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 300, **kwargs}
         return subprocess.run(prefix + [sys.executable, "-m", "autograder", *args], **kwargs)
     return run
+
+
+def fresh_shell(*unset: str, **extra: str) -> dict[str, str]:
+    """A new login's environment: the project's environment neither activated nor on
+    PATH, no PYTHONPATH, and no variable named in `unset` (a name ending in "_" unsets
+    every variable that starts with it); plus `extra`."""
+    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
+    gone = ("PYTHONPATH", "VIRTUAL_ENV", *unset)
+    env = {k: v for k, v in os.environ.items()
+           if not any(k.startswith(g) if g.endswith("_") else k == g for g in gone)}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and os.path.realpath(p) != venv_bin)
+    return env | extra

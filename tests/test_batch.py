@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from autograder.classroom import grade_all as batch, store as batch_store
 from autograder.config import DEFAULT
-from conftest import ROOT, SOLUTIONS
+from conftest import ROOT, SOLUTIONS, fresh_shell
 
 FAST = ["--timeout-scale", "0.25"]  # the hanging submission costs 2.5 s per stuck case
 
@@ -136,18 +136,8 @@ def readme_shard_commands() -> tuple[str, str]:
     return array, merge
 
 
-def fresh_shell(**extra: str) -> dict[str, str]:
-    """A new login's environment (no PYTHONPATH, no activated venv) plus `extra`."""
-    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
-           and not k.startswith("SLURM_")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and os.path.realpath(p) != venv_bin)
-    return env | extra
-
-
 def _shell(line: str, **env: str) -> None:
-    done = subprocess.run(line, shell=True, cwd=ROOT, env=fresh_shell(**env),
+    done = subprocess.run(line, shell=True, cwd=ROOT, env=fresh_shell("SLURM_", **env),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
 

@@ -19,6 +19,7 @@ import pytest
 
 from autograder.classroom import grade_all as batch, dask_grading as batch_dask, store as batch_store
 from autograder.config import DEFAULT
+import conftest
 from conftest import ROOT, SOLUTIONS
 
 
@@ -75,13 +76,8 @@ def _fill(line: str, port: int, **places) -> str:
 
 
 def fresh_shell() -> dict[str, str]:
-    """A new login's environment: no PYTHONPATH, no activated venv, no Dask settings."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
-           and not k.startswith(("DASK_", "OPENBLAS_", "OMP_", "MKL_"))}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and p != venv_bin)
-    return env
+    """A new login's, with no Dask or BLAS settings."""
+    return conftest.fresh_shell("DASK_", "OPENBLAS_", "OMP_", "MKL_")
 
 
 WORKERS = min(2, len(os.sched_getaffinity(0)))  # the README's workers in these tests

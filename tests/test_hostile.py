@@ -51,6 +51,17 @@ CONTROL_CHARACTERS = [chr(c) for c in range(32) if c != 10] + ["\x7f", "\x9b", "
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 
 
+def _record_connections(server: socket.socket, received: list) -> None:
+    """Accept on server until it is closed, keeping what each connection sends first."""
+    while True:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        received.append(conn.recv(1 << 16))
+        conn.close()
+
+
 class Listener:
     """A local TCP and unix socket server that records whatever reaches it."""
 
@@ -65,16 +76,8 @@ class Listener:
         self.unix.listen(8)
         self.port = self.tcp.getsockname()[1]
         for server in (self.tcp, self.unix):
-            threading.Thread(target=self._serve, args=(server,), daemon=True).start()
-
-    def _serve(self, server):
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            self.received.append(conn.recv(1 << 16))
-            conn.close()
+            threading.Thread(target=_record_connections, args=(server, self.received),
+                             daemon=True).start()
 
     def close(self):
         self.tcp.close()
@@ -1296,19 +1299,11 @@ class _Listeners:
         self.unix.bind("\0" + self.abstract)
         for server in (self.tcp, self.unix):
             server.listen(8)
-            threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+            threading.Thread(target=_record_connections, args=(server, self.received),
+                             daemon=True).start()
         threading.Thread(target=self._receive, daemon=True).start()
         self.fill = {"PORT": self.tcp.getsockname()[1], "UDP_PORT": self.udp.getsockname()[1],
                      "ABSTRACT": self.abstract, "TOKEN": token}
-
-    def _accept(self, server):
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            self.received.append(conn.recv(1 << 16))
-            conn.close()
 
     def _receive(self):
         while True:

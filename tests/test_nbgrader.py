@@ -26,6 +26,7 @@ from nbgrader.api import Gradebook
 
 from autograder.config import DEFAULT
 from autograder.judging.grade import grade
+import conftest
 from conftest import ROOT, SOLUTIONS
 
 # grade_id of every autograded cell -> the function whose grader points it earns
@@ -66,14 +67,8 @@ def readme_commands() -> dict[str, str]:
 
 
 def fresh_shell() -> dict[str, str]:
-    """A new login's environment: the project's environment neither activated nor on
-    PATH, no PYTHONPATH, nothing of a Jupyter or CIFAR-10 set-up inherited."""
-    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
-    env = {k: v for k, v in os.environ.items() if k not in (
-        "CIFAR10_DIR", "RNN_GRADER_BRIDGE", "JUPYTER_CONFIG_DIR", "PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and os.path.realpath(p) != venv_bin)
-    return env
+    """A new login's, with nothing of a Jupyter or CIFAR-10 set-up inherited."""
+    return conftest.fresh_shell("CIFAR10_DIR", "RNN_GRADER_BRIDGE", "JUPYTER_CONFIG_DIR")
 
 
 def tree_hash(folder: Path) -> dict[str, str]:

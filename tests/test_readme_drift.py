@@ -8,17 +8,16 @@ which makes .venv/): each one that runs Python runs the project's environment
 student README (tests/test_student_readme.py runs those word for word). The local
 grading lines run here; the Dask, Slurm, nbgrader and data lines run in test_dask,
 test_batch, test_nbgrader and test_data_download."""
-import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from autograder.cli import VERBS
+import conftest
 from conftest import RELEASE, ROOT, SOLUTIONS
 
 READMES = [ROOT / "README.md", ROOT / "assignment" / "rnn" / "README.md",
@@ -143,14 +142,8 @@ def test_every_make_line_of_the_readme_runs_the_projects_environment():
 
 
 def fresh_shell() -> dict[str, str]:
-    """A new login's environment: the project's environment neither activated nor on
-    PATH, no PYTHONPATH, no settings file."""
-    venv_bin = os.path.realpath(os.path.dirname(sys.executable))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "RNN_GRADER_CONFIG")}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and os.path.realpath(p) != venv_bin)
-    return env
+    """A new login's, with no settings file."""
+    return conftest.fresh_shell("RNN_GRADER_CONFIG")
 
 
 def _readme_line(start: str, **places) -> str:

@@ -326,6 +326,14 @@ EXTENSION_CHECKS: dict[str, tuple[Check, ...]] = {"lstm": (
 ALL_CHECKS = CHECKS + tuple(check for checks in EXTENSION_CHECKS.values() for check in checks)
 
 
+def calls_of(checks) -> dict[str, tuple[str, ...]]:
+    """function -> the graded functions it calls: its checks' calls, in order, once each."""
+    calls: dict[str, tuple[str, ...]] = {}
+    for check in checks:
+        calls[check.target] = tuple(dict.fromkeys(calls.get(check.target, ()) + check.calls))
+    return calls
+
+
 def extension_on(config, name: str) -> bool:
     """Whether the settings turn the optional extension `name` on ([lstm] enabled)."""
     return dict(config.extensions).get(name, False)

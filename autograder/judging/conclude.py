@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from autograder.judging import hints, serve
 from autograder import points
-from autograder.judging.checks import CHECKS, graded
+from autograder.judging.checks import CHECKS, calls_of, graded
 from autograder.judging.results import TestResult
 
 # A function right on small inputs and wrong on the large one answers by size: the
@@ -37,10 +37,7 @@ class Context:
         """From the checks table and the settings; scale_points=False keeps checks.py's
         points (a sweep compares verdicts, not the instructor's points)."""
         checks = graded(config)
-        calls: dict[str, tuple[str, ...]] = {}
-        for check in checks:
-            calls[check.target] = tuple(dict.fromkeys(calls.get(check.target, ())
-                                                      + check.calls))
+        calls = calls_of(checks)
         answered = frozenset((f, c) for f, callees in calls.items() for c in callees
                              if serve.answered_for(f, c))
         return cls(calls, answered, points.factors(config) if scale_points else None,

@@ -77,6 +77,7 @@ class _Run:
     # function -> the function whose time-out stops it (itself, or one it calls)
     timed_out: dict[str, str] = field(default_factory=dict)
     explain: bool = True  # also what only feedback needs (see engine.run_case)
+    absent: frozenset = frozenset()  # modules not in the submission (an extension's)
 
 
 def _run_checks(tests: list[TestResult], folder: Path, fingerprint: str, config: Config,
@@ -145,6 +146,8 @@ def _grade_cases(run: _Run, seed: int, tests: list[TestResult],
     todo = [(check, case, np.random.default_rng([seed, i, j]))
             for i, check in enumerate(graded(run.config)) for j, case in enumerate(check.cases)
             if chosen(check, case)]
+    run.absent = frozenset(m for m in functions.ALL_MODULES
+                           if not (run.student.submission_dir / f"{m}.py").is_file())
     run.student.boot(functions.FUNCTIONS[todo[0][0].target].module if todo else "")
     answers = [_prepare(run, check, case, rng) for check, case, rng in todo]
     for (check, case, _), answer in zip(todo, answers):
@@ -188,7 +191,7 @@ def _grade_case(run: _Run, check, case, answer: _Answer) -> TestResult:
     if answer.payload is None:
         return _internal_error(check, case)
     module = functions.FUNCTIONS[check.target].module
-    if not (run.student.submission_dir / f"{module}.py").is_file():  # an extension's
+    if module in run.absent:  # an extension's (intake refuses a submission without the rest)
         missing = _not_run(check, case, MISSING_EXTENSION[0].format(module=module))
         missing.output += "\n      " + MISSING_EXTENSION[1].format(module=module)
         return missing

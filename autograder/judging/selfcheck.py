@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.intake import submission as submissions
-from autograder.judging.checks import CHECKS
+from autograder.judging.checks import CHECKS, calls_of
 from autograder.sandbox.child import functions, wire
 from autograder.judging.engine import error_line, expected_output, run_case
 from autograder.judging.results import GradingResult, TestResult
@@ -128,14 +128,12 @@ def verdicts(result: GradingResult) -> list[FunctionVerdict]:
     """One verdict per graded function, in the notebook's order (the order of CHECKS);
     provided code (checks worth 0 points) is left out."""
     by_target: dict[str, FunctionVerdict] = {}
-    calls: dict[str, list[str]] = {}
-    for check in CHECKS:
-        if check.points == 0:
-            continue
+    graded = [check for check in CHECKS if check.points]
+    calls = calls_of(graded)
+    for check in graded:
         verdict = by_target.setdefault(check.target, FunctionVerdict(
             check.target, "PASS", 0.0, 0.0, 0.0, [], []))
         verdict.points += check.points
-        calls.setdefault(check.target, []).extend(check.calls)
     for test in result.tests:
         verdict = by_target.get(test.target)
         if verdict is not None:
@@ -149,7 +147,7 @@ def verdicts(result: GradingResult) -> list[FunctionVerdict]:
             verdict.state = "FAIL"
     for verdict in by_target.values():
         if verdict.state != "PASS":
-            verdict.fix_first = [f for f in dict.fromkeys(calls[verdict.target])
+            verdict.fix_first = [f for f in calls[verdict.target]
                                  if f in by_target and by_target[f].state != "PASS"]
     return list(by_target.values())
 
