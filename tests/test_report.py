@@ -68,6 +68,7 @@ def test_look_at_first_names_each_problem_once_with_its_reason(graded):
     line = [ln for ln in summary.splitlines() if "SyntaxError" in ln]
     assert len(line) == 1 and line[0].endswith("; scored 0 of 100"), line
     assert line[0].startswith(f"  syntax: SyntaxError in rnn_layers.py line {_def_line()}: ")
+    assert ", line " not in line[0]  # the location once, from the fields, not the text too
     assert "buggy, buggy2" in summary  # who made the mistake
 
 

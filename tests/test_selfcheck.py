@@ -11,6 +11,7 @@ import pytest
 from autograder.judging.checks import CHECKS
 from autograder.secret import SECRET_FILE
 from autograder.judging.selfcheck import NOTEBOOK_SECTIONS
+from autograder.sandbox.child import functions
 from conftest import RELEASE, ROOT, SOLUTIONS
 
 KIT = RELEASE / "rnnkit"
@@ -110,6 +111,7 @@ def test_one_bug_names_that_function_first(tmp_path, bug, culprit, state, depend
     verb = "write" if state == "TODO" else "fix"
     section = NOTEBOOK_SECTIONS[culprit]
     assert f"Next: {verb} {culprit} (" in done.stdout and f"section {section}." in done.stdout
+    assert f"notebook 第 {functions.SECTION_NUMBERS[culprit]} 节" in done.stdout
 
 
 def test_points_are_on_the_graders_scale_with_the_public_share():

@@ -15,7 +15,6 @@ spreadsheet would read as a formula neutralised; HTML escaping is Jinja2's autoe
 """
 import csv
 import io
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,9 +176,8 @@ def _syntax_error(record: dict) -> str:
                    and t["error"].get("type") in SYNTAX_ERRORS), None)
     if not syntax:
         return ""
-    message = re.sub(r"\s*\([^()]*, line \d+\)$", "", str(syntax.get("message", "")))
     return inert_text(f"{syntax['type']} in {syntax.get('file')} line {syntax.get('line')}: "
-                      f"{message}")
+                      f"{syntax.get('message', '')}")
 
 
 def _same_error_everywhere(failed: list[dict]) -> str | None:

@@ -250,7 +250,7 @@ def _next(failing: list[FunctionVerdict]) -> list[str]:
     return [f"Next: {what} {first.target} ({_module(first.target)}), notebook section "
             f"{_section(first.target)}.",
             f"下一步：{first.target}（{_module(first.target)}，notebook 第 "
-            f"{_section(first.target).split()[0]} 节）。"]
+            f"{functions.SECTION_NUMBERS.get(first.target, '?')} 节）。"]
 
 
 def _section(target: str) -> str:

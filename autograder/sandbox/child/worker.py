@@ -73,8 +73,9 @@ def describe_error(exc: BaseException, submission_dir: str) -> dict:
             where = f"{file}:{line}"
     except BaseException:  # noqa: BLE001
         pass
-    try:
-        message = str(exc)[:1500]
+    try:  # a SyntaxError's own text repeats "(file, line N)": its bare msg, the rest is above
+        message = (str(exc.msg) if isinstance(exc, SyntaxError) and exc.msg
+                   else str(exc))[:1500]
     except BaseException:  # noqa: BLE001
         message = "(the exception's message could not be read)"
     return {"type": str(type(exc).__name__)[:80], "message": message, "where": where[:200],

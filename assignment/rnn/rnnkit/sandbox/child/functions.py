@@ -23,7 +23,7 @@ class Function:
     letters: dict = field(default_factory=dict)  # shape letters of args and outputs
     backward: str = ""  # a forward's backward partner
     callees: tuple[str, ...] = ()  # graded functions it calls by name (the grader answers)
-    section: str = ""  # where the notebook teaches it ("" where it does not)
+    section: tuple[str, ...] = ()  # (number, title) of the notebook section teaching it
     integers: dict = field(default_factory=dict)  # index arrays (any integer dtype) ->
     # the letter of the axis they index: {"x": "V"} means values in [0, V)
     state: str = ""  # a forward's hidden-state argument (a state updated in place is caught)
@@ -40,33 +40,33 @@ DESCRIPTIONS = (
     Function("rnn_step_forward", "rnn_layers", ("x", "prev_h", "Wx", "Wh", "b"),
              ("next_h", "cache"), {"x": "ND", "prev_h": "NH", "Wx": "DH", "Wh": "HH",
                                    "b": "H", "next_h": "NH"},
-             backward="rnn_step_backward", section="2.1 Step forward", state="prev_h"),
+             backward="rnn_step_backward", section=("2.1", "Step forward"), state="prev_h"),
     Function("rnn_step_backward", "rnn_layers", ("dnext_h", "cache"),
              ("dx", "dprev_h", "dWx", "dWh", "db"),
              {"dnext_h": "NH", "dx": "ND", "dprev_h": "NH", "dWx": "DH", "dWh": "HH",
-              "db": "H"}, section="2.2 Step backward"),
+              "db": "H"}, section=("2.2", "Step backward")),
     Function("rnn_forward", "rnn_layers", ("x", "h0", "Wx", "Wh", "b"), ("h", "cache"),
              {"x": "NTD", "h0": "NH", "Wx": "DH", "Wh": "HH", "b": "H", "h": "NTH"},
              backward="rnn_backward", callees=("rnn_step_forward",),
-             section="3.1 Sequence forward", state="h0"),
+             section=("3.1", "Sequence forward"), state="h0"),
     Function("rnn_backward", "rnn_layers", ("dh", "cache"), ("dx", "dh0", "dWx", "dWh", "db"),
              {"dh": "NTH", "dx": "NTD", "dh0": "NH", "dWx": "DH", "dWh": "HH", "db": "H"},
-             callees=("rnn_step_backward",), section="3.2 Backpropagation through time"),
+             callees=("rnn_step_backward",), section=("3.2", "Backpropagation through time")),
     Function("word_embedding_forward", "rnn_layers", ("x", "W"), ("out", "cache"),
              {"x": "NT", "W": "VD", "out": "NTD"}, backward="word_embedding_backward",
-             section="4.1 Embedding forward", integers={"x": "V"}),
+             section=("4.1", "Embedding forward"), integers={"x": "V"}),
     Function("word_embedding_backward", "rnn_layers", ("dout", "cache"), ("dW",),
-             {"dout": "NTD", "dW": "VD"}, section="4.2 Embedding backward"),
+             {"dout": "NTD", "dW": "VD"}, section=("4.2", "Embedding backward")),
     Function("RNNClassifier.__init__", "rnn_classifier"),  # provided code, 0 points
     Function("RNNClassifier.loss", "rnn_classifier", ("X", "y"), ("loss", "grads"),
              {"X": "NTD", "y": "N", "scores": "NK", **PARAMS}, callees=_LAYERS,
-             section="7.1 Scores and loss"),
+             section=("7.1", "Scores and loss")),
     Function("RNNClassifier.predict", "rnn_classifier", ("X",), ("labels",),
-             {"X": "NTD", "labels": "N"}, section="7.3 Training: overfit a small batch"),
+             {"X": "NTD", "labels": "N"}, section=("7.3", "Training: overfit a small batch")),
     Function("RNNClassifier.train", "rnn_classifier",
              ("X", "y", "X_val", "y_val"), ("history",),
              callees=("RNNClassifier.loss", "RNNClassifier.predict"),
-             section="7.3 Training: overfit a small batch"),
+             section=("7.3", "Training: overfit a small batch")),
 )
 # the optional LSTM extension (settings: [lstm] enabled); G = 4H, the four gates i, f, o, g
 _LSTM_STEP = {"x": "ND", "prev_h": "NH", "prev_c": "NH", "Wx": "DG", "Wh": "HG", "b": "G"}
@@ -74,20 +74,20 @@ _LSTM_SEQUENCE = {"x": "NTD", "h0": "NH", "Wx": "DG", "Wh": "HG", "b": "G", "h":
 DESCRIPTIONS += (
     Function("lstm_step_forward", "lstm_layers", ("x", "prev_h", "prev_c", "Wx", "Wh", "b"),
              ("next_h", "next_c", "cache"), {**_LSTM_STEP, "next_h": "NH", "next_c": "NH"},
-             backward="lstm_step_backward", section="6.4 Gated memory: the LSTM",
+             backward="lstm_step_backward", section=("6.4", "Gated memory: the LSTM"),
              state="prev_h", extension="lstm", no_overflow=True),
     Function("lstm_step_backward", "lstm_layers", ("dnext_h", "dnext_c", "cache"),
              ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
              {"dnext_h": "NH", "dnext_c": "NH", "dx": "ND", "dprev_h": "NH", "dprev_c": "NH",
-              "dWx": "DG", "dWh": "HG", "db": "G"}, section="6.4 Gated memory: the LSTM",
+              "dWx": "DG", "dWh": "HG", "db": "G"}, section=("6.4", "Gated memory: the LSTM"),
              extension="lstm", no_overflow=True),
     Function("lstm_forward", "lstm_layers", ("x", "h0", "Wx", "Wh", "b"), ("h", "cache"),
              _LSTM_SEQUENCE, backward="lstm_backward", callees=("lstm_step_forward",),
-             section="6.4 Gated memory: the LSTM", state="h0", extension="lstm",
+             section=("6.4", "Gated memory: the LSTM"), state="h0", extension="lstm",
              no_overflow=True),
     Function("lstm_backward", "lstm_layers", ("dh", "cache"), ("dx", "dh0", "dWx", "dWh", "db"),
              {"dh": "NTH", "dx": "NTD", "dh0": "NH", "dWx": "DG", "dWh": "HG", "db": "G"},
-             callees=("lstm_step_backward",), section="6.4 Gated memory: the LSTM",
+             callees=("lstm_step_backward",), section=("6.4", "Gated memory: the LSTM"),
              extension="lstm", no_overflow=True),
 )
 FUNCTIONS = {f.name: f for f in DESCRIPTIONS}
@@ -181,7 +181,8 @@ SERVED = {f.name: f.callees + (tuple(n for n in FORWARDS if FUNCTIONS[n].module 
                                if f.name in FORWARD_OF else ())
           for f in DESCRIPTIONS if f.callees or f.name in FORWARD_OF}
 INTEGER_ARGS = {(f.name, a): bound for f in DESCRIPTIONS for a, bound in f.integers.items()}
-NOTEBOOK_SECTIONS = {f.name: f.section for f in DESCRIPTIONS if f.section}
+NOTEBOOK_SECTIONS = {f.name: " ".join(f.section) for f in DESCRIPTIONS if f.section}
+SECTION_NUMBERS = {f.name: f.section[0] for f in DESCRIPTIONS if f.section}
 PARAM_NAMES = tuple(PARAMS)
 
 
