@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REPEATS = 7
+REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 
 # Run in a fresh interpreter: grade the solutions once, report wall time and peak RSS.
 _ONE_GRADE = """

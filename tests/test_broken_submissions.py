@@ -352,7 +352,7 @@ def test_a_failing_judge_is_an_internal_error_of_its_tests_only(tmp_path, monkey
 
 
 def test_a_grader_crash_mid_grading_still_lists_every_test(tmp_path, monkeypatch):
-    from autograder.judging import grade as grade_module
+    from autograder.judging import run_cases
 
     calls = []
 
@@ -361,8 +361,8 @@ def test_a_grader_crash_mid_grading_still_lists_every_test(tmp_path, monkeypatch
         if len(calls) > 3:
             raise MemoryError("the grader ran out of memory")
         return original(run, check, case, answer)
-    original = grade_module._grade_case
-    monkeypatch.setattr(grade_module, "_grade_case", crash)
+    original = run_cases._grade_case
+    monkeypatch.setattr(run_cases, "_grade_case", crash)
     result = grade(_reference(tmp_path / "s"), CONFIG)
     names = [f"{c.target}: {c.what}, {case.label}" for c in CHECKS for case in c.cases]
     assert [t.name for t in result.tests] == names

@@ -26,7 +26,8 @@ import pytest
 from autograder.intake import submission as submissions
 from autograder.judging.checks import ALL_CHECKS, CHECKS, EXTENSION_CHECKS
 from autograder.config import DEFAULT
-from autograder.judging.grade import grade, sweep
+from autograder.judging.grade import grade
+from autograder.judging.run_cases import sweep
 from conftest import SOLUTIONS
 from submissions.bugs import BUGS, apply_bug
 from submissions.rewrites import REWRITES, apply_rewrite

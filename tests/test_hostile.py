@@ -1026,7 +1026,7 @@ def test_a_case_and_its_explanation_share_one_time_limit(tmp_path, monkeypatch):
     """A wrong backward is explained with numeric gradients of the student's own forward,
     asked within what is left of the case's time limit, not within a second one: a
     forward slow only when called many times cannot double every case's time."""
-    from autograder.judging import grade as grade_module
+    from autograder.judging import run_cases as grade_module
     folder = build(tmp_path / "s", None, {}, bugs=False)
     with open(folder / "rnn_layers.py", "a") as f:
         f.write(textwrap.dedent('''

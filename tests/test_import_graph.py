@@ -2,8 +2,12 @@
 only the layers below it: sandbox/child lowest, then sandbox/ and intake/, judging/, then
 release/, classroom/ and integrations/ (the top-level modules, the verbs and the settings,
 are outside the ranking). Imports inside functions count: a lazy import is still a
-dependency."""
+dependency. And the order of one import that matters for speed: the student process
+boots before the judging modules import."""
 import ast
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -97,3 +101,30 @@ def test_every_layer_imports_only_the_layers_below():
                     if rank(src) is not None and rank(dst) is not None
                     and rank(dst) > rank(src))
     assert upward == [], upward
+
+
+_BOOT_ORDER = """
+import json, sys
+from autograder.config import DEFAULT
+from autograder.judging import grade
+from autograder.sandbox.process import StudentProcess
+seen, boot = [], StudentProcess.boot
+def recording(self, module=""):
+    seen.append(sorted(m for m in sys.modules if m.startswith("autograder.judging.")))
+    return boot(self, module)
+StudentProcess.boot = recording
+result = grade.grade(sys.argv[1], DEFAULT)
+print(json.dumps({"at_boot": seen[0], "score": result.score}))
+"""
+
+
+def test_the_student_process_boots_before_the_judging_modules_import():
+    """grade.py imports only what starting the student process needs (the reference is
+    read first); the judging modules import while it boots: its start is out of the
+    critical path (issue 20)."""
+    done = subprocess.run([sys.executable, "-c", _BOOT_ORDER, str(ROOT / "solutions" / "rnn")],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["score"] == 100.0
+    assert seen["at_boot"] == ["autograder.judging.grade", "autograder.judging.reference",
+                               "autograder.judging.results"], seen["at_boot"]

@@ -6,6 +6,7 @@ of every folder it can see) is graded next to the same submission without the at
 in every isolation mode this machine offers.
 """
 import dataclasses
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -247,7 +248,7 @@ def test_every_backend_is_one_class_chosen_in_one_place():
     assert set(jail.ENTER) == set(names) - {"none"}
     comparison = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](%s)["']""" % "|".join(names))
     for module in ("sandbox/isolation.py", "sandbox/process.py", "sandbox/bwrap.py",
-                   "judging/grade.py", "sandbox/child/jail.py"):
+                   "judging/grade.py", "judging/run_cases.py", "sandbox/child/jail.py"):
         source = (ROOT / "autograder" / module).read_text()
         assert not comparison.search(source), (module, comparison.search(source).group())
 
@@ -261,3 +262,29 @@ def test_a_student_user_that_is_root_or_owns_the_grader_is_refused():
         mode, why_not = isolation.choose(config)
         assert mode == "none" and all("owns the grader's files" in w for w in why_not), why_not
         assert "owns the grader's files" in isolation.refusal(config)
+
+
+def test_the_public_copy_of_the_workers_code_keeps_its_bytecode_valid(tmp_path, monkeypatch):
+    """The student user's readable copy of child/ carries the compiled bytecode with the
+    sources' times, so that the student process imports it without compiling (its boot
+    is on the critical path of every grading)."""
+    import py_compile
+
+    from autograder.sandbox.backends import bubblewrap
+
+    child = tmp_path / "child"
+    shutil.copytree(isolation.CHILD_DIR, child, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in child.glob("*.py"):
+        py_compile.compile(str(source), doraise=True)
+    monkeypatch.setattr(bubblewrap, "CHILD_DIR", child)
+    bubblewrap.public_child_dir.cache_clear()
+    try:
+        copy = Path(bubblewrap.public_child_dir())
+    finally:
+        bubblewrap.public_child_dir.cache_clear()
+    for source in copy.glob("*.py"):
+        pyc = Path(importlib.util.cache_from_source(str(source)))
+        header = pyc.read_bytes()[:16]  # magic, flags, source mtime, source size
+        assert int.from_bytes(header[8:12], "little") == int(source.stat().st_mtime)
+        assert int.from_bytes(header[12:16], "little") == source.stat().st_size
+        assert pyc.stat().st_mode & 0o004, pyc  # readable by the student user

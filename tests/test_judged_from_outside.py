@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from autograder.config import DEFAULT
-from autograder.judging.grade import grade, sweep
+from autograder.judging.grade import grade
+from autograder.judging.run_cases import sweep
 from conftest import SOLUTIONS
 from submissions.rewrites import REWRITES, apply_rewrite
 

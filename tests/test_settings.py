@@ -237,7 +237,8 @@ def test_the_lstm_on_grades_the_reference_100_and_a_missing_file_costs_only_its_
     submission 100 with no LSTM test."""
     import shutil
 
-    from autograder.judging.grade import MISSING_EXTENSION, grade
+    from autograder.judging.grade import grade
+    from autograder.judging.run_cases import MISSING_EXTENSION
     from conftest import SOLUTIONS
 
     on = settings.load(_file(tmp_path, "[lstm]\nenabled = true\n"))[0]

@@ -99,6 +99,7 @@ class StudentProcess:
         self.broken_imports: dict[str, str] = {}  # module -> why importing it fails for good
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
         self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
+        self.idle = None  # while_waiting(): the grader's own work, done while it waits
 
     def start(self) -> None:
         begin, self.started_at = time.perf_counter(), time.time()
@@ -148,6 +149,13 @@ class StudentProcess:
                 elif self.tree is not None:
                     self.tree.remove()
                     self.tree = None
+
+    def while_waiting(self, work) -> None:
+        """work() -> bool: one small piece of the grader's own work (False: none left),
+        done whenever a reply is awaited and has not come yet, so that the grader
+        prepares what comes next while the student process computes. A reply that came
+        meanwhile is read first; a deadline is never missed for it (the work stops then)."""
+        self.idle = work
 
     def _make_tree(self):
         if not self.settings.get("cgroups"):
@@ -296,7 +304,7 @@ class StudentProcess:
             raise ProcessDied(f"the student process sent a malformed reply ({exc})") from None
 
     def _read_exactly(self, n: int, deadline: float) -> bytes:
-        data = self.channel.read_exactly(n, deadline)
+        data = self.channel.read_exactly(n, deadline, self.idle)
         if data is None:
             self.kill()
             raise CallTimeout("the call did not finish within its time limit")
@@ -462,9 +470,13 @@ class _Channel:
                 return False
         return True
 
-    def read_exactly(self, n: int, deadline: float) -> bytes | None:
-        """n bytes; fewer at end of file; None when the deadline passed first."""
+    def read_exactly(self, n: int, deadline: float, idle=None) -> bytes | None:
+        """n bytes; fewer at end of file; None when the deadline passed first. idle():
+        called while nothing has come and time remains, until it returns False."""
         while len(self._buffer) < n:
+            if idle is not None and time.monotonic() < deadline and not self._arrived():
+                idle = idle if idle() else None
+                continue
             remaining = max(deadline - time.monotonic(), 0)
             if self._selectable:
                 if not select.select([self._from], [], [], remaining)[0]:
@@ -488,8 +500,10 @@ class _Channel:
 
     def unsolicited(self) -> bool:
         """Did the process write something nobody asked for?"""
-        if self._buffer:
-            return True
+        return bool(self._buffer) or self._arrived()
+
+    def _arrived(self) -> bool:
+        """Is there something to read in the pipe now?"""
         if self._selectable:
             return bool(select.select([self._from], [], [], 0)[0])
         return not self._chunks.empty()

@@ -58,12 +58,16 @@ def _readable(folder: Path) -> bool:
 @lru_cache(maxsize=None)
 def public_child_dir() -> str:
     """A copy of the worker's code (child/*.py: no secret, the student kit ships it)
-    that others may read, owned by this user, removed when this process ends."""
+    that others may read, owned by this user, removed when this process ends. Its
+    bytecode comes along where the grader's is compiled (the sources keep their times,
+    so it stays valid): the student process then boots without compiling them."""
     folder = Path(tempfile.mkdtemp(prefix="rnn-child-")) / "child"
     folder.mkdir(mode=0o755)
-    for source in CHILD_DIR.glob("*.py"):
-        shutil.copyfile(source, folder / source.name)
-        (folder / source.name).chmod(0o644)
+    (folder / "__pycache__").mkdir(mode=0o755)
+    for source in [*CHILD_DIR.glob("*.py"), *CHILD_DIR.glob("__pycache__/*.pyc")]:
+        copy = folder / source.relative_to(CHILD_DIR)
+        shutil.copy2(source, copy)
+        copy.chmod(0o644)
     folder.parent.chmod(0o755)
     atexit.register(_remove, folder.parent, os.getpid())
     return str(folder)

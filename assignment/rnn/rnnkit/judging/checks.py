@@ -3,7 +3,7 @@
 No credit for numeric differentiation: every check of gradients starts with a case too
 large for finite differences (2 forwards per input) to finish within its time limit,
 while derived gradients take milliseconds; a function that times out fails its
-remaining cases, and the checks that call it, at once (grade._grade_case).
+remaining cases, and the checks that call it, at once (run_cases._grade_case).
 
 A check grades one function or method (`target`) in one way (`kind`, a judge of
 judges.py) on several cases; its points are shared equally by its cases, and every
@@ -249,7 +249,7 @@ _STEP, _SEQUENCE = _layers_domain(c.rnn_step), _layers_domain(c.rnn_sequence, se
 
 def _large(factory, **kwargs) -> tuple[Case, ...]:
     """First in a check of gradients: a time-out there fails the function's other cases
-    at once, a wrong answer there gates them (grade._grade_case)."""
+    at once, a wrong answer there gates them (run_cases._grade_case)."""
     what = "large vocabulary" if factory is c.embedding else "large inputs"
     return (Case(f"{what} (no time for numeric gradients)", partial(factory, **kwargs),
                  large=True),)
