@@ -174,8 +174,9 @@ def test_the_module_imported_at_boot_is_not_asked_again(tmp_path):
     request reads that reply instead of asking again, and gets its own answer."""
     student = StudentProcess(_copy_solutions(tmp_path))
     asked = []
-    exchange = student._exchange
-    student._exchange = lambda op, *args: asked.append(op) or exchange(op, *args)
+    send = student._send
+    student._send = lambda message, deadline: asked.append(message["op"]) or send(message,
+                                                                                deadline)
     try:
         student.boot("rnn_layers")
         assert student.importing == "rnn_layers"
@@ -186,7 +187,66 @@ def test_the_module_imported_at_boot_is_not_asked_again(tmp_path):
                                           "num_classes": 2}}, 30)
     finally:
         student.close()
-    assert asked == ["forward", "import", "init"]  # rnn_classifier: asked when needed
+    # once at boot, then rnn_classifier when needed
+    assert asked == ["import", "forward", "import", "init"]
+
+
+def _step_output(request: dict) -> np.ndarray:
+    x, prev_h, Wx, Wh, b = request["args"]
+    return np.tanh(x @ Wx + prev_h @ Wh + b)
+
+
+def test_a_request_sent_ahead_is_read_by_its_own_request_even_after_another(tmp_path):
+    """send_ahead: the process computes a request while the grader judges the last
+    reply; the request() with that payload reads its reply without sending it again.
+    Another request in between (an explanation) reads it first and keeps it: each
+    payload gets its own answer."""
+    student = StudentProcess(_copy_solutions(tmp_path))
+    sent = []
+    send = student._send
+    student._send = lambda message, deadline: sent.append(message["op"]) or send(message,
+                                                                               deadline)
+    first, second, third = _step_request(), _step_request(), _step_request()
+    second["args"][0] = second["args"][0] + 1.0
+    third["args"][0] = third["args"][0] - 1.0
+    try:
+        assert not student.send_ahead("forward", first, 30)  # not running yet: not sent
+        student.request("forward", first, 30)
+        assert student.send_ahead("forward", second, 30)
+        assert not student.send_ahead("forward", third, 30)  # one in flight at a time
+        between = student.request("forward", third, 30)  # drains `second` first
+        reply = student.request("forward", second, 30)
+    finally:
+        student.close()
+    assert sent == ["import", "forward", "forward", "forward"]
+    assert np.allclose(reply["ok"]["out"], _step_output(second))
+    assert np.allclose(between["ok"]["out"], _step_output(third))
+
+
+def test_a_request_sent_ahead_and_lost_with_its_process_fails_in_its_own_turn(tmp_path):
+    student = StudentProcess(_copy_solutions(tmp_path))
+    ahead = _step_request()
+    try:
+        student.request("forward", _step_request(), 30)
+        assert student.send_ahead("forward", ahead, 30)
+        student.kill()
+        with pytest.raises(SandboxError, match="stopped while it computed"):
+            student.request("forward", ahead, 30)
+        assert "ok" in student.request("forward", ahead, 30)  # asked again: a fresh process
+    finally:
+        student.close()
+
+
+def test_grading_sends_most_cases_ahead_and_judges_them_the_same(tmp_path, monkeypatch):
+    """While a reply is judged, the next case is already computing; the verdicts are
+    those of one case at a time."""
+    sent = []
+    send_ahead = StudentProcess.send_ahead
+    monkeypatch.setattr(StudentProcess, "send_ahead",
+                        lambda self, *a: sent.append(send_ahead(self, *a)) or sent[-1])
+    result = grade(SOLUTIONS, DEFAULT)
+    assert result.score == 100.0
+    assert sum(sent) >= len(result.tests) // 2, sent
 
 
 @pytest.mark.parametrize("module", ["rnn_layers", "rnn_classifier"])

@@ -486,3 +486,22 @@ def test_the_error_line_is_a_number_the_grader_checked(raw_line, line):
                          "line": raw_line, "message": "m"}, 100)
     assert error["line"] == line and error["file"] == "x.py fake"  # one line, as text
     assert engine._error_fields(error)["line"] == line
+
+
+_F32 = np.array([[1.5, -2.0], [0.0, 3.0]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("before, after, same", [
+    (_F32, _F32.copy(), True),
+    (_F32, np.where(_F32 == 3.0, 4.0, _F32).astype(np.float32), False),  # one value written
+    (_F32, np.array([[1.5, -2.0], [-0.0, 3.0]], dtype=np.float32), True),  # -0.0: other
+    # bytes, the same values
+    (np.array([np.nan, 1.0]), np.array([np.nan, 1.0]), True),  # NaN equals NaN
+    (_F32, _F32.astype(np.float64), True),  # the same values in another dtype
+    (_F32, _F32.reshape(4), False),  # another shape
+    (np.arange(3), np.arange(3)[::-1].copy(), False),
+    (np.arange(6)[::2], np.array([0, 2, 4]), True),  # a strided view, its values
+])
+def test_same_values_compares_values_whatever_the_bytes(before, after, same):
+    """layer_ops.same_values (the purity checks: did a call change its inputs?)."""
+    assert layer_ops.same_values(after, before) is same

@@ -18,8 +18,8 @@ from autograder.intake import submission as submissions
 from autograder.judging import integrity, serve
 from autograder.judging.checks import graded, identity_of
 from autograder.judging.conclude import Context, conclude, scale_points
-from autograder.judging.engine import (INTERNAL_ERROR, call_time_limit, case_share,
-                                       expected_output, run_case)
+from autograder.judging.engine import (INTERNAL_ERROR, Asked, ask, call_time_limit,
+                                       case_share, expected_output, run_case)
 from autograder.judging.reference import load_reference
 from autograder.judging.results import TestResult
 from autograder.sandbox import isolation
@@ -81,7 +81,8 @@ def grade_cases(run: Run, seed: int, tests: list[TestResult],
     """Every chosen case of the table, in its order, appended to `tests` as it is
     graded; case j of check i draws its inputs from the seed [seed, i, j]. Two
     processes at work: while the student process boots (and imports the module of the
-    first case) or computes a case, the reference answers the cases that come next."""
+    first case) or computes a case, the reference answers the cases that come next;
+    once a reply is in, the next case is sent before that reply is judged."""
     todo = [(check, case, np.random.default_rng([seed, i, j]))
             for i, check in enumerate(graded(run.config)) for j, case in enumerate(check.cases)
             if chosen(check, case)]
@@ -90,9 +91,13 @@ def grade_cases(run: Run, seed: int, tests: list[TestResult],
     answers = _Ahead(run, todo)
     run.student.while_waiting(answers.prepare_next)
     run.student.boot(functions.FUNCTIONS[todo[0][0].target].module if todo else "")
+    sent: dict[int, Asked] = {}  # cases sent ahead, by index in todo
     try:
         for index, (check, case, _) in enumerate(todo):
-            tests.append(_grade_case(run, check, case, answers.get(index)))
+            def send_next(following=index + 1):
+                _send_ahead(run, todo, answers, following, sent)
+            tests.append(_grade_case(run, check, case, answers.get(index),
+                                     sent.pop(index, None), send_next))
     finally:
         run.student.while_waiting(None)
 
@@ -141,10 +146,44 @@ def _prepare(run: Run, check, case, rng) -> _Answer:
         return _Answer()
 
 
-def _grade_case(run: Run, check, case, answer: _Answer) -> TestResult:
+def _grade_case(run: Run, check, case, answer: _Answer, asked: Asked | None = None,
+                then=None) -> TestResult:
     """One case: not run when the budget is spent or a function it needs timed out
     before; otherwise graded against the reference's answer, whose time sets the
-    student's limit."""
+    student's limit. asked: the case was sent ahead already; then(): see run_case."""
+    skipped = _not_run_now(run, check, case, answer)
+    if skipped is not None:
+        if asked is not None:  # sent ahead, and its reply no longer wanted: stop it
+            run.student.kill()
+        return skipped
+    result = run_case(check, case, answer.payload, answer.expected, run.student,
+                      run.reference, deadline=run.deadline, redact=run.redact,
+                      time_limit=call_time_limit(check, answer.seconds, run.config),
+                      partial_credit=run.config.partial_credit, explain=run.explain,
+                      asked=asked, then=then)
+    if result.status == "timeout":
+        run.timed_out[check.target] = check.target
+    return result
+
+
+def _send_ahead(run: Run, todo: list, answers: "_Ahead", index: int, sent: dict) -> None:
+    """Send case `index` to the student process now (when it is to run), so that it
+    computes while the grader judges the case before."""
+    if index >= len(todo):
+        return
+    check, case, _ = todo[index]
+    answer = answers.get(index)
+    if _not_run_now(run, check, case, answer) is not None:
+        return
+    asked = ask(check, case, answer.payload, run.reference)
+    limit = call_time_limit(check, answer.seconds, run.config)
+    if run.student.send_ahead(asked.op, asked.request, limit, asked.server):
+        sent[index] = asked
+
+
+def _not_run_now(run: Run, check, case, answer: _Answer) -> TestResult | None:
+    """The case's result when it is not to be run (the budget spent, a function it
+    needs timed out before, no answer, its module absent); None when it is."""
     if time.monotonic() >= run.deadline:
         return not_run(check, case, "the grading time budget ran out", "timeout")
     late = [run.timed_out[f] for f in (check.target, *check.calls) if f in run.timed_out
@@ -160,13 +199,7 @@ def _grade_case(run: Run, check, case, answer: _Answer) -> TestResult:
         missing = not_run(check, case, MISSING_EXTENSION[0].format(module=module))
         missing.output += "\n      " + MISSING_EXTENSION[1].format(module=module)
         return missing
-    result = run_case(check, case, answer.payload, answer.expected, run.student,
-                      run.reference, deadline=run.deadline, redact=run.redact,
-                      time_limit=call_time_limit(check, answer.seconds, run.config),
-                      partial_credit=run.config.partial_credit, explain=run.explain)
-    if result.status == "timeout":
-        run.timed_out[check.target] = check.target
-    return result
+    return None
 
 
 # an optional extension's file, absent while the course grades it (required files are
