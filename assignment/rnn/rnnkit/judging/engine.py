@@ -7,6 +7,7 @@ the fraction of the case's points earned, feedback lines and recognised mistakes
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 
 from rnnkit.judging import judges, serve, train_serve
 from rnnkit.judging.checks import Case, Check, case_points, identity_of
@@ -63,10 +64,26 @@ def case_share(check: Check, case: Case) -> float:
     return case_points(check)[check.cases.index(case)]
 
 
+@dataclass
+class Asked:
+    """What one case asks the student process: the operation, the request, and who
+    answers the calls the request makes (answering())."""
+    op: str
+    request: dict
+    server: object = None
+
+
+def ask(check: Check, case: Case, payload: dict, reference) -> Asked:
+    server = answering(check, case, payload, reference)
+    return Asked(functions.KINDS[kind_of(check, case)],
+                 _request(payload, case, getattr(server, "names", ())), server)
+
+
 def run_case(check: Check, case: Case, payload: dict, expected, student, reference=None,
              timeout_scale: float = 1.0, deadline: float | None = None,
              redact=None, time_limit: float | None = None,
-             partial_credit: bool = False, explain: bool = True) -> TestResult:
+             partial_credit: bool = False, explain: bool = True,
+             asked: Asked | None = None, then=None) -> TestResult:
     """Grade one case of one check; never raises for anything the student did.
 
     reference is None in the student's self-check (public cases with stored expected
@@ -78,13 +95,18 @@ def run_case(check: Check, case: Case, payload: dict, expected, student, referen
     partial_credit: a case earns the share of its parts that are right, instead of its
     points only when all are. explain=False skips what only feedback needs (numeric
     gradients of the student's own forward): the same verdicts, faster.
+    asked: what ask() made for this case and StudentProcess.send_ahead sent already;
+    then(): called once the reply is in, before it is judged (the grader sends the
+    next case then, and judges this one while the student process computes that); where
+    a wrong answer is explained by asking the process again (a backward's ordinary
+    cases), once the explanation is in.
     """
     limit = check.timeout * timeout_scale if time_limit is None else time_limit
     if deadline is not None:
         limit = max(min(limit, deadline - time.monotonic()), 0.05)
     try:
         result = _run_case(check, case, payload, expected, student, reference, limit,
-                           partial_credit, explain)
+                           partial_credit, explain, asked, then)
     except Exception:  # noqa: BLE001  the grader's own bug: never a verdict on the student
         traceback.print_exc(limit=-4, file=sys.stderr)
         result = TestResult(identity_of(check, case), 0.0, case_share(check, case),
@@ -104,22 +126,22 @@ def _shapes(payload: dict) -> str:
 
 
 def _run_case(check, case, payload, expected, student, reference, limit,
-              partial_credit, explain) -> TestResult:
+              partial_credit, explain, asked=None, then=None) -> TestResult:
     """The student's reply: asked within `limit` seconds, validated, then judged."""
     identity, header = identity_of(check, case), _header(case, payload)
     points = case_share(check, case)
     kind = kind_of(check, case)
-    op, judge = functions.KINDS[kind], JUDGES[kind]
+    judge = JUDGES[kind]
 
     def failed(text, status="failed", cause="") -> TestResult:
         return TestResult(identity, 0.0, points, f"{header}\n{text}", status, cause=cause,
                           shapes=_shapes(payload))
 
     until = time.monotonic() + limit  # the explanation below fits in the same limit
-    server = answering(check, case, payload, reference)
-    names = getattr(server, "names", ())
+    asked = asked or ask(check, case, payload, reference)
+    server = asked.server
     try:
-        reply = student.request(op, _request(payload, case, names), limit, server)
+        reply = student.request(asked.op, asked.request, limit, server)
     except CallTimeout:
         why = ("a derived gradient takes milliseconds here; numeric gradients (2 forward "
                "passes per input) cannot finish: derive them with the chain rule"
@@ -128,6 +150,9 @@ def _run_case(check, case, payload, expected, student, reference, limit,
         return failed(f"Did not finish within {seconds} s ({why}).", "timeout", "timeout")
     except SandboxError as exc:
         return failed(cut(str(exc), 400), "error", "crash")
+    explaining = explain and check.kind == "backward" and not case.large
+    if then is not None and not explaining:  # the next case computes while this is judged
+        then()
     numeric_use = _numeric_differentiation(check, server)
     if numeric_use:
         return failed(numeric_use, cause="numeric_gradients")
@@ -151,8 +176,10 @@ def _run_case(check, case, payload, expected, student, reference, limit,
     # there against numeric differentiation: its mistakes show in the other cases)
     verdict = judge(check, payload, expected, got, None if case.large else reference)
     verdict.lines += [refused.strip()] if refused else []
-    if explain and check.kind == "backward" and not case.large and not verdict.blame:
+    if explaining and not verdict.blame:
         _explain_backward(verdict, check, payload, got, student, until - time.monotonic())
+    if then is not None and explaining:  # after the explanation, which asks the process
+        then()
     earned = 1.0 if verdict.ok else (verdict.fraction if partial_credit and not
                                      {"purity", "repeat"} & set(verdict.wrong) else 0.0)
     status = "passed" if verdict.ok else "failed"

@@ -100,6 +100,8 @@ class StudentProcess:
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
         self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
         self.idle = None  # while_waiting(): the grader's own work, done while it waits
+        self.ahead = None  # send_ahead(): (payload, timeout, serve) of a request in flight
+        self.ahead_outcome = None  # its reply (or exception), when read before its turn
 
     def start(self) -> None:
         begin, self.started_at = time.perf_counter(), time.time()
@@ -211,6 +213,10 @@ class StudentProcess:
         with the same deadline: an import that hangs, kills the process or raises
         SystemExit-like exceptions fails this request and, at once, every later request
         that needs that module (one time limit spent, not one per test)."""
+        if self.ahead is not None or self.ahead_outcome is not None:
+            if self._is_ahead(payload):
+                return self._ahead_reply(timeout)
+            self._drain_ahead()  # another request first (an explanation of the last case)
         module = functions.student_module(op, payload)  # child/functions.py
         if module in self.broken_imports:
             raise SandboxError(self.broken_imports[module])
@@ -223,7 +229,59 @@ class StudentProcess:
             self.start()
         if module not in self.imported:
             self._import(module, deadline, timeout)
-        reply = self._exchange(op, payload, deadline, serve)
+        self._send({"op": op, "payload": payload}, deadline)
+        return self._reply(deadline, serve)
+
+    def send_ahead(self, op: str, payload, timeout: float, serve=None) -> bool:
+        """Send a request now, whose reply the next request() with this same payload
+        object reads: the grader judges the last reply while the student process
+        computes this one. Only when the process runs with the request's module
+        imported and nothing else in flight; False when not sent (request() sends it
+        then, as usual). Its time limit counts from when request() starts to wait (the
+        process may have started earlier, by the judging of the last case at most)."""
+        module = functions.student_module(op, payload)
+        if (self.proc is None or self.importing or module not in self.imported
+                or self.ahead is not None or self.ahead_outcome is not None
+                or self.channel.unsolicited()):
+            return False
+        try:
+            self._send({"op": op, "payload": payload}, time.monotonic() + timeout)
+        except SandboxError:
+            return False  # killed: request() starts afresh
+        self.ahead = (payload, timeout, serve)
+        return True
+
+    def _is_ahead(self, payload) -> bool:
+        held = self.ahead if self.ahead is not None else self.ahead_outcome
+        return held[0] is payload
+
+    def _ahead_reply(self, timeout: float):
+        if self.ahead_outcome is not None:  # read already, while another request waited
+            (_, outcome), self.ahead_outcome = self.ahead_outcome, None
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        (_, _, serve), self.ahead = self.ahead, None
+        return self._reply(time.monotonic() + timeout, serve)
+
+    def _drain_ahead(self) -> None:
+        """Read the reply of the request sent ahead (answering its calls), and keep it
+        for its own request(), so that the channel is free for another one."""
+        if self.ahead is None:
+            self.ahead_outcome = None  # its turn never came (the time budget ran out)
+            return
+        payload, timeout, serve = self.ahead
+        self.ahead = None
+        try:
+            outcome = self._reply(time.monotonic() + timeout, serve)
+        except SandboxError as exc:
+            outcome = exc
+        self.ahead_outcome = (payload, outcome)
+
+    def _reply(self, deadline: float, serve):
+        """The reply to the request sent last (its calls answered), then the restart
+        the process asked for, if any."""
+        reply = self._answer_calls(deadline, serve)
         if isinstance(reply, dict) and reply.pop("restart", None) is True:
             self.kill()  # the process ends after this reply (SystemExit, stray threads)
         return reply
@@ -272,6 +330,10 @@ class StudentProcess:
 
     def _exchange(self, op: str, payload, deadline: float, serve=None):
         self._send({"op": op, "payload": payload}, deadline)
+        return self._answer_calls(deadline, serve)
+
+    def _answer_calls(self, deadline: float, serve=None):
+        """Read messages until the reply, answering the calls before it."""
         while True:
             message = self._receive(deadline)
             if serve is None or not (isinstance(message, dict) and set(message) == {"call"}):
@@ -369,6 +431,10 @@ class StudentProcess:
             _backend(self.settings).after_kill(self.settings, self.started_at)
         self.channel.close()
         self.proc, self.importing = None, ""
+        if self.ahead is not None:  # in flight, and lost with the process
+            self.ahead_outcome = (self.ahead[0], ProcessDied(
+                "the student process was stopped while it computed this call"))
+            self.ahead = None
 
     def close(self) -> None:
         self.kill()

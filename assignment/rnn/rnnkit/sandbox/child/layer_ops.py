@@ -71,9 +71,15 @@ def _copies(arrays, payload):
 
 
 def same_values(a, b) -> bool:
-    """Same shape and values (NaN equal to NaN)."""
+    """Same shape and values (NaN equal to NaN). Unchanged bytes, the common case, are
+    the fast test (a few hundred calls per grading); values are compared only when the
+    bytes or dtypes differ (-0.0 is 0.0, float64 params may equal float32 ones)."""
     a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if a.shape != b.shape:
+        return False
+    if a.dtype == b.dtype and a.dtype.kind in "biufc" and a.tobytes() == b.tobytes():
+        return True
+    return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
 
 def modified(function: str, passed, originals) -> list[str]:
