@@ -1,8 +1,13 @@
 """Grading one submission, as a few named phases that always end in valid results.
 
-    load the submission -> run every check's cases in the student process -> conclude
-    (the steps after judging, conclude.STEPS: gates, points, hints, "fix X first") ->
-    results (written by the caller: JSON, report)
+    load the submission -> start the student process -> run every check's cases in
+    it (run_cases.py) -> conclude (the steps after judging, conclude.STEPS: gates,
+    points, hints, "fix X first") -> results (written by the caller: JSON, report)
+
+Two processes work at once: while the student process boots, the grader imports its
+judging modules and the reference answers the cases to come (StudentProcess.
+while_waiting); while it computes a case, the grader judges the one before
+(StudentProcess.send_ahead).
 
 Whatever the submission does, grade() returns a GradingResult with every test: a
 failure of the grader itself while grading becomes per-test errors ("internal error,
