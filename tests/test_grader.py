@@ -237,9 +237,7 @@ def test_a_request_sent_ahead_and_lost_with_its_process_fails_in_its_own_turn(tm
         student.close()
 
 
-def test_grading_sends_most_cases_ahead_and_judges_them_the_same(tmp_path, monkeypatch):
-    """While a reply is judged, the next case is already computing; the verdicts are
-    those of one case at a time."""
+def test_grading_the_reference_sends_most_cases_ahead(monkeypatch):
     sent = []
     send_ahead = StudentProcess.send_ahead
     monkeypatch.setattr(StudentProcess, "send_ahead",
@@ -247,6 +245,24 @@ def test_grading_sends_most_cases_ahead_and_judges_them_the_same(tmp_path, monke
     result = grade(SOLUTIONS, DEFAULT)
     assert result.score == 100.0
     assert sum(sent) >= len(result.tests) // 2, sent
+
+
+@pytest.mark.parametrize("bug", ["step_backward_dWh_transposed", "backward_dh0_zero",
+                                 "forward_h0_ignored"])
+def test_cases_sent_ahead_get_the_verdicts_and_feedback_of_one_at_a_time(tmp_path, bug,
+                                                                       monkeypatch):
+    """Judging case k while the student process computes k+1 changes nothing a student
+    sees: wrong backwards (explained by asking the process again) and a wrong forward
+    (its callers' cases served by the reference) graded with and without sending ahead."""
+    from submissions.bugs import BUGS, apply_bug
+
+    folder = apply_bug(next(b for b in BUGS if b.name == bug), tmp_path / bug)
+    ahead = grade(folder, DEFAULT)
+    monkeypatch.setattr(StudentProcess, "send_ahead", lambda self, *a: False)
+    one_at_a_time = grade(folder, DEFAULT)
+    assert ahead.score < 100
+    assert [(t.name, t.score, t.status, t.output) for t in ahead.tests] == \
+        [(t.name, t.score, t.status, t.output) for t in one_at_a_time.tests]
 
 
 @pytest.mark.parametrize("module", ["rnn_layers", "rnn_classifier"])
