@@ -14,7 +14,7 @@ points as their checks do (checks.EXTENSION_CHECKS).
 import dataclasses
 
 from autograder.judging.checks import (CHECKS, EXTENSION_CHECKS, case_points, extension_on,
-                                       graded, identity_of)
+                                       identity_of)
 
 
 def default_points() -> dict[str, float]:
@@ -53,7 +53,6 @@ def default_extension_points() -> dict[str, float]:
     return {name: sum(_totals(checks).values()) for name, checks in EXTENSION_CHECKS.items()}
 
 
-
 def _shares(factors: dict[str, float], checks) -> dict:
     """identity -> the case's share of its check's points times its function's factor."""
     shares = {}
@@ -78,8 +77,3 @@ def scale(tests: list, factors: dict[str, float], checks=CHECKS) -> list:
         test.score = round(test.score * new_max / test.max_score, 4) if test.max_score else 0.0
         test.max_score = new_max
     return tests
-
-
-def apply(tests: list, config) -> list:
-    """scale() with the settings' factors over the checks graded under them."""
-    return scale(tests, factors(config), graded(config))

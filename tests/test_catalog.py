@@ -10,7 +10,7 @@ differently written submission changes; the others come from the reference).
 Fingerprints: the hidden cases are drawn from a seed that hashes every byte of the
 submission, so each catalog entry is regraded under FINGERPRINTS different contents
 (the submission with a comment line i appended: the same code, other cases), with
-grade.sweep (one student process per entry, the entry's own checks), two entries at
+run_cases.sweep (one student process per entry, the entry's own checks), two entries at
 a time. A grading secret of the catalog's own keeps the cases independent of the
 machine's secret.key.
 """

@@ -195,18 +195,20 @@ def test_hints_come_in_the_languages_asked(languages, shown, withheld):
 
 
 def _max_points(config) -> dict:
-    """Each graded function's points after points.apply, from Decimal sums of the tests'."""
+    """Each graded function's points after conclude.scale_points (the instructor's points,
+    as grading applies them), from Decimal sums of the tests'."""
     from decimal import Decimal
 
-    from autograder import points
     from autograder.judging.checks import graded, identity_of
+    from autograder.judging.conclude import Context, scale_points
     from autograder.judging.results import TestResult
     from autograder.judging.engine import case_share
     tests = [TestResult(identity_of(check, case), case_share(check, case),
                         case_share(check, case), "", "passed")
              for check in graded(config) for case in check.cases]
     totals: dict = {}
-    for test in points.apply(tests, config):
+    scale_points(tests, Context.of(config))
+    for test in tests:
         assert round(test.max_score, 4) == test.max_score == test.score
         totals[test.function] = totals.get(test.function, Decimal(0)) + Decimal(str(test.max_score))
     return totals

@@ -1,6 +1,6 @@
 """After judging: the named steps that revise a grading's tests once every case is judged.
 
-    conclude(tests, Context.of(config))        # grade.grade and grade.sweep
+    conclude(tests, Context.of(config))        # grade.grade and run_cases.sweep
 
 Each step has the one signature step(tests, context) -> None and revises the tests in
 place (score, status, feedback, hints); STEPS is the list applied in order, like

@@ -14,7 +14,7 @@ from autograder.judging.checks import Case, Check, case_points, identity_of
 from autograder.judging.compare import gists, right_lines
 from autograder.sandbox.child import functions
 from autograder.judging.judges import JUDGES
-from autograder.judging.results import TestResult
+from autograder.judging.results import INTERNAL_ERROR, TestResult
 from autograder.sandbox.process import CallTimeout, SandboxError, cut, plain_error
 from autograder.judging.validate import InvalidReply, validate
 
@@ -45,8 +45,6 @@ def _request(payload: dict, case: Case | None, names=()) -> dict:
     return {**asked, "repeat": not (case is not None and case.large)}
 
 
-INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
-                  "      无法批改这一部分：评分程序内部错误，与你的代码无关")
 MAX_STUDENT_TEXT = 300  # characters of the student's own exception message shown per test
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from autograder.config import Config
 from autograder.intake import submission as submissions
 from autograder.judging.reference import load_reference
-from autograder.judging.results import GradingResult, TestResult
+from autograder.judging.results import INTERNAL_ERROR, GradingResult, TestResult
 from autograder.sandbox import isolation, machine
 from autograder.sandbox.child import functions
 from autograder.sandbox.process import StudentProcess
@@ -53,14 +53,14 @@ def grade(source: Path, config: Config) -> GradingResult:
             notes, unreadable = taken.notes, (taken.unreadable or ("",))[0]
             _run_checks(tests, taken.folder, taken.fingerprint, config, start)
     except GraderBroken as exc:
-        from autograder.judging.run_cases import INTERNAL_ERROR
         broken = str(exc)
         notes = notes + [f"The grader is not installed correctly ({broken}): {INTERNAL_ERROR}"]
     except Exception:  # noqa: BLE001  the grader's bug: the tests not graded say so
-        from autograder.judging.run_cases import INTERNAL_ERROR
         traceback.print_exc(file=sys.stderr)
         notes = notes + ["Some tests " + INTERNAL_ERROR.splitlines()[0] + "."]
-    from autograder.judging.run_cases import Context, conclude, every_test
+    from autograder.judging.conclude import Context, conclude
+    from autograder.judging.run_cases import every_test
+
     tests = conclude(every_test(tests, config), Context.of(config))
     result = GradingResult(tests, time.monotonic() - start, grader_error=broken,
                            visibility=config.visibility, load_scale=config.load_scale,

@@ -36,6 +36,8 @@ class TestId:
 CAUSES = ("not_implemented", "exception", "crash", "timeout", "invalid",
           "numeric_gradients", "internal", "not_run")
 STATUSES = ("passed", "failed", "error", "timeout")  # Gradescope knows passed / failed
+INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
+                  "      无法批改这一部分：评分程序内部错误，与你的代码无关")
 
 
 @dataclass

@@ -18,18 +18,14 @@ from autograder.intake import submission as submissions
 from autograder.judging import integrity, serve
 from autograder.judging.checks import graded, identity_of
 from autograder.judging.conclude import Context, conclude, scale_points
-from autograder.judging.engine import (INTERNAL_ERROR, Asked, ask, call_time_limit,
-                                       case_share, expected_output, run_case)
+from autograder.judging.engine import (Asked, ask, call_time_limit, case_share,
+                                       expected_output, run_case)
 from autograder.judging.reference import load_reference
-from autograder.judging.results import TestResult
+from autograder.judging.results import INTERNAL_ERROR, TestResult
 from autograder.sandbox import isolation
 from autograder.sandbox.child import functions
 from autograder.sandbox.process import StudentProcess
 from autograder.secret import grading_seed, load_secret
-
-__all__ = ["INTERNAL_ERROR", "Run", "grade_cases", "every_test", "not_graded", "not_run",
-           "sweep", "Context", "conclude"]
-
 
 @dataclass
 class Run:
@@ -88,7 +84,7 @@ def grade_cases(run: Run, seed: int, tests: list[TestResult],
             if chosen(check, case)]
     run.absent = frozenset(m for m in functions.ALL_MODULES
                            if not (run.student.submission_dir / f"{m}.py").is_file())
-    answers = _Ahead(run, todo)
+    answers = _Answers(run, todo)
     run.student.while_waiting(answers.prepare_next)
     run.student.boot(functions.FUNCTIONS[todo[0][0].target].module if todo else "")
     sent: dict[int, Asked] = {}  # cases sent ahead, by index in todo
@@ -102,7 +98,7 @@ def grade_cases(run: Run, seed: int, tests: list[TestResult],
         run.student.while_waiting(None)
 
 
-class _Ahead:
+class _Answers:
     """The reference's answers to the cases, in the table's order, each prepared once:
     ahead of time while the grader waits for the student process (prepare_next), or
     when its case is asked (get)."""
@@ -166,7 +162,7 @@ def _grade_case(run: Run, check, case, answer: _Answer, asked: Asked | None = No
     return result
 
 
-def _send_ahead(run: Run, todo: list, answers: "_Ahead", index: int, sent: dict) -> None:
+def _send_ahead(run: Run, todo: list, answers: "_Answers", index: int, sent: dict) -> None:
     """Send case `index` to the student process now (when it is to run), so that it
     computes while the grader judges the case before."""
     if index >= len(todo):

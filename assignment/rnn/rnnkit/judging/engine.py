@@ -14,7 +14,7 @@ from rnnkit.judging.checks import Case, Check, case_points, identity_of
 from rnnkit.judging.compare import gists, right_lines
 from rnnkit.sandbox.child import functions
 from rnnkit.judging.judges import JUDGES
-from rnnkit.judging.results import TestResult
+from rnnkit.judging.results import INTERNAL_ERROR, TestResult
 from rnnkit.sandbox.process import CallTimeout, SandboxError, cut, plain_error
 from rnnkit.judging.validate import InvalidReply, validate
 
@@ -45,8 +45,6 @@ def _request(payload: dict, case: Case | None, names=()) -> dict:
     return {**asked, "repeat": not (case is not None and case.large)}
 
 
-INTERNAL_ERROR = ("could not grade this part: internal error, not a verdict on your code\n"
-                  "      无法批改这一部分：评分程序内部错误，与你的代码无关")
 MAX_STUDENT_TEXT = 300  # characters of the student's own exception message shown per test
 
 

@@ -75,6 +75,16 @@ class ProcessDied(SandboxError):
     pass
 
 
+@dataclass
+class _SentAhead:
+    """A request sent by send_ahead(), until request() asks for its reply."""
+    payload: object  # the request's payload: request() with this very object reads it
+    timeout: float
+    serve: object  # who answers its calls
+    done: bool = False  # read already (or lost), before its turn
+    outcome: object = None  # then: its reply, or the SandboxError it met
+
+
 _SUPERVISORS: set[int] = set()  # student processes of this grader (any thread), never orphans
 
 
@@ -98,8 +108,7 @@ class StudentProcess:
         self.started_in = 0.0  # seconds the last start() took (bench/bench_grader.py)
         self.started_at = 0.0  # time.time() at the last start() (remove_student_leftovers)
         self.idle = None  # while_waiting(): the grader's own work, done while it waits
-        self.ahead = None  # send_ahead(): (payload, timeout, serve) of a request in flight
-        self.ahead_outcome = None  # its reply (or exception), when read before its turn
+        self.ahead: _SentAhead | None = None  # send_ahead()'s request, until its turn
 
     def start(self) -> None:
         begin, self.started_at = time.perf_counter(), time.time()
@@ -211,8 +220,8 @@ class StudentProcess:
         with the same deadline: an import that hangs, kills the process or raises
         SystemExit-like exceptions fails this request and, at once, every later request
         that needs that module (one time limit spent, not one per test)."""
-        if self.ahead is not None or self.ahead_outcome is not None:
-            if self._is_ahead(payload):
+        if self.ahead is not None:
+            if self.ahead.payload is payload:
                 return self._ahead_reply(timeout)
             self._drain_ahead()  # another request first (an explanation of the last case)
         module = functions.student_module(op, payload)  # child/functions.py
@@ -239,42 +248,36 @@ class StudentProcess:
         process may have started earlier, by the judging of the last case at most)."""
         module = functions.student_module(op, payload)
         if (self.proc is None or self.importing or module not in self.imported
-                or self.ahead is not None or self.ahead_outcome is not None
+                or self.ahead is not None
                 or self.channel.unsolicited()):
             return False
         try:
             self._send({"op": op, "payload": payload}, time.monotonic() + timeout)
         except SandboxError:
             return False  # killed: request() starts afresh
-        self.ahead = (payload, timeout, serve)
+        self.ahead = _SentAhead(payload, timeout, serve)
         return True
 
-    def _is_ahead(self, payload) -> bool:
-        held = self.ahead if self.ahead is not None else self.ahead_outcome
-        return held[0] is payload
-
     def _ahead_reply(self, timeout: float):
-        if self.ahead_outcome is not None:  # read already, while another request waited
-            (_, outcome), self.ahead_outcome = self.ahead_outcome, None
-            if isinstance(outcome, BaseException):
-                raise outcome
-            return outcome
-        (_, _, serve), self.ahead = self.ahead, None
-        return self._reply(time.monotonic() + timeout, serve)
+        ahead, self.ahead = self.ahead, None
+        if not ahead.done:
+            return self._reply(time.monotonic() + timeout, ahead.serve)
+        if isinstance(ahead.outcome, BaseException):  # read while another request waited
+            raise ahead.outcome
+        return ahead.outcome
 
     def _drain_ahead(self) -> None:
         """Read the reply of the request sent ahead (answering its calls), and keep it
         for its own request(), so that the channel is free for another one."""
-        if self.ahead is None:
-            self.ahead_outcome = None  # its turn never came (the time budget ran out)
+        ahead = self.ahead
+        if ahead.done:
+            self.ahead = None  # its turn never came (the time budget ran out)
             return
-        payload, timeout, serve = self.ahead
-        self.ahead = None
         try:
-            outcome = self._reply(time.monotonic() + timeout, serve)
+            ahead.outcome = self._reply(time.monotonic() + ahead.timeout, ahead.serve)
         except SandboxError as exc:
-            outcome = exc
-        self.ahead_outcome = (payload, outcome)
+            ahead.outcome = exc
+        ahead.done = True
 
     def _reply(self, deadline: float, serve):
         """The reply to the request sent last (its calls answered), then the restart
@@ -429,10 +432,10 @@ class StudentProcess:
             _backend(self.settings).after_kill(self.settings, self.started_at)
         self.channel.close()
         self.proc, self.importing = None, ""
-        if self.ahead is not None:  # in flight, and lost with the process
-            self.ahead_outcome = (self.ahead[0], ProcessDied(
-                "the student process was stopped while it computed this call"))
-            self.ahead = None
+        if self.ahead is not None and not self.ahead.done:  # lost with the process
+            self.ahead.outcome = ProcessDied("the student process was stopped while it "
+                                             "computed this call")
+            self.ahead.done = True
 
     def close(self) -> None:
         self.kill()
